@@ -1,0 +1,36 @@
+import {Args, Flags} from '@oclif/core'
+import {PolarCommand} from '../lib/cli/base-command.js'
+import {InputError} from '../lib/errors.js'
+import {pullObject, type PullResult} from '../lib/objects/index.js'
+import {progressReporter} from '../lib/ui/progress.js'
+
+export default class Pull extends PolarCommand {
+  static override summary = 'Fetch an object, verifying every block, to stdout or a file.'
+  static override description = `Walks the object's DAG and checks every block's hash before writing a byte of it. With -o the file appears only when complete and verified (written to a temporary name, then renamed). A block that does not verify stops the pull with exit 4.`
+
+  static override examples = [
+    '<%= config.bin %> pull bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e',
+    '<%= config.bin %> pull bafy... -o report.pdf',
+    '<%= config.bin %> pull bafy... | tar x',
+  ]
+
+  static override args = {
+    cid: Args.string({description: 'root CID of the object', required: true}),
+  }
+
+  static override flags = {
+    output: Flags.string({char: 'o', description: 'write to this file (atomically) instead of stdout'}),
+  }
+
+  async run(): Promise<PullResult> {
+    const {args, flags} = await this.parse(Pull)
+    if (this.jsonEnabled() && !flags.output) throw new InputError('--json needs -o FILE: without it the object bytes are the output')
+    const store = await this.openStore(this.resolveHome(flags))
+    const progress = progressReporter('pull', !this.jsonEnabled() && Boolean(process.stderr.isTTY) && (Boolean(flags.output) || !process.stdout.isTTY))
+    try {
+      return await pullObject(store, {cid: args.cid, output: flags.output, onProgress: progress.update})
+    } finally {
+      progress.done()
+    }
+  }
+}

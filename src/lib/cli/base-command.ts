@@ -1,0 +1,76 @@
+import {Command, Flags, type Interfaces} from '@oclif/core'
+import {EXIT, PolarError, toPolarError} from '../errors.js'
+import {ensureHome, resolveHome} from '../home.js'
+import type {Store} from '../store/store.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof PolarCommand)['baseFlags'] & T['flags']>
+
+/**
+ * The shared base of every polar command (STYLE.md rule 3): the common flags,
+ * the context a command acts on, and the mapping of library errors to the
+ * exit codes and `--json` error shape of CLI.md.
+ */
+export abstract class PolarCommand extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    home: Flags.string({
+      description: 'directory with keys, store and socket [default: $POLAR_HOME or ~/.local/share/polar]',
+      helpGroup: 'GLOBAL',
+    }),
+  }
+
+  private openedStore: Store | undefined
+
+  /** POLAR_HOME for this invocation (the --home flag wins over the environment). */
+  protected resolveHome(flags: {home?: string}): string {
+    return ensureHome(resolveHome(flags.home))
+  }
+
+  /** The embedded store, opened once per command and closed when it finishes. */
+  protected async openStore(home: string): Promise<Store> {
+    if (!this.openedStore) {
+      const {openStore} = await import('../store/store.js')
+      this.openedStore = openStore(home)
+    }
+    return this.openedStore
+  }
+
+  /** Human output on stderr (progress, notes); stdout carries results only. */
+  protected note(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(message + '\n')
+  }
+
+  protected override async finally(err: Error | undefined): Promise<unknown> {
+    this.openedStore?.close()
+    return super.finally(err)
+  }
+
+  protected override async catch(err: Error & {oclif?: {exit?: number}; skipOclifErrorHandling?: boolean}): Promise<unknown> {
+    if (err.oclif?.exit !== undefined && (err as any).code === 'EEXIT') throw err // this.exit(): not an error
+    let code: string
+    let exit: number
+    let message: string
+    if (err instanceof PolarError || !err.oclif) {
+      const pe = toPolarError(err)
+      code = pe.code
+      exit = pe.exit
+      message = pe.message
+    } else {
+      // oclif's own parse errors (missing argument, unknown flag, bad option): bad usage.
+      code = 'USAGE'
+      exit = err.oclif.exit === 2 || err.oclif.exit === undefined ? EXIT.USAGE : err.oclif.exit
+      message = err.message
+    }
+    if (this.jsonEnabled()) {
+      process.stdout.write(JSON.stringify({error: {code, message}}) + '\n')
+    } else {
+      process.stderr.write(`polar: ${message}\n`)
+      if (process.env.POLAR_DEBUG && err.stack) process.stderr.write(err.stack + '\n')
+    }
+    const out = new Error(message) as Error & {oclif: {exit: number}; skipOclifErrorHandling: boolean}
+    out.oclif = {exit}
+    out.skipOclifErrorHandling = true
+    throw out
+  }
+}

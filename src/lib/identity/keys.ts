@@ -1,0 +1,39 @@
+import * as ed from '@noble/ed25519'
+import {createHash} from 'node:crypto'
+import {publicKeyFromDid, didFromPublicKey} from './did.js'
+
+// @noble/ed25519 v3 needs a sync sha512 for its sync API; node's is native.
+ed.hashes.sha512 = (message: Uint8Array) => new Uint8Array(createHash('sha512').update(message).digest())
+
+/** An ed25519 identity: the secret key never leaves POLAR_HOME/keys. */
+export interface Identity {
+  readonly name: string
+  readonly did: string
+  readonly publicKey: Uint8Array
+  sign(message: Uint8Array): Uint8Array
+}
+
+export function identityFromSecret(name: string, secretKey: Uint8Array): Identity {
+  const publicKey = ed.getPublicKey(secretKey)
+  const did = didFromPublicKey(publicKey)
+  return {
+    name,
+    did,
+    publicKey,
+    sign: (message) => ed.sign(message, secretKey),
+  }
+}
+
+export function generateSecretKey(): Uint8Array {
+  return ed.utils.randomSecretKey()
+}
+
+/** Verifies an ed25519 signature by the key a did:key names. Never throws on bad input. */
+export function verifySignature(did: string, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    if (!(signature instanceof Uint8Array) || signature.length !== 64) return false
+    return ed.verify(signature, message, publicKeyFromDid(did))
+  } catch {
+    return false
+  }
+}

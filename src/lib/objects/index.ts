@@ -1,0 +1,168 @@
+import {createReadStream, statSync} from 'node:fs'
+import {basename} from 'node:path'
+import type {Writable} from 'node:stream'
+import {buildFile} from '../content/index.js'
+import {parseCid} from '../content/cid.js'
+import {CHUNK_SIZE} from '../content/constants.js'
+import {readFile} from '../content/reader.js'
+import {InputError, NotFoundError} from '../errors.js'
+import type {Identity} from '../identity/index.js'
+import {signObjectRecord} from '../records/index.js'
+import type {Store} from '../store/store.js'
+import {AtomicOutput} from '../util/atomic-output.js'
+import {guessMime} from './mime.js'
+
+export {guessMime}
+
+export interface PushInput {
+  /** A file path, or '-' for standard input. */
+  file: string
+  name?: string
+  tags?: string[]
+  mime?: string
+  signal?: AbortSignal
+  onProgress?: (event: {bytes: number; total?: number}) => void
+}
+
+export interface PushResult {
+  cid: string
+  size: number
+  name: string
+  mime: string
+  tags: string[]
+  owner: string
+  record: string
+  /** Distinct nodes holding every block. Standalone: this store. */
+  replicas: number
+  blocks: number
+  /** Blocks this push added (the rest were already stored). */
+  newBlocks: number
+}
+
+/** Opens the push source: a readable file (exit 2 if not) or standard input. */
+export function openSource(file: string): {stream: AsyncIterable<Uint8Array>; total?: number; name: string} {
+  if (file === '-') return {stream: process.stdin, name: ''}
+  let size: number
+  try {
+    const st = statSync(file)
+    if (st.isDirectory()) throw new InputError(`${file} is a directory; polar pushes files (use tar to bundle a directory)`)
+    size = st.size
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new InputError(`no such file: ${file}`)
+    if (code === 'EACCES') throw new InputError(`cannot read ${file}: permission denied`)
+    throw err
+  }
+  return {stream: createReadStream(file, {highWaterMark: CHUNK_SIZE}), total: size, name: basename(file)}
+}
+
+/**
+ * Stores a file or stream as a UnixFS DAG, signs its object record with
+ * `identity`, and stores the record. Returns once every block and the record
+ * are durable.
+ */
+export async function pushObject(store: Store, identity: Identity, input: PushInput): Promise<PushResult> {
+  const src = openSource(input.file)
+  const name = input.name ?? src.name
+  const mime = input.mime ?? guessMime(name)
+  const writer = store.blocks.writer()
+  let built
+  try {
+    built = await buildFile(src.stream, writer, {
+      signal: input.signal,
+      onProgress: input.onProgress && ((e) => input.onProgress!({bytes: e.bytes, total: src.total})),
+    })
+    await writer.close()
+  } catch (err) {
+    await writer.abort()
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EISDIR') throw new InputError(`${input.file} is a directory`)
+    throw err
+  }
+  const existing = store.records.objectsByRoot(built.cid.toString())
+    .find((r) => r.owner === identity.did && r.name === name && r.mime === mime && sameTags(r.tags, input.tags ?? []))
+  let recordCid: string
+  let tags: string[]
+  if (existing) {
+    recordCid = existing.cid
+    tags = existing.tags
+  } else {
+    const signed = signObjectRecord({root: built.cid, size: built.size, name, mime, tags: input.tags ?? [], time: Date.now()}, identity)
+    store.records.putObject(signed.bytes)
+    recordCid = signed.cid.toString()
+    tags = signed.record.tags
+  }
+  return {
+    cid: built.cid.toString(), size: built.size, name, mime, tags, owner: identity.did, record: recordCid,
+    replicas: 1, blocks: built.blocks, newBlocks: writer.written,
+  }
+}
+
+function sameTags(a: string[], b: string[]): boolean {
+  const nb = [...new Set(b.map((t) => t.trim()).filter(Boolean))].sort()
+  return a.length === nb.length && a.every((t, i) => t === nb[i])
+}
+
+export interface PullInput {
+  cid: string
+  /** Write here atomically; otherwise to `stdout`. */
+  output?: string
+  stdout?: Writable
+  signal?: AbortSignal
+  onProgress?: (event: {bytes: number; total?: number}) => void
+}
+
+export interface PullResult {
+  cid: string
+  size: number
+  path?: string
+}
+
+/** Reads an object from the store, verifying every block before writing any of its bytes. */
+export async function pullObject(store: Store, input: PullInput): Promise<PullResult> {
+  const root = parseCid(input.cid)
+  if (!store.blocks.has(root)) {
+    throw new NotFoundError(`no object ${root} in this store (${store.home}); check the CID, or pull through a node that holds it`)
+  }
+  const total = store.records.objectsByRoot(root.toString())[0]?.size
+  const source = {get: (cid: typeof root) => store.blocks.get(cid, {verify: false})}
+  const chunks = readFile(root, source, {signal: input.signal})
+  let size = 0
+  if (input.output) {
+    const out = new AtomicOutput(input.output)
+    try {
+      for await (const chunk of chunks) {
+        out.write(chunk)
+        size += chunk.length
+        input.onProgress?.({bytes: size, total})
+      }
+      out.commit()
+    } catch (err) {
+      out.discard()
+      throw err
+    }
+    return {cid: root.toString(), size, path: input.output}
+  }
+  const stdout = input.stdout ?? process.stdout
+  for await (const chunk of chunks) {
+    size += chunk.length
+    if (!(await writeOut(stdout, chunk))) break
+    input.onProgress?.({bytes: size, total})
+  }
+  return {cid: root.toString(), size}
+}
+
+/** Writes with back-pressure; false when the reader went away (EPIPE: `polar pull X | head`). */
+function writeOut(stream: Writable, chunk: Uint8Array): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? resolve(false) : reject(err))
+    stream.once('error', onError)
+    const ok = stream.write(chunk, (err) => {
+      if (!err) {
+        stream.off('error', onError)
+        if (ok) resolve(true)
+      }
+    })
+    if (!ok) stream.once('drain', () => { stream.off('error', onError); resolve(true) })
+  })
+}

@@ -1,0 +1,3 @@
+/** Signed records (DESIGN.md "Records"): canonical dag-cbor, verified before they are stored or used. */
+export {signObjectRecord, decodeObjectRecord, normaliseTags, checkMime, checkName, MAX_RECORD_BYTES, type ObjectRecord, type SignedRecord, type UnsignedObjectRecord} from './object-record.js'
+export {RecordStore, type StoredObject} from './record-store.js'

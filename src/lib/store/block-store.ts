@@ -1,0 +1,291 @@
+import {closeSync, constants as fsc, fdatasync, ftruncateSync, mkdirSync, openSync, readSync, write} from 'node:fs'
+import {hostname} from 'node:os'
+import {join} from 'node:path'
+import {CID} from 'multiformats/cid'
+import {verifyBlock} from '../content/cid.js'
+import {MAX_BLOCK_SIZE} from '../content/constants.js'
+import {IntegrityError, NotFoundError} from '../errors.js'
+import {fsyncDir} from '../util/fs.js'
+import type {Database} from './db.js'
+
+/** A pack grows to about this size, then writers start a new one. */
+export const MAX_PACK_SIZE = 1024 * 1024 * 1024
+/** A writer makes its blocks durable and indexed at least this often (bounds what a crash loses). */
+export const CHECKPOINT_BYTES = 64 * 1024 * 1024
+/** Bytes written but not yet completed before `put` waits (bounds memory). */
+export const MAX_IN_FLIGHT = 16 * 1024 * 1024
+/** Lease of a writer on another host (shared home); same-host leases are checked by pid instead. */
+export const LEASE_MS = 10 * 60 * 1000
+
+const HOST = hostname()
+
+interface PackRow {
+  id: number
+  size: number
+  holder: string | null
+  lease_until: number
+}
+
+export interface GetOptions {
+  /** Re-hash the block (default true). Callers that verify themselves (the DAG reader) pass false. */
+  verify?: boolean
+}
+
+/**
+ * Blocks live in append-only pack files (POLAR_HOME/blocks/pack-N) indexed by
+ * SQLite. A writer leases one pack, appends, fsyncs, and only then indexes the
+ * blocks and advances the pack's committed size in one transaction. Bytes past
+ * the committed size are crash garbage, cut off by the next writer. So an
+ * indexed block is always whole on disk, and a crash at any point loses at
+ * most the blocks of the last unfinished checkpoint. docs/storage.md has the
+ * argument in full and the measurement behind choosing packs.
+ */
+export class BlockStore {
+  readonly dir: string
+  private readonly fds = new Map<number, number>()
+  private readonly stmts
+
+  constructor(readonly db: Database, home: string) {
+    this.dir = join(home, 'blocks')
+    mkdirSync(this.dir, {recursive: true, mode: 0o700})
+    this.stmts = {
+      has: db.prepare('SELECT 1 FROM blocks WHERE cid = ?').pluck(),
+      locate: db.prepare('SELECT pack, offset, length FROM blocks WHERE cid = ?'),
+    }
+  }
+
+  packPath(id: number): string {
+    return join(this.dir, `pack-${String(id).padStart(6, '0')}`)
+  }
+
+  has(cid: CID): boolean {
+    return this.stmts.has.get(cid.bytes) !== undefined
+  }
+
+  /** The block's bytes, hash-checked unless told otherwise; NotFoundError or IntegrityError. */
+  get(cid: CID, options: GetOptions = {}): Uint8Array {
+    const loc = this.stmts.locate.get(cid.bytes) as {pack: number; offset: number; length: number} | undefined
+    if (!loc) throw new NotFoundError(`block ${cid} is not in this store`)
+    const buf = Buffer.allocUnsafe(loc.length)
+    let fd = this.fds.get(loc.pack)
+    if (fd === undefined) {
+      fd = openSync(this.packPath(loc.pack), 'r')
+      this.fds.set(loc.pack, fd)
+    }
+    let got = 0
+    while (got < loc.length) {
+      const n = readSync(fd, buf, got, loc.length - got, loc.offset + got)
+      if (n === 0) throw new IntegrityError(`block ${cid}: pack ${loc.pack} is shorter than its index says (truncated file?)`)
+      got += n
+    }
+    return options.verify === false ? buf : verifyBlock(cid, buf, 'stored block')
+  }
+
+  /** A writer that appends blocks; `close()` makes them durable and visible. */
+  writer(): PackWriter {
+    return new PackWriter(this)
+  }
+
+  /** Leases a pack for appending: a free one, one whose writer died, or a new one. */
+  leasePack(): PackRow {
+    const me = `${HOST}:${process.pid}`
+    const until = Date.now() + LEASE_MS
+    return this.db.transaction((): PackRow => {
+      const rows = this.db.prepare('SELECT id, size, holder, lease_until FROM packs WHERE size < ? ORDER BY id').all(MAX_PACK_SIZE) as PackRow[]
+      for (const row of rows) {
+        if (row.holder === null || leaseIsStale(row)) {
+          this.db.prepare('UPDATE packs SET holder = ?, lease_until = ? WHERE id = ?').run(me, until, row.id)
+          return {...row, holder: me, lease_until: until}
+        }
+      }
+      const id = Number(this.db.prepare('INSERT INTO packs (size, holder, lease_until) VALUES (0, ?, ?)').run(me, until).lastInsertRowid)
+      return {id, size: 0, holder: me, lease_until: until}
+    }).immediate()
+  }
+
+  /** Indexes blocks known durable in `pack` up to `size`; fails if the lease was lost. */
+  commit(pack: number, holder: string, fromSize: number, toSize: number, entries: Array<[Uint8Array, number, number]>): void {
+    const insert = this.db.prepare('INSERT OR IGNORE INTO blocks (cid, pack, offset, length) VALUES (?, ?, ?, ?)')
+    this.db.transaction(() => {
+      const r = this.db.prepare('UPDATE packs SET size = ?, lease_until = ? WHERE id = ? AND holder = ? AND size = ?')
+        .run(toSize, Date.now() + LEASE_MS, pack, holder, fromSize)
+      if (r.changes !== 1) throw new IntegrityError(`lost the write lease on pack ${pack}; nothing from this write was indexed`)
+      for (const [cid, offset, length] of entries) insert.run(cid, pack, offset, length)
+    }).immediate()
+  }
+
+  release(pack: number, holder: string): void {
+    this.db.prepare('UPDATE packs SET holder = NULL WHERE id = ? AND holder = ?').run(pack, holder)
+  }
+
+  /** Counts and bytes, for status output and tests. */
+  stats(): {blocks: number; bytes: number; packs: number; packBytes: number} {
+    const b = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length), 0) AS bytes FROM blocks').get() as {n: number; bytes: number}
+    const p = this.db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM packs').get() as {n: number; bytes: number}
+    return {blocks: b.n, bytes: b.bytes, packs: p.n, packBytes: p.bytes}
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) closeSync(fd)
+    this.fds.clear()
+  }
+}
+
+function leaseIsStale(row: PackRow): boolean {
+  if (!row.holder) return true
+  const sep = row.holder.lastIndexOf(':')
+  const host = row.holder.slice(0, sep)
+  const pid = Number(row.holder.slice(sep + 1))
+  // Same host: the pid tells for sure (a live writer is never robbed, however slow).
+  if (host === HOST) return !pidAlive(pid)
+  return row.lease_until < Date.now()
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+function writeAt(fd: number, buf: Uint8Array, pos: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let off = 0
+    const step = (err: Error | null, n?: number) => {
+      if (err) return reject(err)
+      off += n!
+      if (off >= buf.length) return resolve()
+      write(fd, buf, off, buf.length - off, pos + off, step)
+    }
+    write(fd, buf, 0, buf.length, pos, step)
+  })
+}
+
+const datasync = (fd: number) => new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())))
+
+/**
+ * Appends blocks to a leased pack. Writes go to the thread pool while the
+ * caller hashes the next chunk; every CHECKPOINT_BYTES a checkpoint fsyncs
+ * and indexes what was written so far, overlapping with further writes.
+ */
+export class PackWriter {
+  private pack: PackRow | undefined
+  private fd = -1
+  private pos = 0
+  private committed = 0
+  private entries: Array<[Uint8Array, number, number]> = []
+  private writes: Promise<void>[] = []
+  private inFlight: Array<{p: Promise<void>; n: number}> = []
+  private inFlightBytes = 0
+  private sinceCheckpoint = 0
+  private checkpointing: Promise<void> | undefined
+  private readonly seen = new Set<string>()
+  private failed: unknown
+  /** Blocks this writer stored (not counting ones already present). */
+  written = 0
+  bytesWritten = 0
+
+  constructor(private readonly store: BlockStore) {}
+
+  private open(): void {
+    const pack = this.store.leasePack()
+    const path = this.store.packPath(pack.id)
+    this.fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT, 0o600)
+    // Cut off whatever a crashed writer appended past the committed size.
+    ftruncateSync(this.fd, pack.size)
+    if (pack.size === 0) fsyncDir(this.store.dir)
+    this.pack = pack
+    this.pos = pack.size
+    this.committed = pack.size
+  }
+
+  /** Appends a block unless the store already has it. Awaiting it is back-pressure. */
+  async put(cid: CID, bytes: Uint8Array): Promise<void> {
+    if (this.failed) throw this.failed
+    if (bytes.length > MAX_BLOCK_SIZE) throw new IntegrityError(`block ${cid} is ${bytes.length} bytes, over the ${MAX_BLOCK_SIZE}-byte limit`)
+    const key = cid.toString()
+    if (this.seen.has(key) || this.store.has(cid)) return
+    this.seen.add(key)
+    if (!this.pack) this.open()
+    else if (this.pos + bytes.length > MAX_PACK_SIZE && this.pos > 0) {
+      await this.checkpoint()
+      this.finishPack()
+      this.open()
+    }
+    const offset = this.pos
+    this.pos += bytes.length
+    const p = writeAt(this.fd, bytes, offset)
+    p.catch((err) => { this.failed ??= err })
+    this.writes.push(p)
+    this.inFlight.push({p, n: bytes.length})
+    this.inFlightBytes += bytes.length
+    this.entries.push([cid.bytes, offset, bytes.length])
+    this.written++
+    this.bytesWritten += bytes.length
+    this.sinceCheckpoint += bytes.length
+    while (this.inFlightBytes > MAX_IN_FLIGHT) {
+      const w = this.inFlight.shift()!
+      await w.p
+      this.inFlightBytes -= w.n
+    }
+    if (this.sinceCheckpoint >= CHECKPOINT_BYTES) {
+      this.sinceCheckpoint = 0
+      // One checkpoint at a time; it runs while the caller goes on writing.
+      if (this.checkpointing) await this.checkpointing
+      this.checkpointing = this.checkpoint()
+      this.checkpointing.catch((err) => { this.failed ??= err })
+    }
+  }
+
+  /** Makes everything written so far durable (fdatasync) and indexed. */
+  async checkpoint(): Promise<void> {
+    if (!this.pack) return
+    const pack = this.pack
+    const entries = this.entries
+    const writes = this.writes
+    const end = this.pos
+    this.entries = []
+    this.writes = []
+    await Promise.all(writes)
+    if (entries.length === 0 && end === this.committed) return
+    await datasync(this.fd)
+    // Checkpoints are serialised by their callers, so `committed` only grows.
+    this.store.commit(pack.id, pack.holder!, this.committed, end, entries)
+    this.committed = end
+  }
+
+  private finishPack(): void {
+    if (!this.pack) return
+    closeSync(this.fd)
+    this.store.release(this.pack.id, this.pack.holder!)
+    this.pack = undefined
+    this.fd = -1
+  }
+
+  /** Flushes, indexes and releases the pack. After this every put block is durable. */
+  async close(): Promise<void> {
+    try {
+      if (this.checkpointing) await this.checkpointing
+      if (this.failed) throw this.failed
+      await this.checkpoint()
+    } finally {
+      await this.abort()
+    }
+  }
+
+  /** Releases the pack without indexing pending blocks (their bytes become garbage past the committed size). */
+  async abort(): Promise<void> {
+    // Never close the fd under a write still in the thread pool.
+    await Promise.allSettled([...this.writes, ...this.inFlight.map((w) => w.p)])
+    if (this.checkpointing) await this.checkpointing.catch(() => {})
+    if (this.pack) {
+      try { closeSync(this.fd) } catch {}
+      try { this.store.release(this.pack.id, this.pack.holder!) } catch {}
+      this.pack = undefined
+      this.fd = -1
+    }
+  }
+}

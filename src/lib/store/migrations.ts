@@ -1,0 +1,41 @@
+/**
+ * Schema migrations, applied in order; entry i takes user_version i to i+1.
+ * Never edit a shipped entry: add a new one.
+ */
+export const MIGRATIONS: string[] = [
+  // 1: block index over append-only packs, object records.
+  `
+  CREATE TABLE packs (
+    id INTEGER PRIMARY KEY,
+    size INTEGER NOT NULL DEFAULT 0,      -- bytes fsynced and indexed; anything past this is crash garbage
+    holder TEXT,                          -- 'host:pid' of the writer appending to it, NULL when free
+    lease_until INTEGER NOT NULL DEFAULT 0 -- ms since epoch; a lease past this is stale
+  );
+  CREATE TABLE blocks (
+    cid BLOB PRIMARY KEY,                 -- binary CID
+    pack INTEGER NOT NULL REFERENCES packs(id),
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX blocks_pack ON blocks(pack);
+  CREATE TABLE records (
+    cid TEXT PRIMARY KEY,                 -- CID of the signed dag-cbor record
+    kind TEXT NOT NULL,
+    root TEXT,
+    owner TEXT NOT NULL,
+    name TEXT,
+    mime TEXT,
+    size INTEGER,
+    time INTEGER NOT NULL,
+    bytes BLOB NOT NULL
+  );
+  CREATE INDEX records_root ON records(root);
+  CREATE INDEX records_owner ON records(owner, name);
+  CREATE TABLE record_tags (
+    record TEXT NOT NULL REFERENCES records(cid) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (record, tag)
+  ) WITHOUT ROWID;
+  CREATE INDEX record_tags_tag ON record_tags(tag);
+  `,
+]
