@@ -3,9 +3,11 @@
 // (module loading was two thirds of `polar pull`'s start-up; docs/benchmarks.md).
 // Native and rarely used modules stay external and load lazily.
 import {build} from 'esbuild'
-import {readdirSync} from 'node:fs'
+import {readdirSync, statSync} from 'node:fs'
+import {join} from 'node:path'
 
-const commands = readdirSync('src/commands').filter((f) => f.endsWith('.ts')).map((f) => `src/commands/${f}`)
+const walk = (dir) => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : f.endsWith('.ts') ? [join(dir, f)] : []))
+const commands = walk('src/commands')
 await build({
   entryPoints: ['src/index.ts', ...commands],
   outdir: 'dist',

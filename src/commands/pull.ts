@@ -6,12 +6,14 @@ import {progressReporter} from '../lib/ui/progress.js'
 
 export default class Pull extends PolarCommand {
   static override summary = 'Fetch an object, verifying every block, to stdout or a file.'
-  static override description = `Walks the object's DAG and checks every block's hash before writing a byte of it. With -o the file appears only when complete and verified (written to a temporary name, then renamed). A block that does not verify stops the pull with exit 4.`
+  static override description = `Walks the object's DAG and checks every block's hash before writing a byte of it. With -o the file appears only when complete and verified (written to a temporary name, then renamed). A block that does not verify stops the pull with exit 4.
+
+Through a running node, blocks missing here come from peers (placement nodes first), several at a time, and are kept, so an interrupted pull resumes. With --node URL the blocks come from that node and are verified here.`
 
   static override examples = [
     '<%= config.bin %> pull bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e',
     '<%= config.bin %> pull bafy... -o report.pdf',
-    '<%= config.bin %> pull bafy... | tar x',
+    '<%= config.bin %> pull bafy... --node http://node.example:7477 > file',
   ]
 
   static override args = {
@@ -25,7 +27,13 @@ export default class Pull extends PolarCommand {
   async run(): Promise<PullResult> {
     const {args, flags} = await this.parse(Pull)
     if (this.jsonEnabled() && !flags.output) throw new InputError('--json needs -o FILE: without it the object bytes are the output')
-    const store = await this.openStore(this.resolveHome(flags))
+    const target = await this.target(flags)
+    if (target.kind === 'local') return target.client.pull(args.cid, flags.output)
+    if (target.kind === 'remote') {
+      const {remotePull} = await import('../lib/api/remote.js')
+      return remotePull(target.url, {cid: args.cid, output: flags.output})
+    }
+    const store = await this.openStore(target.home)
     const progress = progressReporter('pull', !this.jsonEnabled() && Boolean(process.stderr.isTTY) && (Boolean(flags.output) || !process.stdout.isTTY))
     try {
       return await pullObject(store, {cid: args.cid, output: flags.output, onProgress: progress.update})

@@ -1,17 +1,21 @@
 import {Args, Flags} from '@oclif/core'
 import {PolarCommand} from '../lib/cli/base-command.js'
+import {NetworkError} from '../lib/errors.js'
 import {DEFAULT_KEY_NAME, KeyStore} from '../lib/identity/index.js'
 import {pushObject, type PushResult} from '../lib/objects/index.js'
 import {formatBytes, progressReporter} from '../lib/ui/progress.js'
 
 export default class Push extends PolarCommand {
   static override summary = 'Store a file or standard input as a signed object.'
-  static override description = `Chunks the input into a UnixFS DAG (IPFS unixfs-v1-2025 profile: CIDv1, sha2-256, 1 MiB raw leaves, balanced, 1024 links per node), stores every block durably, signs an object record with your key, and prints the root CID. The same bytes always give the same CID, and the same CID as \`ipfs add\` with that profile.`
+  static override description = `Chunks the input into a UnixFS DAG (IPFS unixfs-v1-2025 profile: CIDv1, sha2-256, 1 MiB raw leaves, balanced, 1024 links per node), stores every block durably, signs an object record with your key, and prints the root CID. The same bytes always give the same CID, and the same CID as \`ipfs add\` with that profile.
+
+With a node running on this home (polar serve), the node stores the object and places it on --replicas nodes chosen by rendezvous hashing; push fails with exit 5 only when fewer than --min-replicas hold it (the node keeps placing the rest). Without a node, the object goes to the embedded store (1 replica).`
 
   static override examples = [
     '<%= config.bin %> push report.pdf',
     'cat data.csv | <%= config.bin %> push - -q --name data.csv --tag dataset',
     '<%= config.bin %> push photo.jpg --tag holiday --tag 2026 --json',
+    '<%= config.bin %> push backup.tar --replicas 5 --min-replicas 3',
   ]
 
   static override args = {
@@ -20,28 +24,40 @@ export default class Push extends PolarCommand {
 
   static override flags = {
     name: Flags.string({description: 'name in the object record [default: the file name; empty for stdin]'}),
-    tag: Flags.string({char: 't', description: 'tag for search (repeatable)', multiple: true, default: []}),
+    tag: Flags.string({char: 't', description: 'tag for search (repeatable)', multiple: true, multipleNonGreedy: true, default: []}),
     mime: Flags.string({description: 'media type [default: guessed from the name]'}),
     key: Flags.string({char: 'k', description: 'identity that signs the record', default: DEFAULT_KEY_NAME}),
+    replicas: Flags.integer({description: 'nodes to place the object on [default: the node setting, 3]', min: 1, max: 64}),
+    'min-replicas': Flags.integer({description: 'fail (exit 5) when fewer nodes than this hold it', min: 0, max: 64, default: 1}),
     quiet: Flags.boolean({char: 'q', description: 'print the CID alone', default: false}),
   }
 
   async run(): Promise<PushResult> {
     const {args, flags} = await this.parse(Push)
-    const home = this.resolveHome(flags)
-    const identity = new KeyStore(home).loadOrCreate(flags.key)
-    const store = await this.openStore(home)
-    const progress = progressReporter('push', !flags.quiet && !this.jsonEnabled() && Boolean(process.stderr.isTTY))
+    const target = await this.target(flags)
+    const identity = new KeyStore(target.home).loadOrCreate(flags.key)
     let result: PushResult
-    try {
-      result = await pushObject(store, identity, {file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, onProgress: progress.update})
-    } finally {
-      progress.done()
+    if (target.kind === 'local') {
+      result = await target.client.push({file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, key: flags.key, replicas: flags.replicas, minReplicas: flags['min-replicas']})
+    } else if (target.kind === 'remote') {
+      const {remotePushRequest} = await import('../lib/api/remote.js')
+      return remotePushRequest(target.url, identity, {name: flags.name ?? args.file})
+    } else {
+      const store = await this.openStore(target.home)
+      const progress = progressReporter('push', !flags.quiet && !this.jsonEnabled() && Boolean(process.stderr.isTTY))
+      try {
+        result = await pushObject(store, identity, {file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, onProgress: progress.update})
+      } finally {
+        progress.done()
+      }
+      if (flags['min-replicas'] > result.replicas) {
+        throw new NetworkError(`${result.cid} is stored in this home only (1 replica), fewer than --min-replicas ${flags['min-replicas']}: no node is running here; start one with \`polar serve\``, {code: 'TOO_FEW_REPLICAS'})
+      }
     }
     if (flags.quiet) this.log(result.cid)
     else if (!this.jsonEnabled()) {
       this.log(result.cid)
-      this.note(`pushed ${result.name || 'stdin'}: ${formatBytes(result.size)}, ${result.blocks} block(s), ${result.newBlocks} new; ${result.replicas} replica (this store)`)
+      this.note(`pushed ${result.name || 'stdin'}: ${formatBytes(result.size)}, ${result.blocks} block(s), ${result.newBlocks} new; ${result.replicas} replica(s)${target.kind === 'embedded' ? ' (this store; no node running)' : ''}`)
     }
     return result
   }

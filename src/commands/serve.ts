@@ -1,8 +1,48 @@
-import {PendingCommand} from '../lib/cli/pending-command.js'
+import {Flags} from '@oclif/core'
+import {PolarCommand} from '../lib/cli/base-command.js'
 
-export default class Serve extends PendingCommand {
-  static override summary = 'Run a node until SIGINT/SIGTERM (not implemented yet)'
-  static override description = 'Run a node until SIGINT/SIGTERM. This command is registered but arrives with the "node" issue; until then it exits 1.'
-  static override examples = ['<%= config.bin %> serve --listen 127.0.0.1:0 --json']
-  static override issue = 'node'
+export default class Serve extends PolarCommand {
+  static override summary = 'Run a node until SIGINT/SIGTERM.'
+  static override description = `Starts a polar node on this home: a public HTTP/1.1 listener for peers (the /v1/ peer protocol and the IPFS trustless gateway at /ipfs/{cid}), the local API on POLAR_HOME/polar.sock (mode 0600), and background loops (liveness pings, replica repair). A node identity is created on first start. Other polar commands on this home go through the node while it runs.
+
+With --json the first stdout line is {"event":"ready","did","url","socket"}; logs go to stderr. SIGINT or SIGTERM stops accepting, finishes in-flight writes, closes the database and exits 0. Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs) can also live in POLAR_HOME/settings.json; flags win.`
+
+  static override examples = [
+    '<%= config.bin %> serve',
+    '<%= config.bin %> serve --listen 127.0.0.1:0 --json',
+    '<%= config.bin %> serve --listen 0.0.0.0:7477 --announce http://node.example.org:7477 --replicas 5',
+  ]
+
+  static override flags = {
+    listen: Flags.string({description: 'HOST:PORT of the public listener (port 0 picks a free one)', default: '0.0.0.0:7477'}),
+    announce: Flags.string({description: 'URL peers are told to reach this node at [default: http://LISTEN]'}),
+    replicas: Flags.integer({description: 'nodes each object is placed on [default: 3]', min: 1, max: 64}),
+    'repair-interval': Flags.integer({description: 'seconds between repair passes [default: 30]', min: 1}),
+    'ping-interval': Flags.integer({description: 'seconds between liveness pings [default: 10]', min: 1}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Serve)
+    const home = this.resolveHome(flags)
+    const {PolarNode} = await import('../lib/node/index.js')
+    const {loadSettings} = await import('../lib/settings.js')
+    const settings = await loadSettings(home)
+    if (flags.replicas !== undefined) settings.replicas = flags.replicas
+    if (flags['repair-interval'] !== undefined) settings.repairIntervalMs = flags['repair-interval'] * 1000
+    if (flags['ping-interval'] !== undefined) settings.pingIntervalMs = flags['ping-interval'] * 1000
+    const node = new PolarNode({home, listen: flags.listen, announce: flags.announce, settings})
+    const ready = await node.start()
+    if (this.jsonEnabled()) process.stdout.write(JSON.stringify({event: 'ready', ...ready}) + '\n')
+    else this.log(`polar node ${ready.did} on ${ready.url} (local API ${ready.socket})`)
+    await new Promise<void>((resolve) => {
+      const stop = (sig: string) => {
+        process.stderr.write(`${new Date().toISOString()} ${sig}: stopping\n`)
+        node.stop().then(resolve, resolve)
+      }
+      process.once('SIGINT', () => stop('SIGINT'))
+      process.once('SIGTERM', () => stop('SIGTERM'))
+    })
+    // The ready line was the JSON output; nothing more on stdout.
+    this.exit(0)
+  }
 }

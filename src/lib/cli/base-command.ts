@@ -1,7 +1,15 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
 import {EXIT, PolarError, toPolarError} from '../errors.js'
 import {ensureHome, resolveHome} from '../home.js'
 import type {Store} from '../store/store.js'
+
+/** What a command acts on (DESIGN.md "Processes"): a local node, a remote node, or the embedded store. */
+export type Target =
+  | {kind: 'local'; home: string; client: import('../api/client.js').LocalNodeClient}
+  | {kind: 'remote'; home: string; url: string}
+  | {kind: 'embedded'; home: string}
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof PolarCommand)['baseFlags'] & T['flags']>
 
@@ -18,6 +26,11 @@ export abstract class PolarCommand extends Command {
       description: 'directory with keys, store and socket [default: $POLAR_HOME or ~/.local/share/polar]',
       helpGroup: 'GLOBAL',
     }),
+    node: Flags.string({
+      description: 'act against this node: its public URL (http://host:port) or its socket path [env: POLAR_NODE]',
+      env: 'POLAR_NODE',
+      helpGroup: 'GLOBAL',
+    }),
   }
 
   private openedStore: Store | undefined
@@ -25,6 +38,32 @@ export abstract class PolarCommand extends Command {
   /** POLAR_HOME for this invocation (the --home flag wins over the environment). */
   protected resolveHome(flags: {home?: string}): string {
     return ensureHome(resolveHome(flags.home))
+  }
+
+  /**
+   * Chooses what the command acts on: --node/POLAR_NODE (a URL: remote public
+   * API; a path: that node's socket), else the node running on this home (its
+   * socket answers), else the embedded store.
+   */
+  protected async target(flags: {home?: string; node?: string}): Promise<Target> {
+    const home = this.resolveHome(flags)
+    if (flags.node) {
+      if (/^https?:\/\//.test(flags.node)) {
+        const {assertUrl} = await import('../api/client.js')
+        return {kind: 'remote', home, url: assertUrl(flags.node).origin}
+      }
+      const {LocalNodeClient} = await import('../api/client.js')
+      return {kind: 'local', home, client: new LocalNodeClient(flags.node)}
+    }
+    const socket = join(home, 'polar.sock')
+    if (existsSync(socket)) {
+      const {socketIsLive} = await import('../util/socket.js')
+      if (await socketIsLive(socket)) {
+        const {LocalNodeClient} = await import('../api/client.js')
+        return {kind: 'local', home, client: new LocalNodeClient(socket)}
+      }
+    }
+    return {kind: 'embedded', home}
   }
 
   /** The embedded store, opened once per command and closed when it finishes. */

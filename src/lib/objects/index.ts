@@ -2,7 +2,7 @@ import {createReadStream, statSync} from 'node:fs'
 import {basename} from 'node:path'
 import type {Writable} from 'node:stream'
 import {buildFile} from '../content/index.js'
-import {parseCid} from '../content/cid.js'
+import {assertSupportedCid, parseCid} from '../content/cid.js'
 import {CHUNK_SIZE} from '../content/constants.js'
 import {readFile} from '../content/reader.js'
 import {InputError, NotFoundError} from '../errors.js'
@@ -17,6 +17,8 @@ export {guessMime}
 export interface PushInput {
   /** A file path, or '-' for standard input. */
   file: string
+  /** Bytes to push instead of reading `file` (a node receiving a push over its socket). */
+  stream?: AsyncIterable<Uint8Array>
   name?: string
   tags?: string[]
   mime?: string
@@ -62,7 +64,7 @@ export function openSource(file: string): {stream: AsyncIterable<Uint8Array>; to
  * are durable.
  */
 export async function pushObject(store: Store, identity: Identity, input: PushInput): Promise<PushResult> {
-  const src = openSource(input.file)
+  const src = input.stream ? {stream: input.stream, name: '', total: undefined} : openSource(input.file)
   const name = input.name ?? src.name
   const mime = input.mime ?? guessMime(name)
   const writer = store.blocks.writer()
@@ -121,12 +123,19 @@ export interface PullResult {
 /** Reads an object from the store, verifying every block before writing any of its bytes. */
 export async function pullObject(store: Store, input: PullInput): Promise<PullResult> {
   const root = parseCid(input.cid)
+  assertSupportedCid(root)
   if (!store.blocks.has(root)) {
     throw new NotFoundError(`no object ${root} in this store (${store.home}); check the CID, or pull through a node that holds it`)
   }
   const total = store.records.objectsByRoot(root.toString())[0]?.size
   const source = {get: (cid: typeof root) => store.blocks.get(cid, {verify: false})}
-  const chunks = readFile(root, source, {signal: input.signal})
+  return writeChunks(root.toString(), readFile(root, source, {signal: input.signal}), {...input, total})
+}
+
+/** Writes verified chunks to an atomic -o file or to stdout (stopping quietly if the reader goes away). */
+export async function writeChunks(cid: string, chunks: AsyncIterable<Uint8Array>, input: Omit<PullInput, 'cid'> & {total?: number}): Promise<PullResult> {
+  const root = cid
+  const total = input.total
   let size = 0
   if (input.output) {
     const out = new AtomicOutput(input.output)
@@ -141,7 +150,7 @@ export async function pullObject(store: Store, input: PullInput): Promise<PullRe
       out.discard()
       throw err
     }
-    return {cid: root.toString(), size, path: input.output}
+    return {cid: root, size, path: input.output}
   }
   const stdout = input.stdout ?? process.stdout
   for await (const chunk of chunks) {
@@ -149,7 +158,7 @@ export async function pullObject(store: Store, input: PullInput): Promise<PullRe
     if (!(await writeOut(stdout, chunk))) break
     input.onProgress?.({bytes: size, total})
   }
-  return {cid: root.toString(), size}
+  return {cid: root, size}
 }
 
 /** Writes with back-pressure; false when the reader went away (EPIPE: `polar pull X | head`). */

@@ -19,6 +19,9 @@ export const LEASE_MS = 10 * 60 * 1000
 
 const HOST = hostname()
 
+/** An index entry waiting for its checkpoint: CID bytes, offset, length, and whether it replaces a corrupt copy. */
+type Entry = [Uint8Array, number, number, boolean]
+
 interface PackRow {
   id: number
   size: number
@@ -104,13 +107,14 @@ export class BlockStore {
   }
 
   /** Indexes blocks known durable in `pack` up to `size`; fails if the lease was lost. */
-  commit(pack: number, holder: string, fromSize: number, toSize: number, entries: Array<[Uint8Array, number, number]>): void {
+  commit(pack: number, holder: string, fromSize: number, toSize: number, entries: Entry[]): void {
     const insert = this.db.prepare('INSERT OR IGNORE INTO blocks (cid, pack, offset, length) VALUES (?, ?, ?, ?)')
+    const replace = this.db.prepare('INSERT OR REPLACE INTO blocks (cid, pack, offset, length) VALUES (?, ?, ?, ?)')
     this.db.transaction(() => {
       const r = this.db.prepare('UPDATE packs SET size = ?, lease_until = ? WHERE id = ? AND holder = ? AND size = ?')
         .run(toSize, Date.now() + LEASE_MS, pack, holder, fromSize)
       if (r.changes !== 1) throw new IntegrityError(`lost the write lease on pack ${pack}; nothing from this write was indexed`)
-      for (const [cid, offset, length] of entries) insert.run(cid, pack, offset, length)
+      for (const [cid, offset, length, heal] of entries) (heal ? replace : insert).run(cid, pack, offset, length)
     }).immediate()
   }
 
@@ -176,7 +180,7 @@ export class PackWriter {
   private fd = -1
   private pos = 0
   private committed = 0
-  private entries: Array<[Uint8Array, number, number]> = []
+  private entries: Entry[] = []
   private writes: Promise<void>[] = []
   private inFlight: Array<{p: Promise<void>; n: number}> = []
   private inFlightBytes = 0
@@ -202,12 +206,16 @@ export class PackWriter {
     this.committed = pack.size
   }
 
-  /** Appends a block unless the store already has it. Awaiting it is back-pressure. */
-  async put(cid: CID, bytes: Uint8Array): Promise<void> {
+  /**
+   * Appends a block unless the store already has it. Awaiting it is
+   * back-pressure. `heal` replaces an indexed copy that failed verification
+   * (the caller has verified these bytes).
+   */
+  async put(cid: CID, bytes: Uint8Array, options: {heal?: boolean} = {}): Promise<void> {
     if (this.failed) throw this.failed
     if (bytes.length > MAX_BLOCK_SIZE) throw new IntegrityError(`block ${cid} is ${bytes.length} bytes, over the ${MAX_BLOCK_SIZE}-byte limit`)
     const key = cid.toString()
-    if (this.seen.has(key) || this.store.has(cid)) return
+    if (this.seen.has(key) || (!options.heal && this.store.has(cid))) return
     this.seen.add(key)
     if (!this.pack) this.open()
     else if (this.pos + bytes.length > MAX_PACK_SIZE && this.pos > 0) {
@@ -222,7 +230,7 @@ export class PackWriter {
     this.writes.push(p)
     this.inFlight.push({p, n: bytes.length})
     this.inFlightBytes += bytes.length
-    this.entries.push([cid.bytes, offset, bytes.length])
+    this.entries.push([cid.bytes, offset, bytes.length, Boolean(options.heal)])
     this.written++
     this.bytesWritten += bytes.length
     this.sinceCheckpoint += bytes.length

@@ -38,4 +38,20 @@ export const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX record_tags_tag ON record_tags(tag);
   `,
+  // 2: the peer table (DESIGN.md "Network"; the peers issue adds records, stamps and caps).
+  `
+  CREATE TABLE peers (
+    did TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    services TEXT NOT NULL DEFAULT '',
+    user_keys TEXT NOT NULL DEFAULT '[]',  -- JSON array of did:key
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    rtt_ms INTEGER,
+    failures INTEGER NOT NULL DEFAULT 0,   -- consecutive failed contacts
+    bad_blocks INTEGER NOT NULL DEFAULT 0, -- blocks it sent that did not verify
+    state TEXT NOT NULL DEFAULT 'alive' CHECK (state IN ('alive', 'suspect', 'dead')),
+    learned_from TEXT
+  );
+  `,
 ]

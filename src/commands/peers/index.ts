@@ -1,0 +1,63 @@
+import {Flags} from '@oclif/core'
+import {PolarCommand} from '../../lib/cli/base-command.js'
+import {InputError, NotImplementedError} from '../../lib/errors.js'
+
+export interface PeerRow {
+  did: string
+  url: string
+  services: string
+  lastSeen: number
+  rttMs: number | null
+  state: string
+}
+
+export default class Peers extends PolarCommand {
+  static override summary = 'List the peer table (see also: peers add, peers rm).'
+  static override description = `Lists the peers the node on this home knows (or, with --node URL, the peers of that node), with state (alive / suspect / dead), round-trip time and when each was last seen. Without a running node, the table in this home's database is shown as it was left.`
+
+  static override examples = [
+    '<%= config.bin %> peers',
+    '<%= config.bin %> peers --json --service polar',
+    '<%= config.bin %> peers --node http://node.example:7477',
+  ]
+
+  static override flags = {
+    service: Flags.string({description: 'only peers whose service string matches this regular expression'}),
+    watch: Flags.boolean({description: 'live view (arrives with the peers issue)', default: false}),
+  }
+
+  async run(): Promise<PeerRow[]> {
+    const {flags} = await this.parse(Peers)
+    if (flags.watch) throw new NotImplementedError('`polar peers --watch`', 'peers')
+    let filter: RegExp | undefined
+    if (flags.service !== undefined) {
+      try {
+        filter = new RegExp(flags.service)
+      } catch (err) {
+        throw new InputError(`--service is not a valid regular expression: ${(err as Error).message}`)
+      }
+    }
+    const target = await this.target(flags)
+    let rows: PeerRow[]
+    if (target.kind === 'local') rows = (await target.client.json('GET', '/api/v1/peers')).peers
+    else if (target.kind === 'remote') {
+      const {remotePeers} = await import('../../lib/api/remote.js')
+      rows = (await remotePeers(target.url)).map((p) => ({...p, rttMs: null}))
+    } else {
+      const store = await this.openStore(target.home)
+      const {PeerTable} = await import('../../lib/node/peer-table.js')
+      rows = new PeerTable(store.db, '').list()
+    }
+    rows = rows.map((p) => ({did: p.did, url: p.url, services: p.services, lastSeen: p.lastSeen, rttMs: p.rttMs ?? null, state: p.state}))
+    if (filter) rows = rows.filter((p) => filter!.test(p.services))
+    if (!this.jsonEnabled()) {
+      if (rows.length === 0) this.note('no peers')
+      for (const p of rows) {
+        const rtt = p.rttMs === null ? '-' : `${p.rttMs}ms`
+        const ago = p.lastSeen ? `${Math.round((Date.now() - p.lastSeen) / 1000)}s ago` : '-'
+        this.log(`${p.did}  ${p.url}  ${p.state}  ${rtt}  ${ago}  ${p.services}`)
+      }
+    }
+    return rows
+  }
+}

@@ -1,0 +1,158 @@
+import {Pool} from 'undici'
+import type {CID} from 'multiformats/cid'
+import {verifyBlock} from '../content/cid.js'
+import {MAX_BLOCK_SIZE} from '../content/constants.js'
+import {IntegrityError, NetworkError, NotFoundError, PolarError, InputError} from '../errors.js'
+import {errorFromResponse} from './http.js'
+
+export {errorFromResponse}
+import type {Identity} from '../identity/index.js'
+import {signRequest} from './auth.js'
+import {encodeFrames} from './frames.js'
+
+/** Persistent connections kept to one peer (undici pool). */
+export const CONNECTIONS_PER_PEER = 4
+export const REQUEST_TIMEOUT_MS = 30_000
+
+export interface Hello {
+  did: string
+  url: string
+  version: number
+  services: string
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal
+  timeoutMs?: number
+}
+
+/**
+ * Talks to one peer's public API over persistent connections. Every block
+ * that comes back is checked against its CID (and the 2 MiB cap) before it is
+ * returned; requests are signed with this node's key when one is given.
+ */
+export class PeerClient {
+  readonly origin: string
+  private readonly pool: Pool
+
+  constructor(url: string, private readonly identity?: Identity, connections = CONNECTIONS_PER_PEER) {
+    let u: URL
+    try {
+      u = new URL(url)
+    } catch {
+      throw new InputError(`not a URL: ${url}`)
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InputError(`peer URL must be http(s): ${url}`)
+    this.origin = u.origin
+    this.pool = new Pool(this.origin, {connections, keepAliveTimeout: 30_000, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS})
+  }
+
+  private async request(method: string, path: string, body: Uint8Array | undefined, options: RequestOptions & {sign?: boolean; contentType?: string; maxBytes?: number}): Promise<{status: number; body: Buffer; headers: Record<string, unknown>}> {
+    const headers: Record<string, string> = {}
+    if (body) headers['content-type'] = options.contentType ?? 'application/json'
+    if (options.sign && this.identity) Object.assign(headers, signRequest(this.identity, method, path, body))
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS)
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+    let res
+    try {
+      res = await this.pool.request({method: method as 'GET', path, headers, body: body ? Buffer.from(body.buffer, body.byteOffset, body.length) : undefined, signal})
+    } catch (err) {
+      if (options.signal?.aborted) throw err
+      throw new NetworkError(`${this.origin}${path}: ${(err as Error).message}`, {cause: err})
+    }
+    const max = options.maxBytes ?? 4 * 1024 * 1024
+    const declared = Number(res.headers['content-length'] ?? 0)
+    if (declared > max) {
+      res.body.destroy()
+      throw new IntegrityError(`${this.origin}${path}: response of ${declared} bytes is over the ${max}-byte limit`)
+    }
+    const parts: Buffer[] = []
+    let size = 0
+    try {
+      for await (const chunk of res.body) {
+        size += chunk.length
+        if (size > max) {
+          res.body.destroy()
+          throw new IntegrityError(`${this.origin}${path}: response is over the ${max}-byte limit`)
+        }
+        parts.push(chunk)
+      }
+    } catch (err) {
+      if (err instanceof PolarError) throw err
+      throw new NetworkError(`${this.origin}${path}: ${(err as Error).message}`, {cause: err})
+    }
+    return {status: res.statusCode, body: Buffer.concat(parts, size), headers: res.headers}
+  }
+
+  private async json(method: string, path: string, payload: unknown, options: RequestOptions & {sign?: boolean} = {}): Promise<any> {
+    const body = payload === undefined ? undefined : Buffer.from(JSON.stringify(payload))
+    const r = await this.request(method, path, body, options)
+    let parsed: any
+    try {
+      parsed = r.body.length ? JSON.parse(r.body.toString('utf8')) : undefined
+    } catch {
+      throw new NetworkError(`${this.origin}${path}: answered with something that is not JSON (is it a polar node?)`)
+    }
+    if (r.status >= 300) throw errorFromResponse(r.status, parsed, this.origin)
+    return parsed
+  }
+
+  hello(options: RequestOptions = {}): Promise<Hello> {
+    return this.json('GET', '/v1/hello', undefined, options)
+  }
+
+  /** Introduces this node (`self`) to the peer, which dials back to check it. */
+  register(self: {url: string}, options: RequestOptions = {}): Promise<Hello> {
+    return this.json('POST', '/v1/peers/register', self, {...options, sign: true})
+  }
+
+  peers(options: RequestOptions = {}): Promise<{peers: Array<{did: string; url: string}>}> {
+    return this.json('GET', '/v1/peers', undefined, options)
+  }
+
+  async has(cids: CID[], options: RequestOptions = {}): Promise<boolean[]> {
+    const r = await this.json('POST', '/v1/blocks/has', {cids: cids.map(String)}, options)
+    if (!Array.isArray(r?.have) || r.have.length !== cids.length) throw new NetworkError(`${this.origin}: malformed has answer`)
+    return r.have.map(Boolean)
+  }
+
+  /** A block, verified against its CID; NotFoundError when the peer lacks it. */
+  async getBlock(cid: CID, options: RequestOptions = {}): Promise<Uint8Array> {
+    const r = await this.request('GET', `/v1/blocks/${cid}`, undefined, {...options, maxBytes: MAX_BLOCK_SIZE})
+    if (r.status === 404) throw new NotFoundError(`${this.origin} does not have block ${cid}`)
+    if (r.status !== 200) throw errorFromResponse(r.status, safeJson(r.body), this.origin)
+    return verifyBlock(cid, r.body, `block from ${this.origin}`)
+  }
+
+  async putBlocks(blocks: Array<{cid: CID; bytes: Uint8Array}>, options: RequestOptions = {}): Promise<number> {
+    const r = await this.request('POST', '/v1/blocks', encodeFrames(blocks), {...options, sign: true, contentType: 'application/vnd.polar.blocks'})
+    const parsed = safeJson(r.body)
+    if (r.status !== 200) throw errorFromResponse(r.status, parsed, this.origin)
+    return Number(parsed?.stored ?? 0)
+  }
+
+  /** Asks the peer to hold an object: it fetches what it lacks from us (or others) and answers when every block is durable. */
+  replicate(record: Uint8Array, sources: string[], options: RequestOptions = {}): Promise<{held: boolean; blocks: number}> {
+    return this.json('POST', '/v1/replicate', {record: Buffer.from(record).toString('base64'), sources}, {...options, sign: true, timeoutMs: options.timeoutMs ?? 10 * 60_000})
+  }
+
+  records(root: CID, options: RequestOptions = {}): Promise<{records: string[]}> {
+    return this.json('GET', `/v1/records?root=${root}`, undefined, options)
+  }
+
+  close(): Promise<void> {
+    return this.pool.close()
+  }
+
+  destroy(): Promise<void> {
+    return this.pool.destroy()
+  }
+}
+
+function safeJson(body: Buffer): any {
+  try {
+    return JSON.parse(body.toString('utf8'))
+  } catch {
+    return undefined
+  }
+}

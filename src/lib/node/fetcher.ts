@@ -1,0 +1,101 @@
+import type {CID} from 'multiformats/cid'
+import {readFile, type BlockSource} from '../content/reader.js'
+import {IntegrityError, NetworkError, NotFoundError} from '../errors.js'
+import type {PeerClient} from '../net/client.js'
+import type {PackWriter} from '../store/block-store.js'
+import type {Store} from '../store/store.js'
+import type {PeerTable} from './peer-table.js'
+import {rankNodes} from './placement.js'
+
+/** Blocks fetched ahead of the one being written during a network read. */
+export const NETWORK_PREFETCH = 8
+/** How long a holder lookup waits for each peer. */
+export const LOCATE_TIMEOUT_MS = 3_000
+
+export interface Source {
+  did: string
+  client: PeerClient
+}
+
+export type Log = (message: string) => void
+
+/**
+ * Block source for reads through a node: the local store first; blocks it
+ * lacks (or that fail verification there) come from peers, spread over them
+ * block by block, each one verified, and are written to the local store as
+ * they arrive — so an interrupted read resumes, and a corrupt local block is
+ * replaced by a good copy (healing).
+ */
+export class NetworkBlockSource implements BlockSource {
+  private next = 0
+  healed = 0
+  fetched = 0
+
+  constructor(
+    private readonly store: Store,
+    private readonly sources: Source[],
+    private readonly writer: PackWriter,
+    private readonly peers: PeerTable,
+    private readonly log: Log = () => {},
+  ) {}
+
+  async get(cid: CID, options: {signal?: AbortSignal} = {}): Promise<Uint8Array> {
+    let heal = false
+    try {
+      return this.store.blocks.get(cid)
+    } catch (err) {
+      if (err instanceof IntegrityError) {
+        heal = true
+        this.log(`local block ${cid} failed verification; fetching a good copy from a peer`)
+      } else if (!(err instanceof NotFoundError)) throw err
+    }
+    if (this.sources.length === 0) throw new NotFoundError(`block ${cid} is not here and no peer is known to hold it`)
+    const start = this.next++ % this.sources.length
+    let lastErr: unknown
+    for (let i = 0; i < this.sources.length; i++) {
+      const src = this.sources[(start + i) % this.sources.length]
+      try {
+        const bytes = await src.client.getBlock(cid, options)
+        await this.writer.put(cid, bytes, {heal})
+        this.fetched++
+        if (heal) this.healed++
+        return bytes
+      } catch (err) {
+        if (options.signal?.aborted) throw err
+        lastErr = err
+        if (err instanceof IntegrityError) {
+          const dropped = this.peers.markBadBlock(src.did)
+          this.log(`peer ${src.did} sent a bad block ${cid}${dropped ? '; dropped it' : ''}`)
+        } else if (err instanceof NetworkError) {
+          this.peers.markFailure(src.did)
+        }
+      }
+    }
+    if (lastErr instanceof NetworkError) throw new NetworkError(`could not fetch block ${cid} from any of ${this.sources.length} peer(s): ${lastErr.message}`)
+    throw new NotFoundError(`block ${cid}: none of ${this.sources.length} peer(s) has it`)
+  }
+}
+
+/**
+ * The peers to read `root` from: those that say they hold it, in placement
+ * (rendezvous) order, then the rest of the live peers as a fallback.
+ */
+export async function locateHolders(root: CID, candidates: Source[], signal?: AbortSignal): Promise<{holders: Source[]; others: Source[]}> {
+  const ranked = rankNodes(root, candidates)
+  const answers = await Promise.all(ranked.map(async (s) => {
+    try {
+      const [has] = await s.client.has([root], {signal, timeoutMs: LOCATE_TIMEOUT_MS})
+      return has
+    } catch {
+      return false
+    }
+  }))
+  return {holders: ranked.filter((_, i) => answers[i]), others: ranked.filter((_, i) => !answers[i])}
+}
+
+/** Reads a whole object through `source` (fetching and storing what is missing), discarding the bytes. */
+export async function fetchObject(root: CID, source: BlockSource, signal?: AbortSignal): Promise<number> {
+  let size = 0
+  for await (const chunk of readFile(root, source, {signal, prefetch: NETWORK_PREFETCH})) size += chunk.length
+  return size
+}

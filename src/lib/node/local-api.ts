@@ -1,0 +1,149 @@
+import type {ServerResponse} from 'node:http'
+import {isAbsolute} from 'node:path'
+import {assertSupportedCid, parseCid} from '../content/cid.js'
+import {readFile} from '../content/reader.js'
+import {InputError, NetworkError, NotFoundError} from '../errors.js'
+import {KeyStore, DEFAULT_KEY_NAME} from '../identity/index.js'
+import {HttpError, readJson, Router, sendJson, statusOf} from '../net/http.js'
+import {pushObject, writeChunks} from '../objects/index.js'
+import type {NodeContext} from './context.js'
+import {locateHolders, NETWORK_PREFETCH, NetworkBlockSource} from './fetcher.js'
+import {placeReplicas} from './replicator.js'
+
+const CID_RE = '([A-Za-z0-9]{1,200})'
+export const ERROR_TRAILER = 'x-polar-error'
+
+function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
+  const v = url.searchParams.get(name)
+  if (v === null) return fallback
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`--${name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be an integer from ${min} to ${max}`)
+  return n
+}
+
+/**
+ * The local REST API on POLAR_HOME/polar.sock (mode 0600: only this unix
+ * user). CLI commands use it when a node runs; so can local services
+ * (DESIGN.md "Processes", Polar draft "Local socket"). docs/protocol.md lists the routes.
+ */
+export function localRouter(ctx: NodeContext, info: () => {socket: string}): Router {
+  const router = new Router()
+
+  router.on('GET', /^\/api\/v1\/status$/, (_req, res) => {
+    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, socket: info().socket, peers: ctx.peers.live().length, blocks: ctx.store.blocks.stats(), settings: ctx.settings})
+  })
+
+  router.on('POST', /^\/api\/v1\/push$/, async (req, res, _p, url) => {
+    const q = url.searchParams
+    const replicas = intParam(url, 'replicas', ctx.settings.replicas, 1, 64)
+    const minReplicas = intParam(url, 'minReplicas', ctx.settings.minReplicas, 0, 64)
+    const path = q.get('path')
+    if (path !== null && !isAbsolute(path)) throw new InputError('path must be absolute')
+    const identity = new KeyStore(ctx.home).loadOrCreate(q.get('key') ?? DEFAULT_KEY_NAME)
+    const result = await ctx.track(pushObject(ctx.store, identity, {
+      file: path ?? '-',
+      stream: path === null ? req : undefined,
+      name: q.get('name') ?? undefined,
+      tags: q.getAll('tag'),
+      mime: q.get('mime') ?? undefined,
+    }))
+    const record = ctx.store.records.bytesOf(result.record)!
+    const placement = await placeReplicas(ctx, record, replicas)
+    const body = {...result, replicas: placement.replicas, nodes: placement.nodes}
+    if (placement.replicas < minReplicas) {
+      sendJson(res, 503, {error: {code: 'TOO_FEW_REPLICAS', message: `only ${placement.replicas} node(s) hold ${result.cid}, fewer than --min-replicas ${minReplicas}; it is stored here and the node keeps placing it`}, result: body})
+      return
+    }
+    sendJson(res, 200, body)
+  })
+
+  router.on('GET', new RegExp(`^/api/v1/pull/${CID_RE}$`), async (req, res, [text], url) => {
+    const root = parseCid(text)
+    assertSupportedCid(root)
+    const out = url.searchParams.get('out')
+    if (out !== null && !isAbsolute(out)) throw new InputError('out must be an absolute path')
+    const sources = ctx.sources()
+    const local = ctx.store.blocks.has(root)
+    const located = local ? {holders: sources, others: []} : await locateHolders(root, sources)
+    if (!local && located.holders.length === 0) {
+      throw new NotFoundError(`no object ${root} on this node or its ${sources.length} peer(s); check the CID, or add a peer that holds it (polar peers add URL)`)
+    }
+    const writer = ctx.store.blocks.writer()
+    const source = new NetworkBlockSource(ctx.store, [...located.holders, ...located.others], writer, ctx.peers, ctx.log)
+    const abort = new AbortController()
+    res.on('close', () => abort.abort())
+    try {
+      const chunks = readFile(root, source, {prefetch: NETWORK_PREFETCH, signal: abort.signal})
+      if (out !== null) {
+        sendJson(res, 200, await writeChunks(root.toString(), chunks, {output: out}))
+        return
+      }
+      await streamChunks(res, chunks)
+    } finally {
+      await writer.close().catch((err) => ctx.log(`could not keep fetched blocks: ${(err as Error).message}`))
+      if (source.healed) ctx.log(`healed ${source.healed} corrupt block(s) of ${root} from peers`)
+    }
+  })
+
+  router.on('GET', /^\/api\/v1\/peers$/, (_req, res) => {
+    sendJson(res, 200, {peers: ctx.peers.list()})
+  })
+
+  router.on('POST', /^\/api\/v1\/peers$/, async (req, res) => {
+    const {value} = await readJson(req, (v) => {
+      if (typeof v?.url !== 'string') throw new Error('expected {"url": "http://host:port"}')
+      return v.url as string
+    })
+    const client = ctx.client({url: value})
+    const started = Date.now()
+    let hello
+    try {
+      hello = await client.hello({timeoutMs: 10_000})
+    } catch (err) {
+      throw new NetworkError(`could not reach ${value}: ${(err as Error).message}`)
+    }
+    if (hello.did === ctx.identity.did) throw new InputError(`${value} is this node itself`)
+    await client.register({url: ctx.url}, {timeoutMs: 10_000})
+    ctx.peers.upsert(hello.did, client.origin, 'peers add')
+    ctx.peers.markAlive(hello.did, Date.now() - started)
+    ctx.log(`peer added: ${hello.did} at ${client.origin}`)
+    sendJson(res, 200, ctx.peers.get(hello.did))
+  })
+
+  router.on('DELETE', /^\/api\/v1\/peers\/(did:key:[A-Za-z0-9]{1,60})$/, (_req, res, [did]) => {
+    if (!ctx.peers.remove(did)) throw new NotFoundError(`no peer ${did}`)
+    sendJson(res, 200, {did, removed: true})
+  })
+
+  return router
+}
+
+/**
+ * Streams verified bytes; the first block is read before the status line so
+ * that "not found" or "corrupt" is a proper error response. A failure later
+ * arrives as an HTTP trailer, which the CLI turns into the right exit code.
+ */
+async function streamChunks(res: ServerResponse, chunks: AsyncGenerator<Uint8Array>): Promise<void> {
+  const it = chunks[Symbol.asyncIterator]()
+  const first = await it.next()
+  res.writeHead(200, {'content-type': 'application/octet-stream', trailer: ERROR_TRAILER})
+  try {
+    if (!first.done) await write(res, first.value)
+    for (let r = await it.next(); !r.done; r = await it.next()) await write(res, r.value)
+  } catch (err) {
+    const {code, message} = statusOf(err)
+    res.addTrailers({[ERROR_TRAILER]: JSON.stringify({code, message})})
+  }
+  res.end()
+}
+
+function write(res: ServerResponse, chunk: Uint8Array): Promise<void> {
+  if (res.destroyed) return Promise.reject(new HttpError(499, 'CLIENT_GONE', 'client went away'))
+  return new Promise((resolve, reject) => {
+    if (res.write(chunk)) resolve()
+    else {
+      res.once('drain', resolve)
+      res.once('close', () => reject(new HttpError(499, 'CLIENT_GONE', 'client went away')))
+    }
+  })
+}

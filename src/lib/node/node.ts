@@ -1,0 +1,227 @@
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import {chmodSync, unlinkSync} from 'node:fs'
+import {join} from 'node:path'
+import {PolarError} from '../errors.js'
+import {ensureHome} from '../home.js'
+import {KeyStore, type Identity} from '../identity/index.js'
+import {ReplayGuard} from '../net/auth.js'
+import {PeerClient} from '../net/client.js'
+import {requestUrl, sendError, sendJson, type Router} from '../net/http.js'
+import {openStore, type Store} from '../store/store.js'
+import {socketIsLive} from '../util/socket.js'
+
+export {socketIsLive}
+import {DEFAULT_SETTINGS, type NodeContext, type NodeSettings} from './context.js'
+import type {Source} from './fetcher.js'
+import {localRouter} from './local-api.js'
+import {PeerTable} from './peer-table.js'
+import {publicRouter} from './public-api.js'
+import {repairOnce} from './replicator.js'
+
+export const DEFAULT_LISTEN = '0.0.0.0:7477'
+export const SOCKET_NAME = 'polar.sock'
+
+export interface NodeOptions {
+  home: string
+  /** HOST:PORT of the public listener; port 0 picks a free one. */
+  listen?: string
+  /** URL peers are told to reach us at (default: http://LISTEN, with the real port). */
+  announce?: string
+  settings?: Partial<NodeSettings>
+  log?: (message: string) => void
+  /** Extra handler tried before the peer routes (the IPFS gateway). */
+  gateway?: (req: IncomingMessage, res: ServerResponse, url: URL, store: Store) => Promise<boolean>
+}
+
+export interface ReadyInfo {
+  did: string
+  url: string
+  socket: string
+}
+
+export function parseListen(listen: string): {host: string; port: number} {
+  const m = /^(.*):(\d{1,5})$/.exec(listen)
+  const port = m ? Number(m[2]) : NaN
+  if (!m || port > 65535) throw new PolarError(`--listen must be HOST:PORT, got ${JSON.stringify(listen)}`, {code: 'BAD_INPUT'})
+  return {host: m[1].replace(/^\[|\]$/g, '') || '0.0.0.0', port}
+}
+
+/**
+ * A polar node (the composition root): the embedded store, the node identity,
+ * the public listener for peers, the local API on the unix socket, and the
+ * background loops (liveness, repair).
+ */
+export class PolarNode {
+  readonly home: string
+  private store!: Store
+  private identity!: Identity
+  private peers!: PeerTable
+  private publicServer?: Server
+  private localServer?: Server
+  private socketPath: string
+  private readonly clients = new Map<string, PeerClient>()
+  private readonly inflight = new Set<Promise<unknown>>()
+  private readonly timers: NodeJS.Timeout[] = []
+  private readonly loops = new AbortController()
+  private stopping = false
+  private ctx!: NodeContext
+  readonly settings: NodeSettings
+  private readonly log: (message: string) => void
+
+  constructor(private readonly options: NodeOptions) {
+    this.home = ensureHome(options.home)
+    this.socketPath = join(this.home, SOCKET_NAME)
+    this.settings = {...DEFAULT_SETTINGS, ...options.settings}
+    this.log = options.log ?? ((m) => process.stderr.write(`${new Date().toISOString()} ${m}\n`))
+  }
+
+  async start(): Promise<ReadyInfo> {
+    if (await socketIsLive(this.socketPath)) {
+      throw new PolarError(`a node is already running on ${this.home} (socket ${this.socketPath}); stop it first or use another --home`, {code: 'NODE_RUNNING'})
+    }
+    this.store = openStore(this.home)
+    this.identity = new KeyStore(join(this.home, 'node')).loadOrCreate()
+    this.peers = new PeerTable(this.store.db, this.identity.did)
+    const {host, port} = parseListen(this.options.listen ?? DEFAULT_LISTEN)
+
+    // Public listener first: the announced URL needs the real port.
+    const ctxHolder: {router?: Router} = {}
+    this.publicServer = createServer({keepAliveTimeout: 30_000}, (req, res) => this.handle(ctxHolder.router!, req, res, true))
+    await new Promise<void>((resolve, reject) => {
+      this.publicServer!.once('error', reject)
+      this.publicServer!.listen(port, host, () => resolve())
+    })
+    const addr = this.publicServer.address()
+    const realPort = typeof addr === 'object' && addr ? addr.port : port
+    const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
+    const url = (this.options.announce ?? `http://${shownHost}:${realPort}`).replace(/\/+$/, '')
+
+    this.ctx = {
+      home: this.home,
+      store: this.store,
+      identity: this.identity,
+      peers: this.peers,
+      url,
+      settings: this.settings,
+      guard: new ReplayGuard(),
+      log: this.log,
+      client: (peer) => this.client(peer.url),
+      sources: () => this.peers.live().map((p): Source => ({did: p.did, client: this.client(p.url)})),
+      track: (work) => this.track(work),
+    }
+    ctxHolder.router = publicRouter(this.ctx)
+
+    // Local API on the unix socket, created 0600 (umask) so no other user can connect even briefly.
+    try {
+      unlinkSync(this.socketPath) // stale: no node answered on it above
+    } catch {}
+    const local = localRouter(this.ctx, () => ({socket: this.socketPath}))
+    this.localServer = createServer((req, res) => this.handle(local, req, res, false))
+    const oldMask = process.umask(0o177)
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.localServer!.once('error', reject)
+        this.localServer!.listen(this.socketPath, () => resolve())
+      })
+    } finally {
+      process.umask(oldMask)
+    }
+    chmodSync(this.socketPath, 0o600)
+
+    this.every(this.settings.pingIntervalMs, () => this.pingPeers())
+    this.every(this.settings.repairIntervalMs, async () => {
+      const r = await repairOnce(this.ctx, this.settings.replicas, this.loops.signal)
+      if (r.repaired) this.log(`repair: ${r.repaired} of ${r.checked} object(s) re-replicated`)
+    })
+    this.log(`node ${this.identity.did} listening on ${url}, local API on ${this.socketPath}`)
+    return {did: this.identity.did, url, socket: this.socketPath}
+  }
+
+  private async handle(router: Router, req: IncomingMessage, res: ServerResponse, isPublic: boolean): Promise<void> {
+    try {
+      if (this.stopping) {
+        req.resume()
+        sendJson(res, 503, {error: {code: 'SHUTTING_DOWN', message: 'node is shutting down'}}, {connection: 'close'})
+        return
+      }
+      const url = requestUrl(req)
+      if (isPublic && this.options.gateway && url.pathname.startsWith('/ipfs/')) {
+        if (await this.options.gateway(req, res, url, this.store)) return
+      }
+      if (!(await router.dispatch(req, res, url))) {
+        req.resume()
+        sendJson(res, 404, {error: {code: 'NO_ROUTE', message: `no route ${url.pathname}`}})
+      }
+    } catch (err) {
+      const status = err instanceof PolarError || (err as any)?.name === 'HttpError'
+      if (!status) this.log(`error on ${req.method} ${req.url}: ${(err as Error)?.stack ?? err}`)
+      req.resume()
+      sendError(res, err)
+    }
+  }
+
+  private client(url: string): PeerClient {
+    let c = this.clients.get(url)
+    if (!c) {
+      c = new PeerClient(url, this.identity)
+      this.clients.set(url, c)
+    }
+    return c
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inflight.add(work)
+    const done = () => this.inflight.delete(work)
+    work.then(done, done)
+    return work
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let running = false
+    const t = setInterval(() => {
+      if (running || this.stopping) return
+      running = true
+      fn().catch((err) => { if (!this.stopping) this.log(`background: ${(err as Error).message}`) }).finally(() => { running = false })
+    }, ms)
+    t.unref()
+    this.timers.push(t)
+  }
+
+  private round = 0
+  /** Liveness: ping live peers every round, dead ones every tenth (back-off). */
+  private async pingPeers(): Promise<void> {
+    this.round++
+    const peers = this.peers.list().filter((p) => p.state !== 'dead' || this.round % 10 === 0)
+    await Promise.all(peers.map(async (p) => {
+      const start = performance.now()
+      try {
+        const hello = await this.client(p.url).hello({timeoutMs: 3_000, signal: this.loops.signal})
+        if (hello.did !== p.did) throw new Error(`answers as ${hello.did}`)
+        this.peers.markAlive(p.did, performance.now() - start)
+      } catch {
+        if (!this.stopping) this.peers.markFailure(p.did)
+      }
+    }))
+  }
+
+  /** Stop accepting, finish in-flight writes, close the database and the socket. */
+  async stop(): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    for (const t of this.timers) clearInterval(t)
+    this.loops.abort()
+    const closing = [this.publicServer, this.localServer].map((s) => new Promise<void>((r) => (s ? s.close(() => r()) : r())))
+    await Promise.allSettled([...this.inflight])
+    this.publicServer?.closeIdleConnections()
+    this.localServer?.closeIdleConnections()
+    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 2_000).unref())])
+    this.publicServer?.closeAllConnections()
+    this.localServer?.closeAllConnections()
+    await Promise.allSettled([...this.clients.values()].map((c) => c.destroy()))
+    try {
+      unlinkSync(this.socketPath)
+    } catch {}
+    this.store?.close()
+    this.log('node stopped')
+  }
+}

@@ -1,0 +1,172 @@
+import type {IncomingMessage, ServerResponse} from 'node:http'
+import {CID} from 'multiformats/cid'
+import {blockMatches, parseCid} from '../content/cid.js'
+import {IntegrityError, NotFoundError, PolarError} from '../errors.js'
+import {isDid} from '../identity/index.js'
+import {verifyRequest} from '../net/auth.js'
+import {decodeFrames, MAX_BATCH_BYTES} from '../net/frames.js'
+import {HttpError, readBody, readJson, Router, sendJson} from '../net/http.js'
+import {decodeObjectRecord} from '../records/index.js'
+import type {NodeContext} from './context.js'
+import {fetchObject, locateHolders, NetworkBlockSource} from './fetcher.js'
+
+export const PROTOCOL_VERSION = 1
+export const SERVICES = 'polar/1'
+const CID_RE = '([A-Za-z0-9]{1,200})'
+
+/** The peer protocol (docs/protocol.md): versioned /v1/ routes on the public listener. */
+export function publicRouter(ctx: NodeContext): Router {
+  const router = new Router()
+  const replicating = new Map<string, Promise<{held: boolean; blocks: number}>>()
+
+  /** Verifies a signed request from a node in our peer table. */
+  const fromPeer = (req: IncomingMessage, path: string, body: Uint8Array) => {
+    const did = verifyRequest(req.headers, req.method!, path, body, ctx.guard)
+    const peer = ctx.peers.get(did)
+    if (!peer) throw new HttpError(403, 'UNKNOWN_PEER', 'this node only takes that from its peers; register first (polar peers add)')
+    return peer
+  }
+
+  router.on('GET', /^\/v1\/hello$/, (_req, res) => {
+    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES})
+  })
+
+  router.on('POST', /^\/v1\/peers\/register$/, async (req, res, _p, url) => {
+    const {value, raw} = await readJson(req, (v) => {
+      if (typeof v?.url !== 'string' || v.url.length > 512) throw new Error('expected {"url": "http://host:port"}')
+      return {url: v.url as string}
+    })
+    const did = verifyRequest(req.headers, 'POST', url.pathname + url.search, raw, ctx.guard)
+    // Dial back: the URL must really be the node that signed (no claiming another node's address).
+    let hello
+    try {
+      hello = await ctx.client({url: value.url}).hello({timeoutMs: 5_000})
+    } catch (err) {
+      throw new HttpError(400, 'UNREACHABLE', `could not reach ${value.url} to check it: ${(err as Error).message}`)
+    }
+    if (hello.did !== did) throw new HttpError(400, 'WRONG_DID', `${value.url} answers as ${hello.did}, not as the signer ${did}`)
+    ctx.peers.upsert(did, new URL(value.url).origin, 'register')
+    ctx.log(`peer registered: ${did} at ${value.url}`)
+    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES})
+  })
+
+  router.on('GET', /^\/v1\/peers$/, (_req, res) => {
+    sendJson(res, 200, {peers: ctx.peers.list().map((p) => ({did: p.did, url: p.url, services: p.services, lastSeen: p.lastSeen, state: p.state}))})
+  })
+
+  router.on('POST', /^\/v1\/blocks\/has$/, async (req, res) => {
+    const {value} = await readJson(req, (v) => {
+      if (!Array.isArray(v?.cids) || v.cids.length > 1024 || !v.cids.every((c: unknown) => typeof c === 'string')) throw new Error('expected {"cids": [string, …]} with at most 1024 CIDs')
+      return v.cids as string[]
+    })
+    const have = value.map((c) => {
+      try {
+        return ctx.store.blocks.has(CID.parse(c))
+      } catch {
+        return false
+      }
+    })
+    sendJson(res, 200, {have})
+  })
+
+  router.on('GET', new RegExp(`^/v1/blocks/${CID_RE}$`), (req, res, [text]) => {
+    const cid = parseCid(text)
+    let bytes: Uint8Array
+    try {
+      bytes = ctx.store.blocks.get(cid)
+    } catch (err) {
+      if (err instanceof IntegrityError) {
+        ctx.log(`block ${cid} failed verification when a peer asked for it; not served`)
+        throw new NotFoundError(`block ${cid} is damaged here`, {code: 'CORRUPT'})
+      }
+      throw err
+    }
+    res.writeHead(200, {'content-type': 'application/vnd.ipld.raw', 'content-length': bytes.length})
+    res.end(req.method === 'HEAD' ? undefined : bytes)
+  })
+
+  router.on('POST', /^\/v1\/blocks$/, async (req, res, _p, url) => {
+    const body = await readBody(req, MAX_BATCH_BYTES)
+    const peer = fromPeer(req, url.pathname + url.search, body)
+    const blocks = decodeFrames(body)
+    for (const b of blocks) {
+      if (!blockMatches(b.cid, b.bytes)) {
+        const dropped = ctx.peers.markBadBlock(peer.did)
+        ctx.log(`peer ${peer.did} sent block ${b.cid} that does not hash to its CID${dropped ? '; dropped it' : ''}`)
+        throw new HttpError(400, 'BAD_BLOCK', `block ${b.cid} does not hash to its CID`)
+      }
+    }
+    const stored = await ctx.track((async () => {
+      const writer = ctx.store.blocks.writer()
+      try {
+        for (const b of blocks) await writer.put(b.cid, b.bytes)
+        await writer.close()
+      } catch (err) {
+        await writer.abort()
+        throw err
+      }
+      return writer.written
+    })())
+    sendJson(res, 200, {stored})
+  })
+
+  router.on('GET', /^\/v1\/records$/, (_req, res, _p, url) => {
+    const root = parseCid(url.searchParams.get('root') ?? '')
+    const records = ctx.store.records.objectsByRoot(root.toString())
+      .map((r) => Buffer.from(ctx.store.records.bytesOf(r.cid)!).toString('base64'))
+    sendJson(res, 200, {records})
+  })
+
+  router.on('POST', /^\/v1\/replicate$/, async (req, res, _p, url) => {
+    const {value, raw} = await readJson(req, (v) => {
+      if (typeof v?.record !== 'string' || v.record.length > 32 * 1024) throw new Error('expected {"record": base64, "sources": [url]}')
+      if (v.sources !== undefined && (!Array.isArray(v.sources) || v.sources.length > 16 || !v.sources.every((s: unknown) => typeof s === 'string'))) throw new Error('sources must be a list of at most 16 URLs')
+      return {record: Buffer.from(v.record, 'base64'), sources: (v.sources ?? []) as string[]}
+    })
+    const peer = fromPeer(req, url.pathname + url.search, raw)
+    let signed
+    try {
+      signed = decodeObjectRecord(value.record)
+    } catch (err) {
+      throw new HttpError(400, 'BAD_RECORD', (err as Error).message)
+    }
+    const root = signed.record.root
+    const key = root.toString()
+    let job = replicating.get(key)
+    if (!job) {
+      job = ctx.track(replicate(ctx, root, signed.bytes, peer)).finally(() => replicating.delete(key))
+      replicating.set(key, job)
+    }
+    sendJson(res, 200, await job)
+  })
+
+  router.on('POST', /^\/v1\/objects$/, (req, res) => {
+    // Remote writes by users: accepted per this node's policy (trusted keys or a
+    // proof-of-work stamp). That policy arrives with the trust issue; until then
+    // every remote user write is refused, before the body is read.
+    const did = req.headers['x-polar-did']
+    req.resume()
+    const who = typeof did === 'string' && isDid(did) ? did : 'an unsigned client'
+    sendJson(res, 403, {error: {code: 'NOT_ALLOWED', message: `this node does not accept remote writes from ${who}: it takes writes only from keys it trusts or with a proof-of-work stamp, and neither is configured yet (the trust issue brings them). Push through your own node instead.`}})
+  })
+
+  return router
+}
+
+async function replicate(ctx: NodeContext, root: CID, recordBytes: Uint8Array, from: {did: string; url: string}): Promise<{held: boolean; blocks: number}> {
+  const writer = ctx.store.blocks.writer()
+  const own = {did: from.did, client: ctx.client(from)}
+  const others = ctx.sources().filter((s) => s.did !== from.did)
+  const source = new NetworkBlockSource(ctx.store, [own, ...(await locateHolders(root, others)).holders], writer, ctx.peers, ctx.log)
+  try {
+    await fetchObject(root, source)
+  } finally {
+    await writer.close() // keep every verified block, even if the rest failed: a retry resumes
+  }
+  ctx.store.records.putObject(recordBytes)
+  return {held: ctx.store.blocks.has(root), blocks: source.fetched}
+}
+
+export function isPolarError(err: unknown): err is PolarError {
+  return err instanceof PolarError
+}

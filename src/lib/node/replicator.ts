@@ -1,0 +1,90 @@
+import {CID} from 'multiformats/cid'
+import {decodeObjectRecord} from '../records/index.js'
+import type {NodeContext} from './context.js'
+import {rankNodes} from './placement.js'
+
+export interface Placement {
+  /** Distinct nodes (this one included) confirmed to hold every block. */
+  replicas: number
+  nodes: string[]
+}
+
+/**
+ * Places an object this node holds on `k` nodes: itself plus peers in
+ * rendezvous order, asking each to replicate (the peer pulls what it lacks
+ * from us and answers once every block is durable). A peer that fails is
+ * skipped for the next in order. Returns how many hold it.
+ */
+export async function placeReplicas(ctx: NodeContext, recordBytes: Uint8Array, k: number, signal?: AbortSignal): Promise<Placement> {
+  const {record} = decodeObjectRecord(recordBytes)
+  const holders = new Set<string>([ctx.identity.did])
+  const ranked = rankNodes(record.root, ctx.peers.live())
+  let i = 0
+  while (holders.size < k && i < ranked.length) {
+    const batch = ranked.slice(i, i + (k - holders.size))
+    i += batch.length
+    await Promise.all(batch.map(async (peer) => {
+      try {
+        const r = await ctx.client(peer).replicate(recordBytes, [ctx.url], {signal})
+        if (r.held) holders.add(peer.did)
+      } catch (err) {
+        ctx.peers.markFailure(peer.did)
+        ctx.log(`replica of ${record.root} on ${peer.url} failed: ${(err as Error).message}`)
+      }
+    }))
+  }
+  return {replicas: holders.size, nodes: [...holders]}
+}
+
+/**
+ * One pass of the repair loop: for every object held here, count the live
+ * nodes that hold it, and if fewer than `k` do, place more. Only the
+ * first holder in rendezvous order acts, so holders do not all repair at once.
+ */
+export async function repairOnce(ctx: NodeContext, k: number, signal?: AbortSignal): Promise<{checked: number; repaired: number}> {
+  const roots = ctx.store.db.prepare(`SELECT root, max(cid) AS record FROM records WHERE kind = 'object' GROUP BY root`).all() as Array<{root: string; record: string}>
+  const live = ctx.peers.live()
+  if (roots.length === 0) return {checked: 0, repaired: 0}
+  const cids = roots.map((r) => CID.parse(r.root))
+  // One batched `has` per peer for all roots (chunks of 1024).
+  const holdings = new Map<string, boolean[]>()
+  await Promise.all(live.map(async (peer) => {
+    const have: boolean[] = []
+    try {
+      for (let i = 0; i < cids.length; i += 1024) have.push(...await ctx.client(peer).has(cids.slice(i, i + 1024), {signal, timeoutMs: 5_000}))
+      holdings.set(peer.did, have)
+    } catch {
+      ctx.peers.markFailure(peer.did)
+    }
+  }))
+  let repaired = 0
+  for (let j = 0; j < roots.length; j++) {
+    signal?.throwIfAborted()
+    const root = cids[j]
+    if (!ctx.store.blocks.has(root)) continue
+    const reachable = live.filter((p) => holdings.has(p.did))
+    const holders = reachable.filter((p) => holdings.get(p.did)![j])
+    if (holders.length + 1 >= k) continue
+    const order = rankNodes(root, [...holders, {did: ctx.identity.did}])
+    if (order[0].did !== ctx.identity.did) continue // another holder leads this repair
+    const bytes = ctx.store.records.bytesOf(roots[j].record)
+    if (!bytes) continue
+    const targets = rankNodes(root, reachable.filter((p) => !holdings.get(p.did)![j]))
+    let count = holders.length + 1
+    for (const peer of targets) {
+      if (count >= k) break
+      try {
+        const r = await ctx.client(peer).replicate(bytes, [ctx.url], {signal})
+        if (r.held) count++
+      } catch (err) {
+        ctx.peers.markFailure(peer.did)
+        ctx.log(`repair of ${root} on ${peer.url} failed: ${(err as Error).message}`)
+      }
+    }
+    if (count > holders.length + 1) {
+      repaired++
+      ctx.log(`repaired ${root}: ${count} replicas`)
+    }
+  }
+  return {checked: roots.length, repaired}
+}

@@ -1,0 +1,26 @@
+import {DEFAULT_SETTINGS, type NodeSettings} from './node/context.js'
+import {InputError} from './errors.js'
+
+/**
+ * Node settings in POLAR_HOME/settings.json (a `conf` store), over the
+ * defaults; flags given to `polar serve` win over both. Loaded only by serve.
+ */
+export async function loadSettings(home: string): Promise<NodeSettings> {
+  const {default: Conf} = await import('conf')
+  const conf = new Conf<Partial<NodeSettings>>({
+    cwd: home,
+    configName: 'settings',
+    projectName: 'polar',
+    schema: {
+      replicas: {type: 'integer', minimum: 1, maximum: 64},
+      minReplicas: {type: 'integer', minimum: 0, maximum: 64},
+      repairIntervalMs: {type: 'integer', minimum: 100},
+      pingIntervalMs: {type: 'integer', minimum: 100},
+    },
+  })
+  try {
+    return {...DEFAULT_SETTINGS, ...conf.store}
+  } catch (err) {
+    throw new InputError(`${home}/settings.json: ${(err as Error).message}`)
+  }
+}
