@@ -23,7 +23,7 @@ export abstract class PolarCommand extends Command {
 
   static override baseFlags = {
     home: Flags.string({
-      description: 'directory with keys, store and socket [default: $POLAR_HOME or ~/.local/share/polar]',
+      description: 'directory with keys, store and socket [default: $POLAR_HOME, else $XDG_DATA_HOME/polar, else ~/.local/share/polar]',
       helpGroup: 'GLOBAL',
     }),
     node: Flags.string({

@@ -49,7 +49,7 @@ export class KeyStore {
       writeFileAtomicSync(path, JSON.stringify(file) + '\n', 0o600, force ? 'w' : 'wx')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new PolarError(`identity "${name}" already exists at ${path}; pass --force to replace it (its old key is lost)`, {code: 'EXISTS'})
+        throw new InputError(`identity "${name}" already exists at ${path}; pass --force to replace it (its old key is lost)`, {code: 'EXISTS'})
       }
       throw err
     }
