@@ -30,7 +30,11 @@ With --json the first stdout line is {"event":"ready","did","url","socket"}; log
     if (flags.replicas !== undefined) settings.replicas = flags.replicas
     if (flags['repair-interval'] !== undefined) settings.repairIntervalMs = flags['repair-interval'] * 1000
     if (flags['ping-interval'] !== undefined) settings.pingIntervalMs = flags['ping-interval'] * 1000
-    const node = new PolarNode({home, listen: flags.listen, announce: flags.announce, settings})
+    const {handleGateway} = await import('../lib/net/gateway.js')
+    const node = new PolarNode({
+      home, listen: flags.listen, announce: flags.announce, settings,
+      gateway: (req, res, url, store) => handleGateway(req, res, url, {blocks: store.blocks}),
+    })
     const ready = await node.start()
     if (this.jsonEnabled()) process.stdout.write(JSON.stringify({event: 'ready', ...ready}) + '\n')
     else this.log(`polar node ${ready.did} on ${ready.url} (local API ${ready.socket})`)

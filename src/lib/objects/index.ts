@@ -14,6 +14,8 @@ import {guessMime} from './mime.js'
 
 export {guessMime}
 
+const YIELD_EVERY_BYTES = 4 * 1024 * 1024
+
 export interface PushInput {
   /** A file path, or '-' for standard input. */
   file: string
@@ -137,12 +139,24 @@ export async function writeChunks(cid: string, chunks: AsyncIterable<Uint8Array>
   const root = cid
   const total = input.total
   let size = 0
+  // A local pull can run entirely in microtasks (synchronous block reads and
+  // writes): give the event loop a turn every few MiB so SIGINT/SIGTERM (and
+  // their temp-file cleanup) are handled promptly.
+  let sinceYield = 0
+  const yieldSometimes = async (n: number) => {
+    sinceYield += n
+    if (sinceYield >= YIELD_EVERY_BYTES) {
+      sinceYield = 0
+      await new Promise((r) => setImmediate(r))
+    }
+  }
   if (input.output) {
     const out = new AtomicOutput(input.output)
     try {
       for await (const chunk of chunks) {
         out.write(chunk)
         size += chunk.length
+        await yieldSometimes(chunk.length)
         input.onProgress?.({bytes: size, total})
       }
       out.commit()
@@ -156,6 +170,7 @@ export async function writeChunks(cid: string, chunks: AsyncIterable<Uint8Array>
   for await (const chunk of chunks) {
     size += chunk.length
     if (!(await writeOut(stdout, chunk))) break
+    await yieldSometimes(chunk.length)
     input.onProgress?.({bytes: size, total})
   }
   return {cid: root, size}

@@ -12,6 +12,13 @@ import type {Database} from './db.js'
 export const MAX_PACK_SIZE = 1024 * 1024 * 1024
 /** A writer makes its blocks durable and indexed at least this often (bounds what a crash loses). */
 export const CHECKPOINT_BYTES = 64 * 1024 * 1024
+/**
+ * Between checkpoints, an fdatasync is started in the background this often:
+ * it only keeps the disk busy while the caller hashes, so the checkpoint's own
+ * (durable) fdatasync at the end has little left to flush. Index commits stay
+ * at CHECKPOINT_BYTES because each one blocks the main thread on SQLite's fsync.
+ */
+export const EARLY_SYNC_BYTES = 16 * 1024 * 1024
 /** Bytes written but not yet completed before `put` waits (bounds memory). */
 export const MAX_IN_FLIGHT = 16 * 1024 * 1024
 /** Lease of a writer on another host (shared home); same-host leases are checked by pid instead. */
@@ -185,6 +192,8 @@ export class PackWriter {
   private inFlight: Array<{p: Promise<void>; n: number}> = []
   private inFlightBytes = 0
   private sinceCheckpoint = 0
+  private sinceSync = 0
+  private syncing: Promise<void> | undefined
   private checkpointing: Promise<void> | undefined
   private readonly seen = new Set<string>()
   private failed: unknown
@@ -220,6 +229,7 @@ export class PackWriter {
     if (!this.pack) this.open()
     else if (this.pos + bytes.length > MAX_PACK_SIZE && this.pos > 0) {
       await this.checkpoint()
+      if (this.syncing) await this.syncing
       this.finishPack()
       this.open()
     }
@@ -238,6 +248,13 @@ export class PackWriter {
       const w = this.inFlight.shift()!
       await w.p
       this.inFlightBytes -= w.n
+    }
+    this.sinceSync += bytes.length
+    if (this.sinceSync >= EARLY_SYNC_BYTES && !this.syncing) {
+      this.sinceSync = 0
+      const issued = [...this.writes]
+      const fd = this.fd
+      this.syncing = Promise.all(issued).then(() => datasync(fd)).catch(() => {}).finally(() => { this.syncing = undefined })
     }
     if (this.sinceCheckpoint >= CHECKPOINT_BYTES) {
       this.sinceCheckpoint = 0
@@ -259,6 +276,7 @@ export class PackWriter {
     this.writes = []
     await Promise.all(writes)
     if (entries.length === 0 && end === this.committed) return
+    if (this.syncing) await this.syncing
     await datasync(this.fd)
     // Checkpoints are serialised by their callers, so `committed` only grows.
     this.store.commit(pack.id, pack.holder!, this.committed, end, entries)
@@ -289,6 +307,7 @@ export class PackWriter {
     // Never close the fd under a write still in the thread pool.
     await Promise.allSettled([...this.writes, ...this.inFlight.map((w) => w.p)])
     if (this.checkpointing) await this.checkpointing.catch(() => {})
+    if (this.syncing) await this.syncing
     if (this.pack) {
       try { closeSync(this.fd) } catch {}
       try { this.store.release(this.pack.id, this.pack.holder!) } catch {}
