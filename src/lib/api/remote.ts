@@ -20,7 +20,7 @@ export async function remotePull(nodeUrl: string, input: PullInput): Promise<Pul
   assertSupportedCid(root)
   const client = new PeerClient(nodeUrl, undefined, REMOTE_PREFETCH)
   try {
-    return await writeChunks(root.toString(), readFile(root, {get: (cid, o) => client.getBlock(cid, o)}, {prefetch: REMOTE_PREFETCH, signal: input.signal}), input)
+    return await writeChunks(root.toString(), readFile(root, {get: (cid, o) => client.getBlock(cid, o), verifiesBlocks: true}, {prefetch: REMOTE_PREFETCH, signal: input.signal}), input)
   } finally {
     await client.destroy()
   }

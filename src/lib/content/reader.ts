@@ -4,9 +4,15 @@ import {assertSupportedCid, verifyBlock} from './cid.js'
 import {DAG_PB_CODE, MAX_DAG_DEPTH, RAW_CODE} from './constants.js'
 import type {FileNode} from './dag-node.js'
 
-/** Where the reader gets blocks. It verifies every block itself, whatever the source promises. */
+/**
+ * Where the reader gets blocks. The reader hash-checks every block itself
+ * unless the source declares `verifiesBlocks` — a source that already checks
+ * each block against its CID (and the size cap) before returning it, so the
+ * bytes are not hashed twice.
+ */
 export interface BlockSource {
   get(cid: CID, options?: {signal?: AbortSignal}): Promise<Uint8Array> | Uint8Array
+  readonly verifiesBlocks?: boolean
 }
 
 export interface ReadOptions {
@@ -32,7 +38,8 @@ export async function * readFile(root: CID, source: BlockSource, options: ReadOp
   const prefetch = Math.max(1, options.prefetch ?? 4)
   const fetch = async (cid: CID): Promise<Uint8Array> => {
     options.signal?.throwIfAborted()
-    return verifyBlock(cid, await source.get(cid, {signal: options.signal}))
+    const bytes = await source.get(cid, {signal: options.signal})
+    return source.verifiesBlocks ? bytes : verifyBlock(cid, bytes)
   }
 
   async function * walk(cid: CID, bytes: Uint8Array, depth: number, expected: number | undefined): AsyncGenerator<Uint8Array, number> {
