@@ -7,7 +7,7 @@ import {readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 const walk = (dir) => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : f.endsWith('.ts') ? [join(dir, f)] : []))
-const commands = walk('src/commands')
+const commands = [...walk('src/commands'), ...walk('src/hooks')]
 await build({
   entryPoints: ['src/index.ts', ...commands],
   outdir: 'dist',
