@@ -154,14 +154,14 @@ export async function writeChunks(cid: string, chunks: AsyncIterable<Uint8Array>
     const out = new AtomicOutput(input.output)
     try {
       for await (const chunk of chunks) {
-        out.write(chunk)
+        await out.write(chunk)
         size += chunk.length
         await yieldSometimes(chunk.length)
         input.onProgress?.({bytes: size, total})
       }
-      out.commit()
+      await out.commit()
     } catch (err) {
-      out.discard()
+      await out.discard()
       throw err
     }
     return {cid: root, size, path: input.output}
