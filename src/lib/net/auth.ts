@@ -55,7 +55,10 @@ export function verifyRequest(headers: Record<string, string | string[] | undefi
     throw new HttpError(401, 'STALE_REQUEST', `request time is more than ${MAX_CLOCK_SKEW_MS / 1000}s from this node's clock`)
   }
   const sigBytes = Buffer.from(sig, 'base64url')
-  if (sigBytes.length !== 64 || !verifySignature(did, message(method, path, time, body), sigBytes)) {
+  // Only the canonical spelling: Buffer's decoder also takes padding, '+' '/' and
+  // stray characters, so one signature has many spellings, and the replay guard
+  // below remembers spellings.
+  if (sigBytes.length !== 64 || sigBytes.toString('base64url') !== sig || !verifySignature(did, message(method, path, time, body), sigBytes)) {
     throw new HttpError(401, 'BAD_SIGNATURE', 'request signature does not verify')
   }
   guard?.check(sig, now)
