@@ -41,8 +41,15 @@ export class ReplayGuard {
   }
 }
 
-/** Verifies a signed request; returns the signer's did or throws 401. */
-export function verifyRequest(headers: Record<string, string | string[] | undefined>, method: string, path: string, body: Uint8Array, guard?: ReplayGuard, now = Date.now()): string {
+type Headers = Record<string, string | string[] | undefined>
+
+/**
+ * What can be checked of a signed request before its body is read: the
+ * headers are there, the did is a did:key and the time is fresh. Returns the
+ * claimed signer, so a route can refuse strangers before buffering a body;
+ * the signature itself is checked by verifyRequest once the body is in.
+ */
+export function claimedSigner(headers: Headers, now = Date.now()): string {
   const did = headers[HEADER_DID]
   const time = headers[HEADER_TIME]
   const sig = headers[HEADER_SIG]
@@ -54,6 +61,14 @@ export function verifyRequest(headers: Record<string, string | string[] | undefi
   if (!/^\d{1,16}$/.test(time) || Math.abs(now - t) > MAX_CLOCK_SKEW_MS) {
     throw new HttpError(401, 'STALE_REQUEST', `request time is more than ${MAX_CLOCK_SKEW_MS / 1000}s from this node's clock`)
   }
+  return did
+}
+
+/** Verifies a signed request; returns the signer's did or throws 401. */
+export function verifyRequest(headers: Headers, method: string, path: string, body: Uint8Array, guard?: ReplayGuard, now = Date.now()): string {
+  const did = claimedSigner(headers, now)
+  const time = headers[HEADER_TIME] as string
+  const sig = headers[HEADER_SIG] as string
   const sigBytes = Buffer.from(sig, 'base64url')
   // Only the canonical spelling: Buffer's decoder also takes padding, '+' '/' and
   // stray characters, so one signature has many spellings, and the replay guard

@@ -25,9 +25,10 @@ export function statusOf(err: unknown): {status: number; code: string; message: 
 /**
  * Reads a request body of at most `limit` bytes. A declared Content-Length over
  * the limit is refused before a byte is read (413); a chunked body is counted
- * as it arrives and cut off at the limit.
+ * as it arrives and cut off at the limit. `inspect` sees each chunk as it
+ * arrives and may refuse the body early by throwing.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, inspect?: (chunk: Buffer) => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = req.headers['content-length']
     if (declared !== undefined && Number(declared) > limit) {
@@ -46,6 +47,16 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         reject(new HttpError(413, 'TOO_LARGE', `body is over the ${limit}-byte limit`))
         req.resume()
         return
+      }
+      if (inspect) {
+        try {
+          inspect(chunk)
+        } catch (err) {
+          done = true
+          reject(err)
+          req.resume()
+          return
+        }
       }
       parts.push(chunk)
     })

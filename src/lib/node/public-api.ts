@@ -3,8 +3,8 @@ import {CID} from 'multiformats/cid'
 import {blockMatches, parseCid} from '../content/cid.js'
 import {IntegrityError, NotFoundError, PolarError} from '../errors.js'
 import {isDid} from '../identity/index.js'
-import {verifyRequest} from '../net/auth.js'
-import {decodeFrames, MAX_BATCH_BYTES} from '../net/frames.js'
+import {claimedSigner, verifyRequest} from '../net/auth.js'
+import {decodeFrames, FrameScanner, MAX_BATCH_BYTES} from '../net/frames.js'
 import {HttpError, readBody, readJson, Router, sendJson} from '../net/http.js'
 import {decodeObjectRecord} from '../records/index.js'
 import type {NodeContext} from './context.js'
@@ -86,7 +86,11 @@ export function publicRouter(ctx: NodeContext): Router {
   })
 
   router.on('POST', /^\/v1\/blocks$/, async (req, res, _p, url) => {
-    const body = await readBody(req, MAX_BATCH_BYTES)
+    // Strangers and unsigned uploads are refused from their headers, and an
+    // oversized block from its frame header: nothing big is buffered for them.
+    if (!ctx.peers.get(claimedSigner(req.headers))) throw new HttpError(403, 'UNKNOWN_PEER', 'this node only takes blocks from its peers; register first (polar peers add)')
+    const scanner = new FrameScanner()
+    const body = await readBody(req, MAX_BATCH_BYTES, (chunk) => scanner.push(chunk))
     const peer = fromPeer(req, url.pathname + url.search, body)
     const blocks = decodeFrames(body)
     for (const b of blocks) {
