@@ -6,7 +6,7 @@ import {IntegrityError, NetworkError, NotFoundError, PolarError, InputError} fro
 import {errorFromResponse} from './http.js'
 
 export {errorFromResponse}
-import type {Identity} from '../identity/index.js'
+import {isDid, type Identity} from '../identity/index.js'
 import {signRequest} from './auth.js'
 import {encodeFrames} from './frames.js'
 
@@ -97,8 +97,11 @@ export class PeerClient {
     return parsed
   }
 
-  hello(options: RequestOptions = {}): Promise<Hello> {
-    return this.json('GET', '/v1/hello', undefined, options)
+  async hello(options: RequestOptions = {}): Promise<Hello> {
+    const hello = await this.json('GET', '/v1/hello', undefined, options)
+    // Whatever answers is hostile until checked: callers store and compare the did.
+    if (typeof hello?.did !== 'string' || !isDid(hello.did)) throw new NetworkError(`${this.origin}/v1/hello answered without a node did: is it a polar node?`)
+    return hello
   }
 
   /** Introduces this node (`self`) to the peer, which dials back to check it. */

@@ -4,6 +4,7 @@ import {blockMatches, parseCid} from '../content/cid.js'
 import {IntegrityError, NotFoundError, PolarError} from '../errors.js'
 import {isDid} from '../identity/index.js'
 import {claimedSigner, verifyRequest} from '../net/auth.js'
+import {PeerClient} from '../net/client.js'
 import {decodeFrames, FrameScanner, MAX_BATCH_BYTES} from '../net/frames.js'
 import {HttpError, readBody, readJson, Router, sendJson} from '../net/http.js'
 import {decodeObjectRecord} from '../records/index.js'
@@ -38,11 +39,15 @@ export function publicRouter(ctx: NodeContext): Router {
     })
     const did = verifyRequest(req.headers, 'POST', url.pathname + url.search, raw, ctx.guard)
     // Dial back: the URL must really be the node that signed (no claiming another node's address).
+    // A one-off client: any signer may name any URL here, and pooled clients are kept for good.
+    const probe = new PeerClient(value.url, undefined, 1)
     let hello
     try {
-      hello = await ctx.client({url: value.url}).hello({timeoutMs: 5_000})
+      hello = await probe.hello({timeoutMs: 5_000})
     } catch (err) {
       throw new HttpError(400, 'UNREACHABLE', `could not reach ${value.url} to check it: ${(err as Error).message}`)
+    } finally {
+      probe.destroy().catch(() => {})
     }
     if (hello.did !== did) throw new HttpError(400, 'WRONG_DID', `${value.url} answers as ${hello.did}, not as the signer ${did}`)
     ctx.peers.upsert(did, new URL(value.url).origin, 'register')
