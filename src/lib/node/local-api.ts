@@ -104,7 +104,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     }
     if (hello.did === ctx.identity.did) throw new InputError(`${value} is this node itself`)
     await client.register({url: ctx.url}, {timeoutMs: 10_000})
-    ctx.peers.upsert(hello.did, client.origin, 'peers add')
+    ctx.peers.upsert(hello.did, client.origin, 'peers add', Date.now(), hello.services)
     ctx.peers.markAlive(hello.did, Date.now() - started)
     ctx.log(`peer added: ${hello.did} at ${client.origin}`)
     sendJson(res, 200, ctx.peers.get(hello.did))

@@ -25,12 +25,12 @@ export interface Peer {
 export class PeerTable {
   constructor(private readonly db: Database, private readonly selfDid: string) {}
 
-  /** Records a peer we have heard from directly (alive now). */
-  upsert(did: string, url: string, learnedFrom: string | null, now = Date.now()): void {
+  /** Records a peer we have heard from directly (alive now), with the service string from its hello. */
+  upsert(did: string, url: string, learnedFrom: string | null, now = Date.now(), services: unknown = ''): void {
     if (did === this.selfDid) return
-    this.db.prepare(`INSERT INTO peers (did, url, first_seen, last_seen, learned_from) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT(did) DO UPDATE SET url = excluded.url, last_seen = excluded.last_seen, failures = 0, state = 'alive'`)
-      .run(did, url, now, now, learnedFrom)
+    this.db.prepare(`INSERT INTO peers (did, url, services, first_seen, last_seen, learned_from) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT(did) DO UPDATE SET url = excluded.url, services = excluded.services, last_seen = excluded.last_seen, failures = 0, state = 'alive'`)
+      .run(did, url, serviceString(services), now, now, learnedFrom)
   }
 
   markAlive(did: string, rttMs: number, now = Date.now()): void {
@@ -78,6 +78,12 @@ export class PeerTable {
   remove(did: string): boolean {
     return this.db.prepare('DELETE FROM peers WHERE did = ?').run(did).changes === 1
   }
+}
+
+/** A peer's hello is hostile input: keep its service string a short printable string. */
+export const MAX_SERVICES_LENGTH = 256
+function serviceString(value: unknown): string {
+  return typeof value === 'string' ? value.replace(/[^\x20-\x7e]/g, '').slice(0, MAX_SERVICES_LENGTH) : ''
 }
 
 function toPeer(row: any): Peer {

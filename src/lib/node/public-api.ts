@@ -50,7 +50,7 @@ export function publicRouter(ctx: NodeContext): Router {
       probe.destroy().catch(() => {})
     }
     if (hello.did !== did) throw new HttpError(400, 'WRONG_DID', `${value.url} answers as ${hello.did}, not as the signer ${did}`)
-    ctx.peers.upsert(did, new URL(value.url).origin, 'register')
+    ctx.peers.upsert(did, new URL(value.url).origin, 'register', Date.now(), hello.services)
     ctx.log(`peer registered: ${did} at ${value.url}`)
     sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES})
   })
