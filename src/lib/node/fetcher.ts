@@ -49,7 +49,11 @@ export class NetworkBlockSource implements BlockSource {
         this.log(`local block ${cid} failed verification; fetching a good copy from a peer`)
       } else if (!(err instanceof NotFoundError)) throw err
     }
-    if (this.sources.length === 0) throw new NotFoundError(`block ${cid} is not here and no peer is known to hold it`)
+    // A local copy that fails verification is an integrity failure (exit 4) when no peer can replace it, not "not found".
+    if (this.sources.length === 0) {
+      if (heal) throw new IntegrityError(`block ${cid} is corrupt in this node's store and no peer is known to hold a good copy`)
+      throw new NotFoundError(`block ${cid} is not here and no peer is known to hold it`)
+    }
     const start = this.next++ % this.sources.length
     let lastErr: unknown
     for (let i = 0; i < this.sources.length; i++) {
@@ -71,6 +75,7 @@ export class NetworkBlockSource implements BlockSource {
         }
       }
     }
+    if (heal) throw new IntegrityError(`block ${cid} is corrupt in this node's store and none of ${this.sources.length} peer(s) could supply a good copy: ${(lastErr as Error)?.message}`)
     if (lastErr instanceof NetworkError) throw new NetworkError(`could not fetch block ${cid} from any of ${this.sources.length} peer(s): ${lastErr.message}`)
     throw new NotFoundError(`block ${cid}: none of ${this.sources.length} peer(s) has it`)
   }
