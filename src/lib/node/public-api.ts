@@ -143,7 +143,12 @@ export function publicRouter(ctx: NodeContext): Router {
     const key = root.toString()
     let job = replicating.get(key)
     if (!job) {
-      job = ctx.track(replicate(ctx, root, signed.bytes, peer)).finally(() => replicating.delete(key))
+      job = ctx.track(replicate(ctx, root, signed.bytes, peer)).catch((err) => {
+        // Blocks that verify but do not make a UnixFS file (a dag-cbor root, a dag-pb node
+        // that does not decode, sizes that disagree) are the sender's bad input, not a 502.
+        if (err instanceof IntegrityError) throw new HttpError(400, 'BAD_OBJECT', `${root} is not an object this node can hold: ${err.message}`)
+        throw err
+      }).finally(() => replicating.delete(key))
       replicating.set(key, job)
     }
     sendJson(res, 200, await job)
