@@ -37,9 +37,20 @@ export async function placeReplicas(ctx: NodeContext, recordBytes: Uint8Array, k
 }
 
 /**
+ * Passes an object may stay short of `k` before the holder ranked i-th among
+ * the holders (0 = the leader) repairs it itself, after i × this many. The
+ * leader may never act: `has` sees the root block, so a node that only pulled
+ * the object (blocks, no record) counts as a holder, but it does not repair
+ * objects it holds no record of.
+ */
+export const REPAIR_DEFER_PASSES = 3
+const shortPasses = new WeakMap<NodeContext, Map<string, number>>()
+
+/**
  * One pass of the repair loop: for every object held here, count the live
- * nodes that hold it, and if fewer than `k` do, place more. Only the
- * first holder in rendezvous order acts, so holders do not all repair at once.
+ * nodes that hold it, and if fewer than `k` do, place more. The first holder
+ * in rendezvous order acts at once, the others only if it stays short
+ * (REPAIR_DEFER_PASSES), so holders do not all repair at once.
  */
 export async function repairOnce(ctx: NodeContext, k: number, signal?: AbortSignal): Promise<{checked: number; repaired: number}> {
   const roots = ctx.store.db.prepare(`SELECT root, max(cid) AS record FROM records WHERE kind = 'object' GROUP BY root`).all() as Array<{root: string; record: string}>
@@ -57,16 +68,23 @@ export async function repairOnce(ctx: NodeContext, k: number, signal?: AbortSign
       ctx.peers.markFailure(peer.did)
     }
   }))
+  let waiting = shortPasses.get(ctx)
+  if (!waiting) shortPasses.set(ctx, (waiting = new Map()))
   let repaired = 0
   for (let j = 0; j < roots.length; j++) {
     signal?.throwIfAborted()
     const root = cids[j]
-    if (!ctx.store.blocks.has(root)) continue
+    const key = roots[j].root
     const reachable = live.filter((p) => holdings.has(p.did))
     const holders = reachable.filter((p) => holdings.get(p.did)![j])
-    if (holders.length + 1 >= k) continue
+    if (!ctx.store.blocks.has(root) || holders.length + 1 >= k) {
+      waiting.delete(key)
+      continue
+    }
     const order = rankNodes(root, [...holders, {did: ctx.identity.did}])
-    if (order[0].did !== ctx.identity.did) continue // another holder leads this repair
+    const passes = (waiting.get(key) ?? 0) + 1
+    waiting.set(key, passes)
+    if (passes <= order.findIndex((n) => n.did === ctx.identity.did) * REPAIR_DEFER_PASSES) continue // another holder leads this repair
     const bytes = ctx.store.records.bytesOf(roots[j].record)
     if (!bytes) continue
     const targets = rankNodes(root, reachable.filter((p) => !holdings.get(p.did)![j]))
