@@ -10,7 +10,6 @@ import type {NodeContext} from './context.js'
 import {locateHolders, NETWORK_PREFETCH, NetworkBlockSource} from './fetcher.js'
 import {placeReplicas} from './replicator.js'
 
-const CID_RE = '([A-Za-z0-9]{1,200})'
 export const ERROR_TRAILER = 'x-polar-error'
 
 function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
@@ -57,8 +56,15 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     sendJson(res, 200, body)
   })
 
-  router.on('GET', new RegExp(`^/api/v1/pull/${CID_RE}$`), async (req, res, [text], url) => {
-    const root = parseCid(text)
+  // Any segment: parseCid answers a malformed CID with 400 (exit 2), as the embedded store does.
+  router.on('GET', /^\/api\/v1\/pull\/([^/]{1,512})$/, async (req, res, [text], url) => {
+    let decoded: string
+    try {
+      decoded = decodeURIComponent(text)
+    } catch {
+      decoded = text
+    }
+    const root = parseCid(decoded)
     assertSupportedCid(root)
     const out = url.searchParams.get('out')
     if (out !== null && !isAbsolute(out)) throw new InputError('out must be an absolute path')
