@@ -85,17 +85,17 @@ export class NetworkBlockSource implements BlockSource {
  * The peers to read `root` from: those that say they hold it, in placement
  * (rendezvous) order, then the rest of the live peers as a fallback.
  */
-export async function locateHolders(root: CID, candidates: Source[], signal?: AbortSignal): Promise<{holders: Source[]; others: Source[]}> {
+export async function locateHolders(root: CID, candidates: Source[], signal?: AbortSignal): Promise<{holders: Source[]; others: Source[]; answered: number}> {
   const ranked = rankNodes(root, candidates)
   const answers = await Promise.all(ranked.map(async (s) => {
     try {
       const [has] = await s.client.has([root], {signal, timeoutMs: LOCATE_TIMEOUT_MS})
       return has
     } catch {
-      return false
+      return undefined
     }
   }))
-  return {holders: ranked.filter((_, i) => answers[i]), others: ranked.filter((_, i) => !answers[i])}
+  return {holders: ranked.filter((_, i) => answers[i]), others: ranked.filter((_, i) => !answers[i]), answered: answers.filter((a) => a !== undefined).length}
 }
 
 /** Reads a whole object through `source` (fetching and storing what is missing), discarding the bytes. */

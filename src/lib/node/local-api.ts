@@ -70,7 +70,11 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     if (out !== null && !isAbsolute(out)) throw new InputError('out must be an absolute path')
     const sources = ctx.sources()
     const local = ctx.store.blocks.has(root)
-    const located = local ? {holders: sources, others: []} : await locateHolders(root, sources)
+    const located = local ? {holders: sources, others: [], answered: sources.length} : await locateHolders(root, sources)
+    if (!local && located.holders.length === 0 && located.answered === 0 && ctx.peers.list().length > 0) {
+      // Nobody could say either way: a network failure (exit 5), not "no such object" (exit 3).
+      throw new NetworkError(`no object ${root} on this node, and none of its ${ctx.peers.list().length} known peer(s) answered; is the network up? see \`polar peers\``)
+    }
     if (!local && located.holders.length === 0) {
       throw new NotFoundError(`no object ${root} on this node or its ${sources.length} peer(s); check the CID, or add a peer that holds it (polar peers add URL)`)
     }
