@@ -1,0 +1,85 @@
+// Replication across real nodes (issue 3, "Done when"): an object pushed with
+// 3 replicas is held by 3 distinct nodes and pulls intact from a node that
+// never had it; --min-replicas above what the network can give fails with
+// exit 5 while the object stays stored and placed.
+import assert from 'node:assert/strict'
+import {createHash, randomBytes} from 'node:crypto'
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import {json} from '../helpers.js'
+import {Cluster, hasBlocks, type NodeProcess} from './cluster.js'
+
+const MiB = 1024 * 1024
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+
+describe('replication over 4 nodes joined with `peers add`', {timeout: 120_000}, () => {
+  const cluster = new Cluster()
+  let nodes: NodeProcess[]
+  let work: string
+  const data = randomBytes(3 * MiB + 12345)
+  let pushed: any
+
+  before(async () => {
+    work = cluster.home('polar-repl-work-')
+    writeFileSync(join(work, 'data.bin'), data)
+    nodes = await cluster.startMany(4)
+    await Cluster.mesh(nodes)
+  })
+  after(() => cluster.stop())
+
+  it('pushes with --replicas 3: three distinct nodes confirm the whole object', async () => {
+    const [a] = nodes
+    const r = await a.polar(['push', join(work, 'data.bin'), '--replicas', '3', '--json'])
+    assert.equal(r.code, 0, r.stderr + r.stdout + cluster.logs())
+    pushed = json(r)
+    assert.equal(pushed.replicas, 3)
+    assert.equal(pushed.size, data.length)
+    assert.equal(new Set(pushed.nodes).size, 3, 'three distinct nodes')
+    assert.ok(pushed.nodes.includes(a.did), 'the pushing node holds it')
+    for (const did of pushed.nodes) assert.ok(nodes.some((n) => n.did === did), `${did} is one of the cluster's nodes`)
+    // The nodes named hold the root; the one left out does not.
+    for (const n of nodes) {
+      const [has] = await hasBlocks(n.url, [pushed.cid])
+      assert.equal(has, pushed.nodes.includes(n.did), `${n.url} holds ${pushed.cid}: ${has}`)
+    }
+  })
+
+  it('pulls byte-identical through a node that did not get a copy', async () => {
+    const outsider = nodes.find((n) => !pushed.nodes.includes(n.did))!
+    assert.ok(outsider, 'one of the 4 nodes is not among the 3 replicas')
+    // Streamed to stdout through the outsider's socket.
+    const r = await outsider.polar(['pull', pushed.cid])
+    assert.equal(r.code, 0, r.stderr + cluster.logs())
+    assert.equal(r.stdout.length, data.length)
+    assert.equal(sha(r.stdout), sha(data))
+    // And to a file with --json.
+    const out = join(work, 'pulled.bin')
+    const j = await outsider.polar(['pull', pushed.cid, '-o', out, '--json'])
+    assert.equal(j.code, 0, j.stderr)
+    assert.deepEqual(json(j), {cid: pushed.cid, size: data.length, path: out})
+    assert.equal(sha(readFileSync(out)), sha(data))
+    // The blocks it fetched were kept (an interrupted pull resumes from them).
+    const [has] = await hasBlocks(outsider.url, [pushed.cid])
+    assert.equal(has, true)
+  })
+
+  it('--min-replicas 5 with 4 nodes: exit 5 TOO_FEW_REPLICAS, and the object is still stored and placed', async () => {
+    const [a] = nodes
+    const other = randomBytes(MiB + 7)
+    const file = join(work, 'other.bin')
+    writeFileSync(file, other)
+    const r = await a.polar(['push', file, '--replicas', '5', '--min-replicas', '5', '--json'])
+    assert.equal(r.code, 5, r.stderr + r.stdout)
+    const err = json(r).error
+    assert.equal(err.code, 'TOO_FEW_REPLICAS')
+    const cid = /\b(baf[a-z0-9]{50,})\b/.exec(err.message)?.[1]
+    assert.ok(cid, `the message names the CID: ${err.message}`)
+    assert.match(err.message, /\b4 node/, 'it says how many hold it')
+    // Every one of the 4 nodes holds it (placement went as far as it could).
+    for (const n of nodes) assert.deepEqual(await hasBlocks(n.url, [cid]), [true], `${n.url} holds ${cid}`)
+    const pull = await a.polar(['pull', cid])
+    assert.equal(pull.code, 0, pull.stderr)
+    assert.equal(sha(pull.stdout), sha(other))
+  })
+})
