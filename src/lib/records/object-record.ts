@@ -52,13 +52,15 @@ function signingBytes(unsigned: Record<string, unknown>): Uint8Array {
 export function normaliseTags(tags: string[]): string[] {
   const out = [...new Set(tags.map((t) => t.trim()).filter((t) => t.length > 0))].sort()
   if (out.length > MAX_TAGS) throw new InputError(`at most ${MAX_TAGS} tags per object, got ${out.length}`)
-  for (const t of out) if (!TAG.test(t)) throw new InputError(`bad tag ${JSON.stringify(t)}: 1-${MAX_TAG_LENGTH} characters, no spaces or control characters`)
+  for (const t of out) if (!t.isWellFormed() || !TAG.test(t)) throw new InputError(`bad tag ${JSON.stringify(t)}: 1-${MAX_TAG_LENGTH} characters, no spaces or control characters`)
   return out
 }
 
 export function checkName(name: string): string {
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new InputError(`name is longer than ${MAX_NAME_BYTES} bytes`)
   if (/[\u0000-\u001f]/.test(name)) throw new InputError('name contains control characters')
+  // A lone surrogate would be encoded as U+FFFD: the signed bytes would not say what the caller asked.
+  if (!name.isWellFormed()) throw new InputError('name is not well-formed Unicode (lone surrogate)')
   return name
 }
 
@@ -69,6 +71,9 @@ export function checkMime(mime: string): string {
 
 export function signObjectRecord(fields: UnsignedObjectRecord, identity: Identity): SignedRecord<ObjectRecord> {
   assertSupportedCid(fields.root)
+  // The same rules decodeObjectRecord applies: never sign what a verifier would reject.
+  if (!Number.isSafeInteger(fields.size) || fields.size < 0) throw new InputError(`record size must be a non-negative integer, got ${fields.size}`)
+  if (!Number.isSafeInteger(Math.trunc(fields.time)) || fields.time < 0) throw new InputError(`record time must be a non-negative integer, got ${fields.time}`)
   const unsigned = {
     type: 'object' as const,
     root: fields.root,
