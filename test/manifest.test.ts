@@ -71,3 +71,20 @@ describe('oclif.manifest.json', () => {
     }
   })
 })
+
+// `npm test` rebuilds, and the build rewrites oclif.manifest.json: if that changed
+// the file, the committed manifest was stale (CI runs on a fresh clone, so this
+// is exactly what a forgotten regeneration looks like there).
+describe('committed manifest', () => {
+  it('is what the build generates (no uncommitted change after building)', (t) => {
+    let tracked = true
+    try {
+      execFileSync('git', ['ls-files', '--error-unmatch', 'oclif.manifest.json'], {cwd: ROOT, stdio: 'ignore'})
+    } catch {
+      tracked = false
+    }
+    if (!tracked) return t.skip('not a git checkout')
+    const diff = execFileSync('git', ['diff', '--stat', '--', 'oclif.manifest.json'], {cwd: ROOT, encoding: 'utf8'})
+    assert.equal(diff, '', `oclif.manifest.json differs from the committed one after the build; commit the regenerated file:\n${diff}`)
+  })
+})
