@@ -6,9 +6,13 @@ import assert from 'node:assert/strict'
 import {createHash, randomBytes} from 'node:crypto'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {spawn} from 'node:child_process'
 import {after, before, describe, it} from 'node:test'
+import * as dagPb from '@ipld/dag-pb'
+import {CID} from 'multiformats/cid'
+import {rankNodes} from '../../src/lib/node/placement.js'
 import {json} from '../helpers.js'
-import {Cluster, hasBlocks, type NodeProcess} from './cluster.js'
+import {CLI, Cluster, hasBlocks, waitFor, type NodeProcess} from './cluster.js'
 
 const MiB = 1024 * 1024
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
@@ -64,6 +68,54 @@ describe('replication over 4 nodes joined with `peers add`', {timeout: 120_000},
     assert.equal(has, true)
   })
 
+  it('an interrupted pull keeps the blocks that arrived, and the next pull completes', async () => {
+    const [a] = nodes
+    const big = randomBytes(24 * MiB)
+    const file = join(work, 'big.bin')
+    writeFileSync(file, big)
+    const r = await a.polar(['push', file, '--replicas', '2', '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    const res = json(r)
+    // The repair loop (k = 3 by default) will place a third copy on the first-ranked
+    // of the two other nodes; pull through the last-ranked, which it leaves alone.
+    const outsider = rankNodes(CID.parse(res.cid), nodes.filter((n) => !res.nodes.includes(n.did))).at(-1)!
+    const root = await fetch(`${a.url}/v1/blocks/${res.cid}`)
+    const leaves = dagPb.decode(new Uint8Array(await root.arrayBuffer())).Links.map((l) => l.Hash.toString())
+    assert.equal(leaves.length, 24)
+    // Read 2 MiB of the stream, then kill the reader.
+    const child = spawn(process.execPath, [CLI, 'pull', res.cid], {env: {...process.env, POLAR_HOME: outsider.home, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    let got = 0
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          got += d.length
+          if (got >= 2 * MiB) {
+            child.stdout.pause()
+            resolve()
+          }
+        })
+        child.once('exit', () => reject(new Error(`pull exited after ${got} bytes`)))
+        setTimeout(() => reject(new Error('no 2 MiB in 30 s')), 30_000).unref()
+      })
+    } finally {
+      child.kill('SIGKILL')
+      await exited
+    }
+    // The node kept what it had fetched and verified (written when the stream closed).
+    const kept = await waitFor('fetched blocks to be kept', async () => {
+      const have = await hasBlocks(outsider.url, leaves)
+      const n = have.filter(Boolean).length
+      return n >= 2 ? n : 0
+    }, {timeoutMs: 10_000})
+    assert.ok(kept >= 2, `kept ${kept} of 24 leaves`)
+    process.stderr.write(`interrupted pull: ${got} bytes read, ${kept} of 24 leaves kept\n`)
+    const again = await outsider.polar(['pull', res.cid])
+    assert.equal(again.code, 0, again.stderr)
+    assert.equal(sha(again.stdout), sha(big))
+    assert.deepEqual(await hasBlocks(outsider.url, leaves), leaves.map(() => true))
+  })
+
   it('--min-replicas 5 with 4 nodes: exit 5 TOO_FEW_REPLICAS, and the object is still stored and placed', async () => {
     const [a] = nodes
     const other = randomBytes(MiB + 7)
@@ -81,5 +133,23 @@ describe('replication over 4 nodes joined with `peers add`', {timeout: 120_000},
     const pull = await a.polar(['pull', cid])
     assert.equal(pull.code, 0, pull.stderr)
     assert.equal(sha(pull.stdout), sha(other))
+  })
+
+  // Known gap (reported, not fixed here): the K a push asks for is not stored
+  // with the object, and the repair loop restores every object to the node's
+  // default (3): --replicas 1 becomes 3 within a second, --replicas 5 decays to 3.
+  it('keeps an object pushed with --replicas 1 at one replica', {todo: 'per-object replica counts need storing (src/lib/store)'}, async () => {
+    const [a] = nodes
+    const file = join(work, 'single.bin')
+    writeFileSync(file, randomBytes(5000))
+    const r = await a.polar(['push', file, '--replicas', '1', '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(json(r).replicas, 1)
+    const deadline = Date.now() + 3_000
+    while (Date.now() < deadline) {
+      const held = await Promise.all(nodes.map(async (n) => (await hasBlocks(n.url, [json(r).cid]))[0]))
+      assert.equal(held.filter(Boolean).length, 1, 'only the pushing node holds it')
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
   })
 })
