@@ -97,7 +97,8 @@ describe('healing a corrupt block', {timeout: 120_000}, () => {
     assert.equal(r.stdout.length, data.length)
     assert.equal(sha(r.stdout), sha(data))
     assert.match(b.stderr(), new RegExp(`local block ${leaf} failed verification`))
-    assert.match(b.stderr(), /healed 1 corrupt block/)
+    // The node keeps the good copy once the stream is done (the reader may exit first).
+    await waitFor('the node to log the heal', () => /healed 1 corrupt block/.test(b.stderr()), {timeoutMs: 10_000, intervalMs: 50})
 
     // Healed: the index points at a fresh good copy, which verifies when served.
     const now = locate(b.home, leaf)
@@ -119,7 +120,7 @@ describe('healing a corrupt block', {timeout: 120_000}, () => {
     const r2 = await c.polar(['pull', cid])
     assert.equal(r2.code, 0, r2.stderr)
     assert.equal(sha(r2.stdout), sha(data))
-    assert.equal((await getBlock(c.url, leaves[2])).status, 200)
+    await waitFor('node 2 to keep the good copy', async () => (await getBlock(c.url, leaves[2])).status === 200, {timeoutMs: 10_000})
   })
 
   it('the embedded store (no node running) reports a corrupt block with exit 4', async () => {

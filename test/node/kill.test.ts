@@ -142,7 +142,7 @@ describe('repair when the first-ranked holder is a node that only pulled the obj
     assert.ok(cache && spare, 'found an object for the scenario')
     const viaCache = await cache.polar(['pull', pushed.cid])
     assert.equal(viaCache.code, 0, viaCache.stderr)
-    assert.deepEqual(await hasBlocks(cache.url, [pushed.cid]), [true])
+    await waitFor('the pull cache to keep the blocks', async () => (await hasBlocks(cache!.url, [pushed.cid]))[0], {timeoutMs: 10_000})
     // Kill the two other replicas: `a` and the pull cache are left holding it.
     await Promise.all(nodes.filter((n) => n !== a && pushed.nodes.includes(n.did)).map((n) => n.kill()))
     await waitFor(`the spare node ${spare.url} to get a replica`, async () => (await hasBlocks(spare!.url, [pushed.cid]))[0], {timeoutMs: 30_000, intervalMs: 250})

@@ -63,9 +63,9 @@ describe('replication over 4 nodes joined with `peers add`', {timeout: 120_000},
     assert.equal(j.code, 0, j.stderr)
     assert.deepEqual(json(j), {cid: pushed.cid, size: data.length, path: out})
     assert.equal(sha(readFileSync(out)), sha(data))
-    // The blocks it fetched were kept (an interrupted pull resumes from them).
-    const [has] = await hasBlocks(outsider.url, [pushed.cid])
-    assert.equal(has, true)
+    // The blocks it fetched were kept (an interrupted pull resumes from them);
+    // they are indexed once the response is done, so the reader may be quicker.
+    await waitFor('the outsider to keep the blocks', async () => (await hasBlocks(outsider.url, [pushed.cid]))[0], {timeoutMs: 10_000})
   })
 
   it('an interrupted pull keeps the blocks that arrived, and the next pull completes', async () => {
@@ -113,7 +113,7 @@ describe('replication over 4 nodes joined with `peers add`', {timeout: 120_000},
     const again = await outsider.polar(['pull', res.cid])
     assert.equal(again.code, 0, again.stderr)
     assert.equal(sha(again.stdout), sha(big))
-    assert.deepEqual(await hasBlocks(outsider.url, leaves), leaves.map(() => true))
+    await waitFor('every leaf kept', async () => (await hasBlocks(outsider.url, leaves)).every(Boolean), {timeoutMs: 10_000})
   })
 
   it('--min-replicas 5 with 4 nodes: exit 5 TOO_FEW_REPLICAS, and the object is still stored and placed', async () => {
