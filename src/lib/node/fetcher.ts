@@ -27,6 +27,8 @@ export type Log = (message: string) => void
  * replaced by a good copy (healing).
  */
 export class NetworkBlockSource implements BlockSource {
+  /** Local reads hash-check (BlockStore.get) and PeerClient.getBlock verifies: the reader need not hash again. */
+  readonly verifiesBlocks = true
   private next = 0
   healed = 0
   fetched = 0
