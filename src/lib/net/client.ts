@@ -11,7 +11,7 @@ import {signRequest} from './auth.js'
 import {encodeFrames} from './frames.js'
 
 /** Persistent connections kept to one peer (undici pool). */
-export const CONNECTIONS_PER_PEER = 4
+export const CONNECTIONS_PER_PEER = 8
 export const REQUEST_TIMEOUT_MS = 30_000
 
 export interface Hello {

@@ -8,7 +8,7 @@ import type {PeerTable} from './peer-table.js'
 import {rankNodes} from './placement.js'
 
 /** Blocks fetched ahead of the one being written during a network read. */
-export const NETWORK_PREFETCH = 8
+export const NETWORK_PREFETCH = 16
 /** How long a holder lookup waits for each peer. */
 export const LOCATE_TIMEOUT_MS = 3_000
 
