@@ -7,7 +7,9 @@ import {InputError} from './errors.js'
  */
 export async function loadSettings(home: string): Promise<NodeSettings> {
   const {default: Conf} = await import('conf')
-  const conf = new Conf<Partial<NodeSettings>>({
+  let conf
+  try {
+    conf = new Conf<Partial<NodeSettings>>({
     cwd: home,
     configName: 'settings',
     projectName: 'polar',
@@ -17,8 +19,7 @@ export async function loadSettings(home: string): Promise<NodeSettings> {
       repairIntervalMs: {type: 'integer', minimum: 100},
       pingIntervalMs: {type: 'integer', minimum: 100},
     },
-  })
-  try {
+    })
     return {...DEFAULT_SETTINGS, ...conf.store}
   } catch (err) {
     throw new InputError(`${home}/settings.json: ${(err as Error).message}`)

@@ -3,7 +3,8 @@ import {basename, resolve} from 'node:path'
 import type {Writable} from 'node:stream'
 import {InputError, NetworkError, PolarError} from '../errors.js'
 import {errorFromResponse} from '../net/http.js'
-import type {PullResult, PushResult} from '../objects/index.js'
+import type {PushResult} from '../objects/index.js'
+import type {PullResult} from '../util/output.js'
 
 /** Must match ERROR_TRAILER in src/lib/node/local-api.ts. */
 const ERROR_TRAILER = 'x-polar-error'
@@ -84,10 +85,12 @@ export class LocalNodeClient {
     if (output) return this.json('GET', `/api/v1/pull/${encodeURIComponent(cid)}?out=${encodeURIComponent(resolve(output))}`)
     const res = await this.request('GET', `/api/v1/pull/${encodeURIComponent(cid)}`)
     if (res.statusCode !== 200) throw errorFromResponse(res.statusCode!, await this.readAll(res), 'node')
-    let size = 0
-    for await (const chunk of res) {
-      size += (chunk as Buffer).length
-      if (!stdout.write(chunk)) await new Promise((r) => stdout.once('drain', r))
+    // writeChunks handles back-pressure and a reader that goes away (EPIPE: `polar pull X | head`).
+    const {writeChunks} = await import('../util/output.js')
+    const written = await writeChunks(cid, res as AsyncIterable<Uint8Array>, {stdout})
+    if (written.readerGone) {
+      res.destroy()
+      return {cid, size: written.size}
     }
     const trailer = res.trailers[ERROR_TRAILER]
     if (trailer) {
@@ -101,7 +104,7 @@ export class LocalNodeClient {
       throw errorFromResponse(status, {error: e}, 'node')
     }
     if (!res.complete) throw new NetworkError('the node closed the stream early; the pull is incomplete (run it again to resume)')
-    return {cid, size}
+    return {cid, size: written.size}
   }
 }
 

@@ -27,7 +27,7 @@ export abstract class PolarCommand extends Command {
       helpGroup: 'GLOBAL',
     }),
     node: Flags.string({
-      description: 'act against this node: its public URL (http://host:port) or its socket path [env: POLAR_NODE]',
+      description: 'act against this node: its public URL (http://host:port) or its socket path',
       env: 'POLAR_NODE',
       helpGroup: 'GLOBAL',
     }),

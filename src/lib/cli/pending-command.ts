@@ -14,6 +14,6 @@ export abstract class PendingCommand extends PolarCommand {
   async run(): Promise<never> {
     const ctor = this.constructor as typeof PendingCommand
     await this.parse(ctor)
-    throw new NotImplementedError(`\`polar ${this.id}\``, ctor.issue)
+    throw new NotImplementedError(`\`polar ${(this.id ?? '').replaceAll(':', ' ')}\``, ctor.issue)
   }
 }

@@ -135,8 +135,8 @@ export class PeerClient {
   }
 
   /** Asks the peer to hold an object: it fetches what it lacks from us (or others) and answers when every block is durable. */
-  replicate(record: Uint8Array, sources: string[], options: RequestOptions = {}): Promise<{held: boolean; blocks: number}> {
-    return this.json('POST', '/v1/replicate', {record: Buffer.from(record).toString('base64'), sources}, {...options, sign: true, timeoutMs: options.timeoutMs ?? 10 * 60_000})
+  replicate(record: Uint8Array, sources: string[], options: RequestOptions & {replicas?: number} = {}): Promise<{held: boolean; blocks: number}> {
+    return this.json('POST', '/v1/replicate', {record: Buffer.from(record).toString('base64'), sources, replicas: options.replicas}, {...options, sign: true, timeoutMs: options.timeoutMs ?? 10 * 60_000})
   }
 
   records(root: CID, options: RequestOptions = {}): Promise<{records: string[]}> {

@@ -8,7 +8,7 @@ import {HttpError, readJson, Router, sendJson, statusOf} from '../net/http.js'
 import {pushObject, writeChunks} from '../objects/index.js'
 import type {NodeContext} from './context.js'
 import {locateHolders, NETWORK_PREFETCH, NetworkBlockSource} from './fetcher.js'
-import {placeReplicas} from './replicator.js'
+import {placeReplicas, setReplicaTarget} from './replicator.js'
 
 export const ERROR_TRAILER = 'x-polar-error'
 
@@ -36,6 +36,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     const q = url.searchParams
     const replicas = intParam(url, 'replicas', ctx.settings.replicas, 1, 64)
     const minReplicas = intParam(url, 'minReplicas', ctx.settings.minReplicas, 0, 64)
+    if (minReplicas > replicas) throw new InputError(`--min-replicas ${minReplicas} is more than --replicas ${replicas}: such a push could never succeed`)
     const path = q.get('path')
     if (path !== null && !isAbsolute(path)) throw new InputError('path must be absolute')
     const identity = new KeyStore(ctx.home).loadOrCreate(q.get('key') ?? DEFAULT_KEY_NAME)
@@ -46,6 +47,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
       tags: q.getAll('tag'),
       mime: q.get('mime') ?? undefined,
     }))
+    setReplicaTarget(ctx, result.cid, replicas)
     const record = ctx.store.records.bytesOf(result.record)!
     const placement = await placeReplicas(ctx, record, replicas)
     const body = {...result, replicas: placement.replicas, nodes: placement.nodes}

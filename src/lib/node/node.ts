@@ -1,7 +1,7 @@
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {chmodSync, unlinkSync} from 'node:fs'
 import {join} from 'node:path'
-import {PolarError} from '../errors.js'
+import {InputError, PolarError} from '../errors.js'
 import {ensureHome} from '../home.js'
 import {KeyStore, type Identity} from '../identity/index.js'
 import {ReplayGuard} from '../net/auth.js'
@@ -42,7 +42,7 @@ export interface ReadyInfo {
 export function parseListen(listen: string): {host: string; port: number} {
   const m = /^(.*):(\d{1,5})$/.exec(listen)
   const port = m ? Number(m[2]) : NaN
-  if (!m || port > 65535) throw new PolarError(`--listen must be HOST:PORT, got ${JSON.stringify(listen)}`, {code: 'BAD_INPUT'})
+  if (!m || port > 65535) throw new InputError(`--listen must be HOST:PORT, got ${JSON.stringify(listen)}`)
   return {host: m[1].replace(/^\[|\]$/g, '') || '0.0.0.0', port}
 }
 

@@ -10,6 +10,7 @@ import {HttpError, readBody, readJson, Router, sendJson} from '../net/http.js'
 import {decodeObjectRecord} from '../records/index.js'
 import type {NodeContext} from './context.js'
 import {fetchObject, locateHolders, NetworkBlockSource} from './fetcher.js'
+import {setReplicaTarget} from './replicator.js'
 
 export const PROTOCOL_VERSION = 1
 export const SERVICES = 'polar/1'
@@ -130,7 +131,8 @@ export function publicRouter(ctx: NodeContext): Router {
     const {value, raw} = await readJson(req, (v) => {
       if (typeof v?.record !== 'string' || v.record.length > 32 * 1024) throw new Error('expected {"record": base64, "sources": [url]}')
       if (v.sources !== undefined && (!Array.isArray(v.sources) || v.sources.length > 16 || !v.sources.every((s: unknown) => typeof s === 'string'))) throw new Error('sources must be a list of at most 16 URLs')
-      return {record: Buffer.from(v.record, 'base64'), sources: (v.sources ?? []) as string[]}
+      if (v.replicas !== undefined && (!Number.isInteger(v.replicas) || v.replicas < 1 || v.replicas > 64)) throw new Error('replicas must be an integer from 1 to 64')
+      return {record: Buffer.from(v.record, 'base64'), sources: (v.sources ?? []) as string[], replicas: v.replicas as number | undefined}
     })
     const peer = fromPeer(req, url.pathname + url.search, raw)
     let signed
@@ -141,6 +143,7 @@ export function publicRouter(ctx: NodeContext): Router {
     }
     const root = signed.record.root
     const key = root.toString()
+    if (value.replicas !== undefined) setReplicaTarget(ctx, root, value.replicas)
     let job = replicating.get(key)
     if (!job) {
       job = ctx.track(replicate(ctx, root, signed.bytes, peer)).catch((err) => {

@@ -3,6 +3,11 @@ import {decodeObjectRecord} from '../records/index.js'
 import type {NodeContext} from './context.js'
 import {rankNodes} from './placement.js'
 
+/** Records the replica count an object was pushed with; repair keeps it there. */
+export function setReplicaTarget(ctx: NodeContext, root: CID | string, replicas: number): void {
+  ctx.store.db.prepare('INSERT OR REPLACE INTO object_replicas (root, replicas) VALUES (?, ?)').run(String(root), replicas)
+}
+
 export interface Placement {
   /** Distinct nodes (this one included) confirmed to hold every block. */
   replicas: number
@@ -25,7 +30,7 @@ export async function placeReplicas(ctx: NodeContext, recordBytes: Uint8Array, k
     i += batch.length
     await Promise.all(batch.map(async (peer) => {
       try {
-        const r = await ctx.client(peer).replicate(recordBytes, [ctx.url], {signal})
+        const r = await ctx.client(peer).replicate(recordBytes, [ctx.url], {signal, replicas: k})
         if (r.held) holders.add(peer.did)
       } catch (err) {
         ctx.peers.markFailure(peer.did)
@@ -53,7 +58,8 @@ const shortPasses = new WeakMap<NodeContext, Map<string, number>>()
  * (REPAIR_DEFER_PASSES), so holders do not all repair at once.
  */
 export async function repairOnce(ctx: NodeContext, k: number, signal?: AbortSignal): Promise<{checked: number; repaired: number}> {
-  const roots = ctx.store.db.prepare(`SELECT root, max(cid) AS record FROM records WHERE kind = 'object' GROUP BY root`).all() as Array<{root: string; record: string}>
+  const roots = ctx.store.db.prepare(`SELECT r.root, max(r.cid) AS record, o.replicas AS k FROM records r LEFT JOIN object_replicas o ON o.root = r.root
+    WHERE r.kind = 'object' GROUP BY r.root`).all() as Array<{root: string; record: string; k: number | null}>
   const live = ctx.peers.live()
   if (roots.length === 0) return {checked: 0, repaired: 0}
   const cids = roots.map((r) => CID.parse(r.root))
@@ -77,7 +83,8 @@ export async function repairOnce(ctx: NodeContext, k: number, signal?: AbortSign
     const key = roots[j].root
     const reachable = live.filter((p) => holdings.has(p.did))
     const holders = reachable.filter((p) => holdings.get(p.did)![j])
-    if (!ctx.store.blocks.has(root) || holders.length + 1 >= k) {
+    const kj = roots[j].k ?? k
+    if (!ctx.store.blocks.has(root) || holders.length + 1 >= kj) {
       waiting.delete(key)
       continue
     }
@@ -90,9 +97,9 @@ export async function repairOnce(ctx: NodeContext, k: number, signal?: AbortSign
     const targets = rankNodes(root, reachable.filter((p) => !holdings.get(p.did)![j]))
     let count = holders.length + 1
     for (const peer of targets) {
-      if (count >= k) break
+      if (count >= kj) break
       try {
-        const r = await ctx.client(peer).replicate(bytes, [ctx.url], {signal})
+        const r = await ctx.client(peer).replicate(bytes, [ctx.url], {signal, replicas: kj})
         if (r.held) count++
       } catch (err) {
         ctx.peers.markFailure(peer.did)

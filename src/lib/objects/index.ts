@@ -9,12 +9,11 @@ import {InputError, NotFoundError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
 import {signObjectRecord} from '../records/index.js'
 import type {Store} from '../store/store.js'
-import {AtomicOutput} from '../util/atomic-output.js'
+import {writeChunks, type PullResult} from '../util/output.js'
 import {guessMime} from './mime.js'
 
 export {guessMime}
-
-const YIELD_EVERY_BYTES = 4 * 1024 * 1024
+export {writeChunks} from '../util/output.js'
 
 export interface PushInput {
   /** A file path, or '-' for standard input. */
@@ -116,11 +115,7 @@ export interface PullInput {
   onProgress?: (event: {bytes: number; total?: number}) => void
 }
 
-export interface PullResult {
-  cid: string
-  size: number
-  path?: string
-}
+export type {PullResult} from '../util/output.js'
 
 /** Reads an object from the store, verifying every block before writing any of its bytes. */
 export async function pullObject(store: Store, input: PullInput): Promise<PullResult> {
@@ -134,59 +129,3 @@ export async function pullObject(store: Store, input: PullInput): Promise<PullRe
   return writeChunks(root.toString(), readFile(root, source, {signal: input.signal}), {...input, total})
 }
 
-/** Writes verified chunks to an atomic -o file or to stdout (stopping quietly if the reader goes away). */
-export async function writeChunks(cid: string, chunks: AsyncIterable<Uint8Array>, input: Omit<PullInput, 'cid'> & {total?: number}): Promise<PullResult> {
-  const root = cid
-  const total = input.total
-  let size = 0
-  // A local pull can run entirely in microtasks (synchronous block reads and
-  // writes): give the event loop a turn every few MiB so SIGINT/SIGTERM (and
-  // their temp-file cleanup) are handled promptly.
-  let sinceYield = 0
-  const yieldSometimes = async (n: number) => {
-    sinceYield += n
-    if (sinceYield >= YIELD_EVERY_BYTES) {
-      sinceYield = 0
-      await new Promise((r) => setImmediate(r))
-    }
-  }
-  if (input.output) {
-    const out = new AtomicOutput(input.output)
-    try {
-      for await (const chunk of chunks) {
-        await out.write(chunk)
-        size += chunk.length
-        await yieldSometimes(chunk.length)
-        input.onProgress?.({bytes: size, total})
-      }
-      await out.commit()
-    } catch (err) {
-      await out.discard()
-      throw err
-    }
-    return {cid: root, size, path: input.output}
-  }
-  const stdout = input.stdout ?? process.stdout
-  for await (const chunk of chunks) {
-    size += chunk.length
-    if (!(await writeOut(stdout, chunk))) break
-    await yieldSometimes(chunk.length)
-    input.onProgress?.({bytes: size, total})
-  }
-  return {cid: root, size}
-}
-
-/** Writes with back-pressure; false when the reader went away (EPIPE: `polar pull X | head`). */
-function writeOut(stream: Writable, chunk: Uint8Array): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? resolve(false) : reject(err))
-    stream.once('error', onError)
-    const ok = stream.write(chunk, (err) => {
-      if (!err) {
-        stream.off('error', onError)
-        if (ok) resolve(true)
-      }
-    })
-    if (!ok) stream.once('drain', () => { stream.off('error', onError); resolve(true) })
-  })
-}

@@ -54,4 +54,11 @@ export const MIGRATIONS: string[] = [
     learned_from TEXT
   );
   `,
+  // 3: how many nodes each object should live on (push --replicas), so repair keeps that K.
+  `
+  CREATE TABLE object_replicas (
+    root TEXT PRIMARY KEY,
+    replicas INTEGER NOT NULL CHECK (replicas BETWEEN 1 AND 64)
+  ) WITHOUT ROWID;
+  `,
 ]
