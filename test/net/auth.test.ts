@@ -224,3 +224,22 @@ describe('block batch frames', () => {
     }), {numRuns: 500})
   })
 })
+
+describe('signed requests are bound to their receiver', () => {
+  const nodeA = identityFromSecret('node-a', generateSecretKey())
+  const nodeB = identityFromSecret('node-b', generateSecretKey())
+  const body = randomBytes(32)
+
+  it('verifies at the node it was signed for', () => {
+    const h = signRequest(alice, 'POST', '/v1/blocks', body, NOW, nodeA.did)
+    assert.equal(verifyRequest(h, 'POST', '/v1/blocks', body, undefined, NOW, nodeA.did), alice.did)
+  })
+
+  it('is refused by any other node (WRONG_RECEIVER), and re-addressing it breaks the signature', () => {
+    const h = signRequest(alice, 'POST', '/v1/blocks', body, NOW, nodeA.did)
+    refused(() => verifyRequest(h, 'POST', '/v1/blocks', body, undefined, NOW, nodeB.did), 401, 'WRONG_RECEIVER')
+    refused(() => verifyRequest({...h, 'x-polar-to': nodeB.did}, 'POST', '/v1/blocks', body, undefined, NOW, nodeB.did), 401, 'BAD_SIGNATURE')
+    const unaddressed = signRequest(alice, 'POST', '/v1/blocks', body, NOW)
+    refused(() => verifyRequest(unaddressed, 'POST', '/v1/blocks', body, undefined, NOW, nodeA.did), 401, 'WRONG_RECEIVER')
+  })
+})

@@ -13,10 +13,14 @@ import fc from 'fast-check'
 import {cidOf} from '../../src/lib/content/cid.js'
 import {DAG_CBOR_CODE, DAG_PB_CODE, RAW_CODE} from '../../src/lib/content/constants.js'
 import {generateSecretKey, identityFromSecret, type Identity} from '../../src/lib/identity/index.js'
-import {signRequest} from '../../src/lib/net/auth.js'
+import {signRequest as signRequestFor} from '../../src/lib/net/auth.js'
 import {encodeFrames} from '../../src/lib/net/frames.js'
 import {signObjectRecord} from '../../src/lib/records/index.js'
 import {Cluster, type NodeProcess} from '../node/cluster.js'
+
+/** Requests in these tests are signed for the node under test (`x-polar-to`). */
+let nodeDid: string | undefined
+const signRequest = (...a: Parameters<typeof signRequestFor>) => signRequestFor(a[0], a[1], a[2], a[3], a[4], a[5] ?? nodeDid)
 
 const RUNS = Number(process.env.POLAR_FUZZ_RUNS ?? 300)
 const TIME_LIMIT_MS = Number(process.env.POLAR_FUZZ_MS ?? 20_000)
@@ -163,6 +167,7 @@ describe('fuzzing the public listener', {timeout: 120_000}, () => {
 
   before(async () => {
     node = await cluster.start()
+    nodeDid = node.did
     fake = createServer((req, res) => {
       req.resume()
       res.writeHead(req.url === '/v1/hello' ? 200 : 404, {'content-type': 'application/json'})

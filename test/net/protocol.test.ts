@@ -12,11 +12,15 @@ import {CID} from 'multiformats/cid'
 import {cidOf} from '../../src/lib/content/cid.js'
 import {DAG_CBOR_CODE, DAG_PB_CODE, RAW_CODE} from '../../src/lib/content/constants.js'
 import {generateSecretKey, identityFromSecret, KeyStore, type Identity} from '../../src/lib/identity/index.js'
-import {HEADER_SIG, HEADER_TIME, signRequest} from '../../src/lib/net/auth.js'
+import {HEADER_SIG, HEADER_TIME, signRequest as signRequestFor} from '../../src/lib/net/auth.js'
 import {encodeFrames} from '../../src/lib/net/frames.js'
 import {signObjectRecord} from '../../src/lib/records/index.js'
 import {json} from '../helpers.js'
 import {Cluster, localApi, runPolar, waitFor, type NodeProcess} from '../node/cluster.js'
+
+/** Requests in these tests are signed for the node under test (`x-polar-to`). */
+let nodeDid: string | undefined
+const signRequest = (...a: Parameters<typeof signRequestFor>) => signRequestFor(a[0], a[1], a[2], a[3], a[4], a[5] ?? nodeDid)
 
 const MiB = 1024 * 1024
 
@@ -147,6 +151,7 @@ describe('the /v1 peer protocol refuses bad input', {timeout: 90_000}, () => {
 
   before(async () => {
     node = await cluster.start()
+    nodeDid = node.did
     base = node.url
     const fake = await fakePeer(peer)
     servers.push(fake.server)

@@ -46,7 +46,8 @@ export async function remotePushRequest(nodeUrl: string, identity: Identity, int
   const body = Buffer.from(JSON.stringify(intent))
   const pool = new Pool(origin, {connections: 1})
   try {
-    const res = await pool.request({method: 'POST', path: '/v1/objects', body, headers: {'content-type': 'application/json', ...signRequest(identity, 'POST', '/v1/objects', body)}, signal: AbortSignal.timeout(15_000)})
+    const hello = await new PeerClient(origin).hello({timeoutMs: 15_000})
+    const res = await pool.request({method: 'POST', path: '/v1/objects', body, headers: {'content-type': 'application/json', ...signRequest(identity, 'POST', '/v1/objects', body, Date.now(), hello.did)}, signal: AbortSignal.timeout(15_000)})
     const text = await res.body.text()
     let parsed: any
     try { parsed = JSON.parse(text) } catch {}

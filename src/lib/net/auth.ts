@@ -7,23 +7,28 @@ export const MAX_CLOCK_SKEW_MS = 2 * 60 * 1000
 export const HEADER_DID = 'x-polar-did'
 export const HEADER_TIME = 'x-polar-time'
 export const HEADER_SIG = 'x-polar-sig'
+/** The did of the node the request is meant for: a signed request cannot be replayed to another node. */
+export const HEADER_TO = 'x-polar-to'
 
-const PREFIX = 'polar-request-v1'
+const PREFIX = 'polar-request-v2'
 
-function message(method: string, path: string, time: string, body: Uint8Array): Uint8Array {
+function message(method: string, path: string, time: string, body: Uint8Array, to: string): Uint8Array {
   const bodyHash = createHash('sha256').update(body).digest('hex')
-  return new TextEncoder().encode(`${PREFIX}\n${method.toUpperCase()}\n${path}\n${time}\n${bodyHash}`)
+  return new TextEncoder().encode(`${PREFIX}\n${method.toUpperCase()}\n${path}\n${time}\n${bodyHash}\n${to}`)
 }
 
 /**
  * Headers that sign a request with a node (or user) key: method, path with
- * query, time and the body's sha-256. The receiver checks all four, so a
- * signed request cannot be replayed to another route, later, or with another body.
+ * query, time, the body's sha-256 and the receiving node's did (`to`). The
+ * receiver checks all five, so a signed request cannot be replayed to another
+ * route, later, with another body, or to another node.
  */
-export function signRequest(identity: Identity, method: string, path: string, body: Uint8Array = new Uint8Array(0), now = Date.now()): Record<string, string> {
+export function signRequest(identity: Identity, method: string, path: string, body: Uint8Array = new Uint8Array(0), now = Date.now(), to = ''): Record<string, string> {
   const time = String(now)
-  const sig = identity.sign(message(method, path, time, body))
-  return {[HEADER_DID]: identity.did, [HEADER_TIME]: time, [HEADER_SIG]: Buffer.from(sig).toString('base64url')}
+  const sig = identity.sign(message(method, path, time, body, to))
+  const headers: Record<string, string> = {[HEADER_DID]: identity.did, [HEADER_TIME]: time, [HEADER_SIG]: Buffer.from(sig).toString('base64url')}
+  if (to) headers[HEADER_TO] = to
+  return headers
 }
 
 /** Recently seen signatures, so an exact replay inside the clock window is refused too. */
@@ -65,15 +70,18 @@ export function claimedSigner(headers: Headers, now = Date.now()): string {
 }
 
 /** Verifies a signed request; returns the signer's did or throws 401. */
-export function verifyRequest(headers: Headers, method: string, path: string, body: Uint8Array, guard?: ReplayGuard, now = Date.now()): string {
+export function verifyRequest(headers: Headers, method: string, path: string, body: Uint8Array, guard?: ReplayGuard, now = Date.now(), self?: string): string {
   const did = claimedSigner(headers, now)
+  const to = typeof headers[HEADER_TO] === 'string' ? (headers[HEADER_TO] as string) : ''
+  // A node passes its own did: the request must have been signed for it.
+  if (self !== undefined && to !== self) throw new HttpError(401, 'WRONG_RECEIVER', `this request was signed for ${to || 'no node in particular'}, not for this node (${self})`)
   const time = headers[HEADER_TIME] as string
   const sig = headers[HEADER_SIG] as string
   const sigBytes = Buffer.from(sig, 'base64url')
   // Only the canonical spelling: Buffer's decoder also takes padding, '+' '/' and
   // stray characters, so one signature has many spellings, and the replay guard
   // below remembers spellings.
-  if (sigBytes.length !== 64 || sigBytes.toString('base64url') !== sig || !verifySignature(did, message(method, path, time, body), sigBytes)) {
+  if (sigBytes.length !== 64 || sigBytes.toString('base64url') !== sig || !verifySignature(did, message(method, path, time, body, to), sigBytes)) {
     throw new HttpError(401, 'BAD_SIGNATURE', 'request signature does not verify')
   }
   guard?.check(sig, now)

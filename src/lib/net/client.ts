@@ -34,6 +34,7 @@ export interface RequestOptions {
 export class PeerClient {
   readonly origin: string
   private readonly pool: Pool
+  private peerDid: string | undefined
 
   constructor(url: string, private readonly identity?: Identity, connections = CONNECTIONS_PER_PEER) {
     let u: URL
@@ -50,7 +51,7 @@ export class PeerClient {
   private async request(method: string, path: string, body: Uint8Array | undefined, options: RequestOptions & {sign?: boolean; contentType?: string; maxBytes?: number}): Promise<{status: number; body: Buffer; headers: Record<string, unknown>}> {
     const headers: Record<string, string> = {}
     if (body) headers['content-type'] = options.contentType ?? 'application/json'
-    if (options.sign && this.identity) Object.assign(headers, signRequest(this.identity, method, path, body))
+    if (options.sign && this.identity) Object.assign(headers, signRequest(this.identity, method, path, body, Date.now(), await this.receiverDid(options)))
     const timeout = AbortSignal.timeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS)
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
     let res
@@ -66,22 +67,27 @@ export class PeerClient {
       res.body.destroy()
       throw new IntegrityError(`${this.origin}${path}: response of ${declared} bytes is over the ${max}-byte limit`)
     }
+    // With a declared length (blocks always have one) the body is copied once
+    // into a buffer of that size instead of collected and concatenated.
+    const into = declared > 0 ? Buffer.allocUnsafe(declared) : undefined
     const parts: Buffer[] = []
     let size = 0
     try {
       for await (const chunk of res.body) {
-        size += chunk.length
-        if (size > max) {
+        if (size + chunk.length > max || (into && size + chunk.length > into.length)) {
           res.body.destroy()
-          throw new IntegrityError(`${this.origin}${path}: response is over the ${max}-byte limit`)
+          throw new IntegrityError(`${this.origin}${path}: response is over the ${into ? `declared ${into.length}` : `${max}`}-byte limit`)
         }
-        parts.push(chunk)
+        if (into) chunk.copy(into, size)
+        else parts.push(chunk)
+        size += chunk.length
       }
     } catch (err) {
       if (err instanceof PolarError) throw err
       throw new NetworkError(`${this.origin}${path}: ${(err as Error).message}`, {cause: err})
     }
-    return {status: res.statusCode, body: Buffer.concat(parts, size), headers: res.headers}
+    if (into && size !== into.length) throw new NetworkError(`${this.origin}${path}: response ended after ${size} of ${into.length} bytes`)
+    return {status: res.statusCode, body: into ?? Buffer.concat(parts, size), headers: res.headers}
   }
 
   private async json(method: string, path: string, payload: unknown, options: RequestOptions & {sign?: boolean} = {}): Promise<any> {
@@ -101,7 +107,13 @@ export class PeerClient {
     const hello = await this.json('GET', '/v1/hello', undefined, options)
     // Whatever answers is hostile until checked: callers store and compare the did.
     if (typeof hello?.did !== 'string' || !isDid(hello.did)) throw new NetworkError(`${this.origin}/v1/hello answered without a node did: is it a polar node?`)
+    this.peerDid = hello.did
     return hello
+  }
+
+  /** The did signed requests are addressed to: learned from /v1/hello, once. */
+  private async receiverDid(options: RequestOptions): Promise<string> {
+    return this.peerDid ?? (await this.hello(options)).did
   }
 
   /** Introduces this node (`self`) to the peer, which dials back to check it. */

@@ -23,7 +23,7 @@ export function publicRouter(ctx: NodeContext): Router {
 
   /** Verifies a signed request from a node in our peer table. */
   const fromPeer = (req: IncomingMessage, path: string, body: Uint8Array) => {
-    const did = verifyRequest(req.headers, req.method!, path, body, ctx.guard)
+    const did = verifyRequest(req.headers, req.method!, path, body, ctx.guard, Date.now(), ctx.identity.did)
     const peer = ctx.peers.get(did)
     if (!peer) throw new HttpError(403, 'UNKNOWN_PEER', 'this node only takes that from its peers; register first (polar peers add)')
     return peer
@@ -38,7 +38,7 @@ export function publicRouter(ctx: NodeContext): Router {
       if (typeof v?.url !== 'string' || v.url.length > 512) throw new Error('expected {"url": "http://host:port"}')
       return {url: v.url as string}
     })
-    const did = verifyRequest(req.headers, 'POST', url.pathname + url.search, raw, ctx.guard)
+    const did = verifyRequest(req.headers, 'POST', url.pathname + url.search, raw, ctx.guard, Date.now(), ctx.identity.did)
     // Dial back: the URL must really be the node that signed (no claiming another node's address).
     // A one-off client: any signer may name any URL here, and pooled clients are kept for good.
     const probe = new PeerClient(value.url, undefined, 1)
