@@ -9,6 +9,7 @@ import {PeerClient} from '../net/client.js'
 import {requestUrl, sendError, sendJson, type Router} from '../net/http.js'
 import {openStore, type Store} from '../store/store.js'
 import {socketIsLive} from '../util/socket.js'
+import {HOLDER, holderIsDead} from '../util/process.js'
 
 export {socketIsLive}
 import {DEFAULT_SETTINGS, type NodeContext, type NodeSettings} from './context.js'
@@ -80,6 +81,12 @@ export class PolarNode {
       throw new PolarError(`a node is already running on ${this.home} (socket ${this.socketPath}); stop it first or use another --home`, {code: 'NODE_RUNNING'})
     }
     this.store = openStore(this.home)
+    try {
+      this.lock()
+    } catch (err) {
+      this.store.close()
+      throw err
+    }
     this.identity = new KeyStore(join(this.home, 'node')).loadOrCreate()
     this.peers = new PeerTable(this.store.db, this.identity.did)
     const {host, port} = parseListen(this.options.listen ?? DEFAULT_LISTEN)
@@ -160,6 +167,18 @@ export class PolarNode {
     }
   }
 
+  /** Claims this home for this process (node_lock), or explains who holds it. */
+  private lock(): void {
+    const db = this.store.db
+    db.transaction(() => {
+      const row = db.prepare('SELECT holder FROM node_lock WHERE id = 1').get() as {holder: string} | undefined
+      if (row && row.holder !== HOLDER && !holderIsDead(row.holder)) {
+        throw new PolarError(`a node (${row.holder}) is already running on ${this.home}; stop it first or use another --home`, {code: 'NODE_RUNNING'})
+      }
+      db.prepare('INSERT OR REPLACE INTO node_lock (id, holder, since) VALUES (1, ?, ?)').run(HOLDER, Date.now())
+    }).immediate()
+  }
+
   private client(url: string): PeerClient {
     let c = this.clients.get(url)
     if (!c) {
@@ -220,6 +239,9 @@ export class PolarNode {
     await Promise.allSettled([...this.clients.values()].map((c) => c.destroy()))
     try {
       unlinkSync(this.socketPath)
+    } catch {}
+    try {
+      this.store?.db.prepare('DELETE FROM node_lock WHERE holder = ?').run(HOLDER)
     } catch {}
     this.store?.close()
     this.log('node stopped')

@@ -1,11 +1,11 @@
 import {closeSync, constants as fsc, fdatasync, ftruncateSync, mkdirSync, openSync, readSync, write} from 'node:fs'
-import {hostname} from 'node:os'
 import {join} from 'node:path'
 import {CID} from 'multiformats/cid'
 import {verifyBlock} from '../content/cid.js'
 import {MAX_BLOCK_SIZE} from '../content/constants.js'
 import {IntegrityError, NotFoundError} from '../errors.js'
 import {fsyncDir} from '../util/fs.js'
+import {HOST, pidAlive} from '../util/process.js'
 import type {Database} from './db.js'
 
 /** A pack grows to about this size, then writers start a new one. */
@@ -24,7 +24,6 @@ export const MAX_IN_FLIGHT = 16 * 1024 * 1024
 /** Lease of a writer on another host (shared home); same-host leases are checked by pid instead. */
 export const LEASE_MS = 10 * 60 * 1000
 
-const HOST = hostname()
 
 /** An index entry waiting for its checkpoint: CID bytes, offset, length, and whether it replaces a corrupt copy. */
 type Entry = [Uint8Array, number, number, boolean]
@@ -150,16 +149,6 @@ function leaseIsStale(row: PackRow): boolean {
   // Same host: the pid tells for sure (a live writer is never robbed, however slow).
   if (host === HOST) return !pidAlive(pid)
   return row.lease_until < Date.now()
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 function writeAt(fd: number, buf: Uint8Array, pos: number): Promise<void> {

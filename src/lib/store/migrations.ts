@@ -61,4 +61,13 @@ export const MIGRATIONS: string[] = [
     replicas INTEGER NOT NULL CHECK (replicas BETWEEN 1 AND 64)
   ) WITHOUT ROWID;
   `,
+  // 4: one node per home. Taken in an IMMEDIATE transaction, so of two \`serve\`s
+  // starting at once exactly one wins; a dead holder's row is taken over.
+  `
+  CREATE TABLE node_lock (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    holder TEXT NOT NULL,                  -- 'host:pid'
+    since INTEGER NOT NULL
+  );
+  `,
 ]
