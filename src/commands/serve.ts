@@ -33,7 +33,7 @@ With --json the first stdout line is {"event":"ready","did","url","socket"}; log
     const {handleGateway} = await import('../lib/net/gateway.js')
     const node = new PolarNode({
       home, listen: flags.listen, announce: flags.announce, settings,
-      gateway: (req, res, url, store) => handleGateway(req, res, url, {blocks: store.blocks}),
+      gateway: (req, res, url, {store, heal}) => handleGateway(req, res, url, {blocks: store.blocks, onCorruptBlock: heal}),
     })
     const ready = await node.start()
     if (this.jsonEnabled()) process.stdout.write(JSON.stringify({event: 'ready', ...ready}) + '\n')

@@ -109,6 +109,20 @@ describe('healing a corrupt block', {timeout: 120_000}, () => {
     assert.deepEqual(await hasBlocks(b.url, [leaf]), [true])
   })
 
+  it('the IPFS gateway refuses a corrupt block, and the node heals it from a peer in the background', async () => {
+    const c = nodes[2]
+    const leaf = leaves[2]
+    const good = (await getBlock(c.url, leaf)).bytes
+    flipBytes(c.home, leaf)
+    const first = await fetch(`${c.url}/ipfs/${leaf}?format=raw`)
+    assert.equal(first.status, 404, 'a block that fails verification is never served')
+    await first.arrayBuffer()
+    await waitFor('the gateway-triggered heal', () => new RegExp(`healed block ${leaf} from a peer`).test(c.stderr()), {timeoutMs: 10_000, intervalMs: 50})
+    const second = await fetch(`${c.url}/ipfs/${leaf}?format=raw`)
+    assert.equal(second.status, 200)
+    assert.ok(Buffer.from(await second.arrayBuffer()).equals(good))
+  })
+
   it('a corrupt block on a replica does not spread: a new pull elsewhere still verifies', async () => {
     // Damage the same leaf on node 2 and pull through node 0, whose copy is good;
     // then through node 2, whose peers (0 and 1) have good copies.

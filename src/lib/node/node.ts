@@ -13,7 +13,8 @@ import {HOLDER, holderIsDead} from '../util/process.js'
 
 export {socketIsLive}
 import {DEFAULT_SETTINGS, type NodeContext, type NodeSettings} from './context.js'
-import type {Source} from './fetcher.js'
+import {NetworkBlockSource, type Source} from './fetcher.js'
+import type {CID} from 'multiformats/cid'
 import {localRouter} from './local-api.js'
 import {PeerTable} from './peer-table.js'
 import {publicRouter} from './public-api.js'
@@ -30,8 +31,8 @@ export interface NodeOptions {
   announce?: string
   settings?: Partial<NodeSettings>
   log?: (message: string) => void
-  /** Extra handler tried before the peer routes (the IPFS gateway). */
-  gateway?: (req: IncomingMessage, res: ServerResponse, url: URL, store: Store) => Promise<boolean>
+  /** Extra handler tried before the peer routes (the IPFS gateway); `heal` replaces a corrupt block from peers. */
+  gateway?: (req: IncomingMessage, res: ServerResponse, url: URL, parts: {store: Store; heal: (cid: CID) => void}) => Promise<boolean>
 }
 
 export interface ReadyInfo {
@@ -153,7 +154,7 @@ export class PolarNode {
       }
       const url = requestUrl(req)
       if (isPublic && this.options.gateway && url.pathname.startsWith('/ipfs/')) {
-        if (await this.options.gateway(req, res, url, this.store)) return
+        if (await this.options.gateway(req, res, url, {store: this.store, heal: (cid) => this.healBlock(cid)})) return
       }
       if (!(await router.dispatch(req, res, url))) {
         req.resume()
@@ -165,6 +166,31 @@ export class PolarNode {
       req.resume()
       sendError(res, err)
     }
+  }
+
+  private readonly healing = new Set<string>()
+
+  /**
+   * Replaces a block that failed verification here with a verified copy from a
+   * peer, in the background (the gateway reports corrupt blocks it refused to serve).
+   */
+  healBlock(cid: CID): void {
+    const key = cid.toString()
+    if (this.healing.has(key) || this.stopping) return
+    this.healing.add(key)
+    const writer = this.store.blocks.writer()
+    const source = new NetworkBlockSource(this.store, this.ctx.sources(), writer, this.peers, this.log)
+    const work = source.get(cid)
+      .then(async () => {
+        await writer.close()
+        if (source.healed) this.log(`healed block ${cid} from a peer`)
+      })
+      .catch(async (err) => {
+        await writer.abort()
+        this.log(`could not heal block ${cid}: ${(err as Error).message}`)
+      })
+      .finally(() => this.healing.delete(key))
+    this.track(work)
   }
 
   /** Claims this home for this process (node_lock), or explains who holds it. */
