@@ -122,6 +122,26 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     sendJson(res, 200, ctx.peers.get(hello.did))
   })
 
+  router.on('POST', /^\/api\/v1\/peers\/(did:key:[A-Za-z0-9]{1,60})\/ping$/, async (_req, res, [did]) => {
+    const peer = ctx.peers.get(did)
+    if (!peer) throw new NotFoundError(`no peer ${did} in this node's table; see \`polar peers\``)
+    const started = performance.now()
+    let hello
+    try {
+      hello = await ctx.client(peer).hello({timeoutMs: 5_000})
+    } catch (err) {
+      ctx.peers.markFailure(did)
+      throw new NetworkError(`${peer.url} did not answer: ${(err as Error).message}`)
+    }
+    const rttMs = Math.round((performance.now() - started) * 10) / 10
+    if (hello.did !== did) {
+      ctx.peers.markFailure(did)
+      throw new NetworkError(`${peer.url} answers as ${hello.did}, not as ${did}`)
+    }
+    ctx.peers.markAlive(did, rttMs)
+    sendJson(res, 200, {did, url: peer.url, rttMs})
+  })
+
   router.on('DELETE', /^\/api\/v1\/peers\/(did:key:[A-Za-z0-9]{1,60})$/, (_req, res, [did]) => {
     if (!ctx.peers.remove(did)) throw new NotFoundError(`no peer ${did}`)
     sendJson(res, 200, {did, removed: true})
