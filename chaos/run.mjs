@@ -1,0 +1,290 @@
+// Fault suite (`npm run chaos [-- --quick]`): real polar nodes on 127.0.0.1,
+// faults injected, and a check that nothing is lost and the network recovers.
+// One line per scenario, a summary last; exit 1 when anything was lost or a
+// scenario failed. See docs/operations.md, "Fault suite".
+import {randomBytes} from 'node:crypto'
+import {readFileSync, statSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {setTimeout as delay} from 'node:timers/promises'
+import {blockCount, blockList, cleanupAll, flipBytes, holdsAll, json, packBytes, mesh, MiB, mountTmpfs, Node, removeDir, setCli, sha, snapshotBuild, tempDir, unmount, verifyHome, waitFor} from './lib.mjs'
+
+const QUICK = process.argv.includes('--quick')
+const BIG = (QUICK ? 48 : 160) * MiB
+const OBJECTS = QUICK ? 5 : 10
+const K = 3
+
+setCli(snapshotBuild())
+const work = tempDir('polar-chaos-work-')
+const results = []
+const started = Date.now()
+
+function line(r) {
+  const s = `${r.name.padEnd(22)} checked=${String(r.checked).padEnd(3)} lost=${String(r.lost).padEnd(2)} recovery_ms=${String(r.recoveryMs ?? '-').padEnd(6)} ${r.status}${r.note ? `  (${r.note})` : ''}`
+  console.log(s)
+}
+
+async function scenario(name, fn) {
+  const t0 = Date.now()
+  const r = {name, checked: 0, lost: 0, recoveryMs: undefined, status: 'PASS', note: ''}
+  try {
+    await fn(r)
+    if (r.lost > 0) r.status = 'FAIL'
+  } catch (err) {
+    if (err?.skip) {
+      r.status = 'SKIP'
+      r.note = err.message
+    } else {
+      r.status = 'FAIL'
+      r.note = `${r.note ? r.note + '; ' : ''}${String(err?.message ?? err).split('\n')[0]}`
+      if (process.env.CHAOS_VERBOSE) console.error(err)
+    }
+  }
+  r.ms = Date.now() - t0
+  results.push(r)
+  line(r)
+}
+
+/** Every indexed block of every home verifies; returns the count of bad blocks and notes them. */
+function checkHomes(r, nodes) {
+  let bad = 0
+  let blocks = 0
+  for (const n of nodes) {
+    const v = verifyHome(n.home)
+    blocks += v.blocks
+    bad += v.bad.length
+  }
+  if (bad) throw new Error(`${bad} of ${blocks} indexed blocks do not verify`)
+  return blocks
+}
+
+function makeFile(name, size) {
+  const data = randomBytes(size)
+  const file = join(work, name)
+  writeFileSync(file, data)
+  return {file, sha: sha(data), size}
+}
+
+async function pullOk(node, cid, want, timeoutMs = 120_000) {
+  const out = join(work, `pull-${cid}-${Date.now()}`)
+  const r = await node.polar(['pull', cid, '-o', out], {timeoutMs})
+  if (r.code !== 0) return {ok: false, why: `pull exit ${r.code}: ${r.stderr.trim().split('\n').pop()}`}
+  const got = sha(readFileSync(out))
+  removeDir(out)
+  return got === want ? {ok: true} : {ok: false, why: 'pulled bytes differ'}
+}
+
+async function stopAll(nodes) {
+  await Promise.allSettled(nodes.map((n) => n.stop()))
+  for (const n of nodes) removeDir(n.home)
+}
+
+// (1) SIGKILL a receiving node mid-push of a large object, and a pulling node mid-pull.
+await scenario('kill-mid-push-pull', async (r) => {
+  const nodes = [0, 1, 2, 3].map(() => new Node(tempDir('polar-chaos-home-')))
+  try {
+    const [a, b, c, d] = nodes
+    await Promise.all([a, b, c].map((n) => n.start()))
+    await mesh([a, b, c])
+    const obj = makeFile('big', BIG)
+    // Mid-push: kill b as soon as it has indexed some blocks of the object.
+    const push = a.polar(['push', obj.file, '--replicas', '3', '--json'])
+    let atKill = -1
+    // Kill b once a few MiB of the object have reached its pack file (before it has it all).
+    await waitFor('b to receive blocks', () => packBytes(b.home) > 4 * MiB, {timeoutMs: 120_000, intervalMs: 5})
+    await b.kill()
+    atKill = blockCount(b.home)
+    const pr = await push
+    if (pr.code !== 0 && pr.code !== 5) throw new Error(`push exit ${pr.code}: ${pr.stderr}`)
+    const pushed = json(pr)
+    const cid = pushed.cid
+    const blocks = await blockList(a.url, cid)
+    r.checked = 1
+    r.note = `push replicas=${pushed.replicas}; b killed holding ${atKill}/${blocks.length} blocks`
+    checkHomes(r, [a, b, c])
+    // b comes back on its port; repair brings it (or the others) back to 3 full replicas.
+    const t0 = Date.now()
+    await b.start()
+    await waitFor('3 full replicas after the push kill', async () => (await Promise.all([a, b, c].map((n) => holdsAll(n.url, blocks)))).every(Boolean), {timeoutMs: 90_000})
+
+    // Mid-pull: d (fresh, joined to a) pulls; kill d while it holds part of the object.
+    await d.start()
+    await mesh([d, a])
+    const pull = d.polar(['pull', cid, '-o', join(work, 'pulled')])
+    await waitFor('d to receive blocks', () => packBytes(d.home) > BIG / 2, {timeoutMs: 120_000, intervalMs: 5})
+    await d.kill()
+    const kept = blockCount(d.home)
+    const pullr = await pull
+    r.note += `; d killed mid-pull holding ${kept}/${blocks.length} (pull exit ${pullr.code})`
+    checkHomes(r, [a, b, c, d])
+    await d.start()
+    // Then SIGKILL the pull client (the node keeps running) half-way: what arrived stays indexed.
+    let client
+    const pull2 = d.polar(['pull', cid, '-o', join(work, 'pulled2')], {onSpawn: (c) => (client = c)})
+    const base = statSync(join(d.home, 'blocks', 'pack-000001')).mtimeMs
+    await waitFor('d to receive blocks again', () => statSync(join(d.home, 'blocks', 'pack-000001')).mtimeMs !== base && packBytes(d.home) > BIG / 2, {timeoutMs: 60_000, intervalMs: 5})
+    client.kill('SIGKILL')
+    await pull2
+    await delay(1000)
+    const kept2 = blockCount(d.home)
+    r.note += `; pull client killed, node kept ${kept2}/${blocks.length}`
+    checkHomes(r, [d])
+    const p = await pullOk(d, cid, obj.sha)
+    if (!p.ok) r.lost = 1, r.note += `; resumed pull failed: ${p.why}`
+    r.recoveryMs = Date.now() - t0
+    checkHomes(r, [a, b, c, d])
+    if (kept >= blocks.length) r.note += '; kill landed after the pull finished (not mid-pull)'
+    if (atKill >= blocks.length) r.note += '; kill landed after b had everything (not mid-push)'
+  } finally {
+    await stopAll(nodes)
+    removeDir(join(work, 'big'))
+  }
+})
+
+// (2)+(3)+(4) share one 5-node cluster.
+const five = [0, 1, 2, 3, 4].map(() => new Node(tempDir('polar-chaos-home-')))
+const objects = []
+let clusterUp = false
+try {
+  await Promise.all(five.map((n) => n.start()))
+  await mesh(five)
+  for (let i = 0; i < OBJECTS; i++) {
+    const o = makeFile(`obj-${i}`, [100, 300 * 1024, MiB + 1, 2 * MiB + 5, 3 * MiB - 17][i % 5])
+    const pr = await five[0].polar(['push', o.file, '--replicas', String(K), '--json'])
+    if (pr.code !== 0) throw new Error(`push ${i}: exit ${pr.code} ${pr.stderr}`)
+    const res = json(pr)
+    objects.push({...o, cid: res.cid, nodes: res.nodes, blocks: await blockList(five[0].url, res.cid)})
+  }
+  clusterUp = true
+} catch (err) {
+  results.push({name: 'five-node-setup', checked: 0, lost: 0, status: 'FAIL', note: err.message.split('\n')[0]})
+  line(results.at(-1))
+}
+
+async function replicaCounts(nodes) {
+  const alive = nodes.filter((n) => n.running)
+  return Promise.all(objects.map(async (o) => (await Promise.all(alive.map((n) => holdsAll(n.url, o.blocks)))).filter(Boolean).length))
+}
+
+let killed = []
+if (clusterUp) {
+  await scenario('kill-2-of-5-restart', async (r) => {
+    // Kill the two nodes holding the most replicas (the pusher, node 0, survives).
+    const count = new Map()
+    for (const o of objects) for (const d of o.nodes) count.set(d, (count.get(d) ?? 0) + 1)
+    killed = five.slice(1).sort((x, y) => (count.get(y.did) ?? 0) - (count.get(x.did) ?? 0)).slice(0, 2)
+    killed.forEach((n) => (n.heldBefore = objects.filter((o) => o.nodes.includes(n.did))))
+    const t0 = Date.now()
+    await Promise.all(killed.map((n) => n.kill()))
+    r.checked = objects.length
+    let counts
+    await waitFor('every object back on 3 live nodes', async () => (counts = await replicaCounts(five)).every((c) => c >= K), {timeoutMs: 60_000, intervalMs: 250})
+      .catch((e) => { r.lost = counts?.filter((c) => c === 0).length ?? 0; throw new Error(`${e.message.split(' (last')[0]}; counts ${counts}`) })
+    r.recoveryMs = Date.now() - t0
+    // Restart both on their old ports; everything stays at >= K and pulls intact.
+    await Promise.all(killed.map((n) => n.start()))
+    counts = await replicaCounts(five)
+    if (!counts.every((c) => c >= K)) throw new Error(`after restart, replica counts ${counts}`)
+    for (const o of objects) {
+      const p = await pullOk(five[0], o.cid, o.sha)
+      if (!p.ok) r.lost++
+    }
+    checkHomes(r, five)
+    r.note = `replicas per object after restart: min ${Math.min(...counts)}`
+  })
+
+  await scenario('restart-db-intact', async (r) => {
+    // The two restarted nodes (databases intact) rejoin and serve what they held.
+    if (killed.length === 0) throw new Error('no restarted nodes (previous scenario failed early)')
+    const t0 = Date.now()
+    await waitFor('others to see restarted nodes alive', async () => {
+      const pr = await five[0].polar(['peers', '--json'])
+      if (pr.code !== 0) return false
+      const rows = json(pr)
+      return killed.every((k) => rows.find((p) => p.did === k.did)?.state === 'alive')
+    }, {timeoutMs: 30_000, intervalMs: 250})
+    r.recoveryMs = Date.now() - t0
+    for (const k of killed) {
+      for (const o of k.heldBefore) {
+        r.checked++
+        if (!(await holdsAll(k.url, o.blocks))) { r.lost++; r.note += `${k.url} lost ${o.cid}; `; continue }
+        const p = await pullOk(k, o.cid, o.sha)
+        if (!p.ok) r.lost++, r.note += `${k.url}: ${p.why}; `
+      }
+    }
+    r.note += `${killed.length} nodes rejoined on their old URLs`
+  })
+
+  await scenario('bit-rot-heal', async (r) => {
+    // Flip bytes in a leaf of a multi-block object on one holder; a pull through it heals.
+    const o = objects.find((x) => x.blocks.length > 1) ?? objects[0]
+    const holder = five.find((n) => n.running && n !== five[0] && verifyHome(n.home).blocks > 0 && o.nodes.includes(n.did)) ?? five.slice(1).find((n) => n.running)
+    if (!(await holdsAll(holder.url, o.blocks))) throw new Error('chosen holder does not hold the object')
+    const victim = o.blocks[o.blocks.length - 1]
+    flipBytes(holder.home, victim)
+    if (!verifyHome(holder.home).bad.includes(victim)) throw new Error('flip did not corrupt the block')
+    r.checked = 1
+    const res = await fetch(`${holder.url}/v1/blocks/${victim}`, {signal: AbortSignal.timeout(5_000)})
+    await res.arrayBuffer()
+    r.note = `peer GET of rotten block: HTTP ${res.status}`
+    const t0 = Date.now()
+    const p = await pullOk(holder, o.cid, o.sha)
+    r.recoveryMs = Date.now() - t0
+    if (!p.ok) r.lost = 1, r.note += `; pull: ${p.why}`
+    // The healed copy is written by the node; give it a moment, then every block must verify.
+    await waitFor('the rotten block to be replaced', () => verifyHome(holder.home).bad.length === 0, {timeoutMs: 10_000, intervalMs: 250})
+      .catch(() => { if (process.env.CHAOS_VERBOSE) console.error(holder.log.slice(-3000)); const bad = verifyHome(holder.home).bad; throw new Error(`${bad.length} bad block(s) on ${holder.url} after a pull through it (${bad.includes(victim) ? 'the rotten one' : 'not the rotten one: ' + bad.join(',')})`) })
+    checkHomes(r, five)
+  })
+}
+await stopAll(five)
+
+// (5) full disk: a 16 MiB tmpfs as POLAR_HOME; a 24 MiB push must fail with a clear
+// error, every indexed block must still verify, and a small push afterwards works.
+// Once through a node on that home, once through the embedded store (no node).
+for (const viaNode of [true, false]) {
+  await scenario(viaNode ? 'full-disk-node' : 'full-disk-embedded', async (r) => {
+    let dir
+    try {
+      dir = mountTmpfs('16m')
+    } catch (e) {
+      throw Object.assign(new Error(`skipped: ${e.message}`), {skip: true})
+    }
+    const n = new Node(join(dir, 'home'))
+    try {
+      const big = makeFile('full-big', 24 * MiB)
+      const last = (res) => (res.stderr.trim() || res.stdout.toString().trim()).split('\n').pop().slice(0, 110)
+      const problems = []
+      if (viaNode) await n.start()
+      const pr = await n.polar(['push', big.file, '--replicas', '1', '--json'])
+      r.note = `big push exit ${pr.code}: ${last(pr)}`
+      if (pr.code === 0) problems.push('push onto a full disk exited 0')
+      else if (!/space|disk is full|ENOSPC/i.test(pr.stderr + pr.stdout)) problems.push('unclear error for a full disk')
+      await delay(500)
+      if (viaNode && !n.running) problems.push(`the node exited (${JSON.stringify(await n.exited)}) on the full disk`)
+      checkHomes(r, [n])
+      const t0 = Date.now()
+      const small = makeFile('full-small', 100 * 1024)
+      const sr = await n.polar(['push', small.file, '--replicas', '1', '--json'])
+      r.checked = 1
+      if (sr.code !== 0) problems.push(`small push afterwards: exit ${sr.code} ${last(sr)}`)
+      else {
+        const p = await pullOk(n, json(sr).cid, small.sha)
+        if (!p.ok) r.lost = 1, problems.push(p.why)
+        r.recoveryMs = Date.now() - t0
+      }
+      checkHomes(r, [n])
+      if (problems.length) throw new Error(problems.join('; '))
+    } finally {
+      await n.stop()
+      unmount(dir)
+      removeDir(dir)
+    }
+  })
+}
+
+const total = results.reduce((a, r) => ({checked: a.checked + (r.checked ?? 0), lost: a.lost + (r.lost ?? 0)}), {checked: 0, lost: 0})
+const failed = results.filter((r) => r.status === 'FAIL').length
+const skipped = results.filter((r) => r.status === 'SKIP').length
+console.log(`TOTAL ${results.length} scenarios: ${results.length - failed - skipped} passed, ${failed} failed, ${skipped} skipped; objects checked=${total.checked} lost=${total.lost}; ${((Date.now() - started) / 1000).toFixed(1)} s${QUICK ? ' (quick)' : ''}`)
+cleanupAll()
+process.exit(failed || total.lost ? 1 : 0)
