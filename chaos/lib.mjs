@@ -305,6 +305,15 @@ export function verifyHome(home) {
   }
   return {blocks, bad}
 }
+/** Where a block sits: {pack, offset, length} or undefined. */
+export function locate(home, cid) {
+  const db = openDb(home)
+  try {
+    return db.prepare('SELECT pack, offset, length FROM blocks WHERE cid = ?').get(Buffer.from(CID.parse(cid).bytes))
+  } finally {
+    db.close()
+  }
+}
 /** XORs 4 bytes in the middle of a stored block, in place. */
 export function flipBytes(home, cid) {
   const db = openDb(home)
@@ -317,11 +326,13 @@ export function flipBytes(home, cid) {
   if (!row) throw new Error(`block ${cid} is not indexed in ${home}`)
   const fd = openSync(packPath(home, row.pack), 'r+')
   try {
-    const at = row.offset + Math.floor(row.length / 2)
-    const buf = Buffer.alloc(4)
-    readSync(fd, buf, 0, 4, at)
-    for (let i = 0; i < 4; i++) buf[i] ^= 0xa5
-    writeSync(fd, buf, 0, 4, at)
+    // Never past the block's own bytes (a 1-byte block gets 1 byte flipped).
+    const n = Math.min(4, row.length)
+    const at = row.offset + Math.floor((row.length - n) / 2)
+    const buf = Buffer.alloc(n)
+    readSync(fd, buf, 0, n, at)
+    for (let i = 0; i < n; i++) buf[i] ^= 0xa5
+    writeSync(fd, buf, 0, n, at)
   } finally {
     closeSync(fd)
   }

@@ -6,7 +6,7 @@ import {randomBytes} from 'node:crypto'
 import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
-import {blockCount, blockList, cleanupAll, flipBytes, holdsAll, json, packBytes, mesh, MiB, mountTmpfs, Node, removeDir, setCli, sha, snapshotBuild, tempDir, unmount, verifyHome, waitFor} from './lib.mjs'
+import {blockCount, blockList, cleanupAll, flipBytes, holdsAll, json, locate, packBytes, mesh, MiB, mountTmpfs, Node, removeDir, setCli, sha, snapshotBuild, tempDir, unmount, verifyHome, waitFor} from './lib.mjs'
 
 const QUICK = process.argv.includes('--quick')
 const BIG = (QUICK ? 48 : 160) * MiB
@@ -219,7 +219,10 @@ if (clusterUp) {
     const o = objects.find((x) => x.blocks.length > 1) ?? objects[0]
     const holder = five.find((n) => n.running && n !== five[0] && verifyHome(n.home).blocks > 0 && o.nodes.includes(n.did)) ?? five.slice(1).find((n) => n.running)
     if (!(await holdsAll(holder.url, o.blocks))) throw new Error('chosen holder does not hold the object')
-    const victim = o.blocks[o.blocks.length - 1]
+    const victim = o.blocks[1] ?? o.blocks[0] // a full 1 MiB leaf
+    const pre = verifyHome(holder.home).bad
+    if (pre.length) throw new Error(`holder already had ${pre.length} bad blocks before the flip`)
+    const was = locate(holder.home, victim)
     flipBytes(holder.home, victim)
     if (!verifyHome(holder.home).bad.includes(victim)) throw new Error('flip did not corrupt the block')
     r.checked = 1
@@ -232,7 +235,7 @@ if (clusterUp) {
     if (!p.ok) r.lost = 1, r.note += `; pull: ${p.why}`
     // The healed copy is written by the node; give it a moment, then every block must verify.
     await waitFor('the rotten block to be replaced', () => verifyHome(holder.home).bad.length === 0, {timeoutMs: 10_000, intervalMs: 250})
-      .catch(() => { if (process.env.CHAOS_VERBOSE) console.error(holder.log.slice(-3000)); const bad = verifyHome(holder.home).bad; throw new Error(`${bad.length} bad block(s) on ${holder.url} after a pull through it (${bad.includes(victim) ? 'the rotten one' : 'not the rotten one: ' + bad.join(',')})`) })
+      .catch(() => { if (process.env.CHAOS_VERBOSE) console.error(holder.log.slice(-3000)); const bad = verifyHome(holder.home).bad; throw new Error(`${bad.length} bad block(s) on ${holder.url} after a pull through it (${bad.includes(victim) ? 'the rotten one' : 'not the rotten one: ' + bad.map((c) => `${c} at ${JSON.stringify(locate(holder.home, c))}`).join(',')}; rotten one was at ${JSON.stringify(was)}, healed copy at ${JSON.stringify(locate(holder.home, victim))})`) })
     checkHomes(r, five)
   })
 }
