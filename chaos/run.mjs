@@ -105,6 +105,7 @@ await scenario('kill-mid-push-pull', async (r) => {
     const t0 = Date.now()
     await b.start()
     await waitFor('3 full replicas after the push kill', async () => (await Promise.all([a, b, c].map((n) => holdsAll(n.url, blocks)))).every(Boolean), {timeoutMs: 90_000})
+      .catch((e) => { if (process.env.CHAOS_VERBOSE) for (const n of [a, b, c]) console.error(`---- ${n.url}\n` + n.log.slice(-2500)); throw e })
 
     // Mid-pull: d (fresh, joined to a) pulls; kill d while it holds part of the object.
     await d.start()

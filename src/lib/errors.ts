@@ -86,7 +86,7 @@ export class NotImplementedError extends PolarError {
 export function toPolarError(err: unknown): PolarError {
   if (err instanceof PolarError) return err
   const e = err as NodeJS.ErrnoException
-  if (e?.code === 'ENOSPC') return new PolarError(`no space left on the device holding POLAR_HOME: ${e.message}`, {code: 'NO_SPACE', cause: e})
+  if (e?.code === 'ENOSPC' || e?.code === 'SQLITE_FULL') return new PolarError(`no space left on the device holding POLAR_HOME: ${e.message}`, {code: 'NO_SPACE', cause: e})
   if (e?.code === 'EACCES' || e?.code === 'EPERM') return new PolarError(`permission denied: ${e.message}`, {code: 'PERMISSION', cause: e})
   return new PolarError(e?.message ?? String(err), {code: 'FAILURE', cause: err})
 }

@@ -16,6 +16,7 @@ export class HttpError extends Error {
 export function statusOf(err: unknown): {status: number; code: string; message: string} {
   if (err instanceof HttpError) return {status: err.status, code: err.code, message: err.message}
   if (err instanceof PolarError) {
+    if (err.code === 'NO_SPACE') return {status: 507, code: err.code, message: err.message}
     const status = {2: 400, 3: 404, 4: 502, 5: 504, 6: 403}[err.exit as 2 | 3 | 4 | 5 | 6] ?? 500
     return {status, code: err.code, message: err.message}
   }
@@ -147,6 +148,7 @@ export function requestUrl(req: IncomingMessage): URL {
 export function errorFromResponse(status: number, body: any, where: string): PolarError {
   const code = body?.error?.code ?? `HTTP_${status}`
   const message = `${where}: ${body?.error?.message ?? `HTTP ${status}`}`
+  if (status === 507) return new PolarError(message, {code})
   if (status === 404) return new NotFoundError(message, {code})
   if (status === 403 || status === 429) return new NotAllowedError(message, {code})
   if (status === 400 || status === 413) return new InputError(message, {code})

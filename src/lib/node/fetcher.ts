@@ -39,7 +39,22 @@ export class NetworkBlockSource implements BlockSource {
     private readonly writer: PackWriter,
     private readonly peers: PeerTable,
     private readonly log: Log = () => {},
+    /**
+     * The root of the object being fetched, indexed only by `finish()` after
+     * everything under it: "has the root" then means "has every block", as for
+     * a push (repair and `has` judge holding by the root).
+     */
+    private readonly deferRoot?: CID,
   ) {}
+
+  private rootBytes: Uint8Array | undefined
+  private rootHeal = false
+
+  /** Stores the deferred root; call once the whole object has been read. */
+  async finish(): Promise<void> {
+    if (this.deferRoot && this.rootBytes) await this.writer.put(this.deferRoot, this.rootBytes, {heal: this.rootHeal})
+    this.rootBytes = undefined
+  }
 
   async get(cid: CID, options: {signal?: AbortSignal} = {}): Promise<Uint8Array> {
     let heal = false
@@ -62,7 +77,10 @@ export class NetworkBlockSource implements BlockSource {
       const src = this.sources[(start + i) % this.sources.length]
       try {
         const bytes = await src.client.getBlock(cid, options)
-        await this.writer.put(cid, bytes, {heal})
+        if (this.deferRoot?.equals(cid)) {
+          this.rootBytes = bytes
+          this.rootHeal = heal
+        } else await this.writer.put(cid, bytes, {heal})
         this.fetched++
         if (heal) this.healed++
         return bytes

@@ -1,4 +1,5 @@
 import type {ServerResponse} from 'node:http'
+import {NETWORK_CHECKPOINT_BYTES} from '../store/block-store.js'
 import {isAbsolute} from 'node:path'
 import {assertSupportedCid, parseCid} from '../content/cid.js'
 import {readFile} from '../content/reader.js'
@@ -80,17 +81,19 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     if (!local && located.holders.length === 0) {
       throw new NotFoundError(`no object ${root} on this node or its ${sources.length} peer(s); check the CID, or add a peer that holds it (polar peers add URL)`)
     }
-    const writer = ctx.store.blocks.writer()
-    const source = new NetworkBlockSource(ctx.store, [...located.holders, ...located.others], writer, ctx.peers, ctx.log)
+    const writer = ctx.store.blocks.writer({checkpointBytes: NETWORK_CHECKPOINT_BYTES})
+    const source = new NetworkBlockSource(ctx.store, [...located.holders, ...located.others], writer, ctx.peers, ctx.log, root)
     const abort = new AbortController()
     res.on('close', () => abort.abort())
     try {
       const chunks = readFile(root, source, {prefetch: NETWORK_PREFETCH, signal: abort.signal})
       if (out !== null) {
-        sendJson(res, 200, await writeChunks(root.toString(), chunks, {output: out}))
+        const result = await writeChunks(root.toString(), chunks, {output: out})
+        await source.finish()
+        sendJson(res, 200, result)
         return
       }
-      await streamChunks(res, chunks)
+      if (await streamChunks(res, chunks)) await source.finish()
     } finally {
       await writer.close().catch((err) => ctx.log(`could not keep fetched blocks: ${(err as Error).message}`))
       if (source.healed) ctx.log(`healed ${source.healed} corrupt block(s) of ${root} from peers`)
@@ -155,7 +158,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
  * that "not found" or "corrupt" is a proper error response. A failure later
  * arrives as an HTTP trailer, which the CLI turns into the right exit code.
  */
-async function streamChunks(res: ServerResponse, chunks: AsyncGenerator<Uint8Array>): Promise<void> {
+async function streamChunks(res: ServerResponse, chunks: AsyncGenerator<Uint8Array>): Promise<boolean> {
   const it = chunks[Symbol.asyncIterator]()
   const first = await it.next()
   res.writeHead(200, {'content-type': 'application/octet-stream', trailer: ERROR_TRAILER})
@@ -165,8 +168,11 @@ async function streamChunks(res: ServerResponse, chunks: AsyncGenerator<Uint8Arr
   } catch (err) {
     const {code, message} = statusOf(err)
     res.addTrailers({[ERROR_TRAILER]: JSON.stringify({code, message})})
+    res.end()
+    return false
   }
   res.end()
+  return true
 }
 
 function write(res: ServerResponse, chunk: Uint8Array): Promise<void> {

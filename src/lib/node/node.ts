@@ -1,7 +1,8 @@
+import {NETWORK_CHECKPOINT_BYTES} from '../store/block-store.js'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {chmodSync, unlinkSync} from 'node:fs'
 import {join} from 'node:path'
-import {InputError, PolarError} from '../errors.js'
+import {InputError, PolarError, toPolarError} from '../errors.js'
 import {ensureHome} from '../home.js'
 import {KeyStore, type Identity} from '../identity/index.js'
 import {ReplayGuard} from '../net/auth.js'
@@ -160,9 +161,13 @@ export class PolarNode {
         req.resume()
         sendJson(res, 404, {error: {code: 'NO_ROUTE', message: `no route ${url.pathname}`}})
       }
-    } catch (err) {
-      const status = err instanceof PolarError || (err as any)?.name === 'HttpError'
-      if (!status) this.log(`error on ${req.method} ${req.url}: ${(err as Error)?.stack ?? err}`)
+    } catch (caught) {
+      // A full disk or a permission problem keeps its meaning across the socket (NO_SPACE: 507, exit 1).
+      const code = (caught as NodeJS.ErrnoException)?.code
+      const system = code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'EACCES'
+      const err = system ? toPolarError(caught) : caught
+      const expected = !system && (err instanceof PolarError || (err as any)?.name === 'HttpError')
+      if (!expected) this.log(`error on ${req.method} ${req.url}: ${(caught as Error)?.stack ?? caught}`)
       req.resume()
       sendError(res, err)
     }
@@ -178,7 +183,7 @@ export class PolarNode {
     const key = cid.toString()
     if (this.healing.has(key) || this.stopping) return
     this.healing.add(key)
-    const writer = this.store.blocks.writer()
+    const writer = this.store.blocks.writer({checkpointBytes: NETWORK_CHECKPOINT_BYTES})
     const source = new NetworkBlockSource(this.store, this.ctx.sources(), writer, this.peers, this.log)
     const work = source.get(cid)
       .then(async () => {

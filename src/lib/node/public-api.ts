@@ -1,4 +1,5 @@
 import type {IncomingMessage, ServerResponse} from 'node:http'
+import {NETWORK_CHECKPOINT_BYTES} from '../store/block-store.js'
 import {CID} from 'multiformats/cid'
 import {blockMatches, parseCid} from '../content/cid.js'
 import {IntegrityError, NotFoundError, PolarError} from '../errors.js'
@@ -171,12 +172,13 @@ export function publicRouter(ctx: NodeContext): Router {
 }
 
 async function replicate(ctx: NodeContext, root: CID, recordBytes: Uint8Array, from: {did: string; url: string}): Promise<{held: boolean; blocks: number}> {
-  const writer = ctx.store.blocks.writer()
+  const writer = ctx.store.blocks.writer({checkpointBytes: NETWORK_CHECKPOINT_BYTES})
   const own = {did: from.did, client: ctx.client(from)}
   const others = ctx.sources().filter((s) => s.did !== from.did)
-  const source = new NetworkBlockSource(ctx.store, [own, ...(await locateHolders(root, others)).holders], writer, ctx.peers, ctx.log)
+  const source = new NetworkBlockSource(ctx.store, [own, ...(await locateHolders(root, others)).holders], writer, ctx.peers, ctx.log, root)
   try {
     await fetchObject(root, source)
+    await source.finish()
   } finally {
     await writer.close() // keep every verified block, even if the rest failed: a retry resumes
   }

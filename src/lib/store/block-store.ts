@@ -35,6 +35,18 @@ interface PackRow {
   lease_until: number
 }
 
+export interface WriterOptions {
+  /**
+   * Index (and fsync) at least this often. Blocks fetched from the network are
+   * worth keeping sooner (NETWORK_CHECKPOINT_BYTES): a node killed mid-fetch then
+   * resumes from what it had, and a commit is cheap next to the network time.
+   */
+  checkpointBytes?: number
+}
+
+/** Checkpoint interval for writers fed from peers. */
+export const NETWORK_CHECKPOINT_BYTES = 8 * 1024 * 1024
+
 export interface GetOptions {
   /** Re-hash the block (default true). Callers that verify themselves (the DAG reader) pass false. */
   verify?: boolean
@@ -91,8 +103,8 @@ export class BlockStore {
   }
 
   /** A writer that appends blocks; `close()` makes them durable and visible. */
-  writer(): PackWriter {
-    return new PackWriter(this)
+  writer(options: WriterOptions = {}): PackWriter {
+    return new PackWriter(this, options)
   }
 
   /** Leases a pack for appending: a free one, one whose writer died, or a new one. */
@@ -190,7 +202,11 @@ export class PackWriter {
   written = 0
   bytesWritten = 0
 
-  constructor(private readonly store: BlockStore) {}
+  private readonly checkpointBytes: number
+
+  constructor(private readonly store: BlockStore, options: WriterOptions = {}) {
+    this.checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES
+  }
 
   private open(): void {
     const pack = this.store.leasePack()
@@ -245,7 +261,7 @@ export class PackWriter {
       const fd = this.fd
       this.syncing = Promise.all(issued).then(() => datasync(fd)).catch(() => {}).finally(() => { this.syncing = undefined })
     }
-    if (this.sinceCheckpoint >= CHECKPOINT_BYTES) {
+    if (this.sinceCheckpoint >= this.checkpointBytes) {
       this.sinceCheckpoint = 0
       // One checkpoint at a time; it runs while the caller goes on writing.
       if (this.checkpointing) await this.checkpointing
@@ -298,6 +314,9 @@ export class PackWriter {
     if (this.checkpointing) await this.checkpointing.catch(() => {})
     if (this.syncing) await this.syncing
     if (this.pack) {
+      // Give back the space of what was never indexed (a full disk must not stay full
+      // after a failed push: the next writer could not even take its lease).
+      try { ftruncateSync(this.fd, this.committed) } catch {}
       try { closeSync(this.fd) } catch {}
       try { this.store.release(this.pack.id, this.pack.holder!) } catch {}
       this.pack = undefined
