@@ -3,14 +3,14 @@
 // ipfs-unixfs-importer with the unixfs-v1-2025 profile into blockstore-fs) as
 // a whole process, fresh blockstore directory every run. Same file for both,
 // alternating; both must print the same root CID.
-import {randomFillSync} from 'node:crypto'
-import {closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {childEnv, mustSucceed, node, polarBin, syncDisks, timeProcess} from './lib/proc.js'
 import {alternate} from './lib/stats.js'
+import {writeRandomFile} from './lib/files.js'
 import {failedRow, makeRow} from './lib/row.js'
 
 const heliaAdd = fileURLToPath(new URL('./peers/helia-add.mjs', import.meta.url))
@@ -18,17 +18,6 @@ const MiB = 1024 * 1024
 const PEER = 'Helia add (ipfs-unixfs-importer + blockstore-fs)'
 const GOAL = {op: '>=', value: 1.0}
 
-function writeRandomFile(path, bytes) {
-  const fd = openSync(path, 'w')
-  const buf = Buffer.allocUnsafe(8 * MiB)
-  for (let left = bytes; left > 0; left -= buf.length) {
-    const n = Math.min(left, buf.length)
-    randomFillSync(buf, 0, n)
-    writeSync(fd, buf, 0, n)
-  }
-  fsyncSync(fd)
-  closeSync(fd)
-}
 
 export default {
   name: 'push',
