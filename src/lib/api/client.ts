@@ -1,7 +1,7 @@
 import {request as httpRequest, type IncomingMessage} from 'node:http'
 import {basename, resolve} from 'node:path'
 import type {Writable} from 'node:stream'
-import {InputError, NetworkError, PolarError} from '../errors.js'
+import {InputError, NetworkError} from '../errors.js'
 import {errorFromResponse} from '../net/http.js'
 import type {PushResult} from '../objects/index.js'
 import type {PullResult} from '../util/output.js'
@@ -116,6 +116,3 @@ export function assertUrl(node: string): URL {
   throw new InputError(`--node must be an http(s) URL or the path of a node's socket, got ${JSON.stringify(node)}`)
 }
 
-export function isPolarError(err: unknown): err is PolarError {
-  return err instanceof PolarError
-}

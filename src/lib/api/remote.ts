@@ -1,7 +1,7 @@
 import {Pool} from 'undici'
 import {parseCid, assertSupportedCid} from '../content/cid.js'
 import {readFile} from '../content/reader.js'
-import {NetworkError} from '../errors.js'
+import {NetworkError, PolarError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
 import {signRequest} from '../net/auth.js'
 import {PeerClient} from '../net/client.js'
@@ -45,17 +45,18 @@ export async function remotePushRequest(nodeUrl: string, identity: Identity, int
   const origin = new URL(nodeUrl).origin
   const body = Buffer.from(JSON.stringify(intent))
   const pool = new Pool(origin, {connections: 1})
+  const peer = new PeerClient(origin, undefined, 1)
   try {
-    const hello = await new PeerClient(origin).hello({timeoutMs: 15_000})
+    const hello = await peer.hello({timeoutMs: 15_000})
     const res = await pool.request({method: 'POST', path: '/v1/objects', body, headers: {'content-type': 'application/json', ...signRequest(identity, 'POST', '/v1/objects', body, Date.now(), hello.did)}, signal: AbortSignal.timeout(15_000)})
     const text = await res.body.text()
     let parsed: any
     try { parsed = JSON.parse(text) } catch {}
     throw errorFromResponse(res.statusCode >= 300 ? res.statusCode : 500, parsed ?? {error: {message: `unexpected answer ${res.statusCode}`}}, origin)
   } catch (err) {
-    if ((err as Error).name?.endsWith('Error') && (err as any).exit) throw err
+    if (err instanceof PolarError) throw err
     throw new NetworkError(`${origin}: ${(err as Error).message}`, {cause: err})
   } finally {
-    await pool.destroy()
+    await Promise.all([pool.destroy(), peer.destroy()])
   }
 }

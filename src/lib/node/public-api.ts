@@ -1,8 +1,8 @@
-import type {IncomingMessage, ServerResponse} from 'node:http'
+import type {IncomingMessage} from 'node:http'
 import {NETWORK_CHECKPOINT_BYTES} from '../store/block-store.js'
 import {CID} from 'multiformats/cid'
 import {blockMatches, parseCid} from '../content/cid.js'
-import {IntegrityError, NotFoundError, PolarError} from '../errors.js'
+import {IntegrityError, NotFoundError} from '../errors.js'
 import {isDid} from '../identity/index.js'
 import {claimedSigner, verifyRequest} from '../net/auth.js'
 import {PeerClient} from '../net/client.js'
@@ -186,6 +186,3 @@ async function replicate(ctx: NodeContext, root: CID, recordBytes: Uint8Array, f
   return {held: ctx.store.blocks.has(root), blocks: source.fetched}
 }
 
-export function isPolarError(err: unknown): err is PolarError {
-  return err instanceof PolarError
-}
