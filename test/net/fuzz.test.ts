@@ -51,7 +51,7 @@ const cidText = fc.oneof(
   pathSafe,
 )
 const routePath = fc.oneof(
-  fc.constantFrom('/', '/v1', '/v1/', '/v1/hello', '/v1/peers', '/v1/peers/register', '/v1/blocks', '/v1/blocks/has', '/v1/records', '/v1/replicate', '/v1/objects', '/ipfs', '/ipfs/', '/api/v1/status', '/api/v1/push', '/v2/hello'),
+  fc.constantFrom('/', '/v1', '/v1/', '/v1/hello', '/v1/peers', '/v1/peers/register', '/v1/blocks', '/v1/blocks/has', '/v1/blocks/get', '/v1/records', '/v1/replicate', '/v1/objects', '/ipfs', '/ipfs/', '/api/v1/status', '/api/v1/push', '/v2/hello'),
   cidText.map((c) => `/v1/blocks/${c}`),
   cidText.map((c) => `/v1/records?root=${encodeURIComponent(c)}`),
   fc.tuple(cidText, fc.constantFrom('', '?format=raw', '?format=car', '?format=junk', '?format=car&dag-scope=entity', '/sub/path', '?' + 'x'.repeat(50))).map(([c, q]) => `/ipfs/${c}${q}`),
@@ -106,6 +106,7 @@ const targeted: fc.Arbitrary<FuzzRequest> = fc.oneof(
   routed(fc.constantFrom('GET', 'HEAD'), fc.constantFrom('/v1/hello', '/v1/peers'), fc.constant(undefined)),
   routed(fc.constant('POST'), fc.constant('/v1/peers/register'), asBytes(jsonBody)),
   routed(fc.constant('POST'), fc.constant('/v1/blocks/has'), asBytes(jsonBody)),
+  routed(fc.constant('POST'), fc.constant('/v1/blocks/get'), asBytes(jsonBody)),
   routed(fc.constant('POST'), fc.constant('/v1/blocks'), frames),
   routed(fc.constant('POST'), fc.constant('/v1/replicate'), asBytes(jsonBody)),
   routed(fc.constant('POST'), fc.constant('/v1/objects'), asBytes(jsonBody)),

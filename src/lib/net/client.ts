@@ -8,7 +8,7 @@ import {errorFromResponse} from './http.js'
 export {errorFromResponse}
 import {isDid, type Identity} from '../identity/index.js'
 import {signRequest} from './auth.js'
-import {encodeFrames} from './frames.js'
+import {decodeFrames, encodeFrames, MAX_BATCH_BYTES} from './frames.js'
 
 /** Persistent connections kept to one peer (undici pool). */
 export const CONNECTIONS_PER_PEER = 8
@@ -48,7 +48,7 @@ export class PeerClient {
     this.pool = new Pool(this.origin, {connections, keepAliveTimeout: 30_000, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS})
   }
 
-  private async request(method: string, path: string, body: Uint8Array | undefined, options: RequestOptions & {sign?: boolean; contentType?: string; maxBytes?: number}): Promise<{status: number; body: Buffer; headers: Record<string, unknown>}> {
+  private async request(method: string, path: string, body: Uint8Array | undefined, options: RequestOptions & {sign?: boolean; contentType?: string; maxBytes?: number; alloc?: (size: number) => Buffer}): Promise<{status: number; body: Buffer; headers: Record<string, unknown>}> {
     const headers: Record<string, string> = {}
     if (body) headers['content-type'] = options.contentType ?? 'application/json'
     if (options.sign && this.identity) Object.assign(headers, signRequest(this.identity, method, path, body, Date.now(), await this.receiverDid(options)))
@@ -69,7 +69,7 @@ export class PeerClient {
     }
     // With a declared length (blocks always have one) the body is copied once
     // into a buffer of that size instead of collected and concatenated.
-    const into = declared > 0 ? Buffer.allocUnsafe(declared) : undefined
+    const into = declared > 0 ? (options.alloc ?? Buffer.allocUnsafe)(declared) : undefined
     const parts: Buffer[] = []
     let size = 0
     try {
@@ -88,6 +88,73 @@ export class PeerClient {
     }
     if (into && size !== into.length) throw new NetworkError(`${this.origin}${path}: response ended after ${size} of ${into.length} bytes`)
     return {status: res.statusCode, body: into ?? Buffer.concat(parts, size), headers: res.headers}
+  }
+
+  /**
+   * Like request(), for bulk bodies: undici's dispatch hands each chunk of the
+   * response straight to us and it is copied once into a buffer of the
+   * declared length (from `alloc`), with no body stream (whose buffering
+   * concatenates chunks, a second copy of everything). Error bodies and
+   * bodies without a length are collected as they come, up to `maxBytes`.
+   */
+  private requestInto(method: string, path: string, body: Uint8Array | undefined, options: RequestOptions & {contentType?: string; maxBytes: number; alloc?: (size: number) => Buffer}): Promise<{status: number; body: Buffer}> {
+    const headers: Record<string, string> = {}
+    if (body) headers['content-type'] = options.contentType ?? 'application/json'
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS)
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+    const where = `${this.origin}${path}`
+    return new Promise((resolve, reject) => {
+      let status = 0
+      let into: Buffer | undefined
+      const parts: Buffer[] = []
+      let size = 0
+      let settled = false
+      let abortRequest: ((reason: Error) => void) | undefined
+      const onAbort = () => abortRequest?.(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
+      const finish = (err: unknown, value?: {status: number; body: Buffer}) => {
+        if (settled) return
+        settled = true
+        signal.removeEventListener('abort', onAbort)
+        if (err === undefined) resolve(value!)
+        else if (options.signal?.aborted || err instanceof PolarError) reject(err)
+        else reject(new NetworkError(`${where}: ${(err as Error).message}`, {cause: err}))
+      }
+      const fail = (controller: {abort(reason: Error): void}, err: Error) => {
+        finish(err)
+        controller.abort(err)
+      }
+      signal.addEventListener('abort', onAbort, {once: true})
+      this.pool.dispatch({method: method as 'POST', path, headers, body: body ? Buffer.from(body.buffer, body.byteOffset, body.length) : undefined}, {
+        onRequestStart(controller) {
+          abortRequest = (reason) => controller.abort(reason)
+          if (signal.aborted) onAbort()
+        },
+        onResponseStart(controller, statusCode, resHeaders) {
+          status = statusCode
+          const declared = Number(resHeaders['content-length'] ?? 0)
+          if (declared > options.maxBytes) return fail(controller, new IntegrityError(`${where}: response of ${declared} bytes is over the ${options.maxBytes}-byte limit`))
+          if (declared > 0 && statusCode === 200) into = (options.alloc ?? Buffer.allocUnsafe)(declared)
+        },
+        onResponseData(controller, chunk) {
+          if (settled) return
+          if (into) {
+            if (size + chunk.length > into.length) return fail(controller, new IntegrityError(`${where}: response is over its declared ${into.length} bytes`))
+            chunk.copy(into, size)
+          } else {
+            if (size + chunk.length > options.maxBytes) return fail(controller, new IntegrityError(`${where}: response is over the ${options.maxBytes}-byte limit`))
+            parts.push(chunk)
+          }
+          size += chunk.length
+        },
+        onResponseEnd() {
+          if (into && size !== into.length) return finish(new NetworkError(`${where}: response ended after ${size} of ${into.length} bytes`))
+          finish(undefined, {status, body: into ?? Buffer.concat(parts, size)})
+        },
+        onResponseError(_controller, err) {
+          finish(err)
+        },
+      })
+    })
   }
 
   private async json(method: string, path: string, payload: unknown, options: RequestOptions & {sign?: boolean} = {}): Promise<any> {
@@ -137,6 +204,28 @@ export class PeerClient {
     if (r.status === 404) throw new NotFoundError(`${this.origin} does not have block ${cid}`)
     if (r.status !== 200) throw errorFromResponse(r.status, safeJson(r.body), this.origin)
     return verifyBlock(cid, r.body, `block from ${this.origin}`)
+  }
+
+  /**
+   * Several blocks in one request (`POST /v1/blocks/get`): those of `cids`
+   * the peer holds, in order, NOT yet verified — the caller must hash-check
+   * every one (the fetcher does, on its hash pool) before using it. Blocks the
+   * peer lacks are simply absent; a block that was not asked for is an
+   * IntegrityError. `alloc` chooses where the body lands (one buffer).
+   */
+  async getBlocksUnverified(cids: CID[], options: RequestOptions & {alloc?: (size: number) => Buffer} = {}): Promise<Array<{cid: CID; bytes: Buffer}>> {
+    const body = Buffer.from(JSON.stringify({cids: cids.map(String)}))
+    const r = await this.requestInto('POST', '/v1/blocks/get', body, {...options, maxBytes: MAX_BATCH_BYTES})
+    if (r.status !== 200) throw errorFromResponse(r.status, safeJson(r.body), this.origin)
+    let frames
+    try {
+      frames = decodeFrames(r.body)
+    } catch (err) {
+      throw new IntegrityError(`${this.origin}: malformed block batch: ${(err as Error).message}`)
+    }
+    const asked = new Set(cids.map(String))
+    for (const f of frames) if (!asked.has(f.cid.toString())) throw new IntegrityError(`${this.origin} sent block ${f.cid}, which was not asked for`)
+    return frames as Array<{cid: CID; bytes: Buffer}>
   }
 
   async putBlocks(blocks: Array<{cid: CID; bytes: Uint8Array}>, options: RequestOptions = {}): Promise<number> {

@@ -6,9 +6,13 @@ import type {PackWriter} from '../store/block-store.js'
 import type {Store} from '../store/store.js'
 import type {PeerTable} from './peer-table.js'
 import {rankNodes} from './placement.js'
+import {sharedAlloc, verifyMany} from '../content/hash-pool.js'
 
 /** Blocks fetched ahead of the one being written during a network read. */
 export const NETWORK_PREFETCH = 16
+/** Blocks per batched request (POST /v1/blocks/get), and how far ahead of the reader batches are asked for. */
+export const BATCH_BLOCKS = 8
+export const BATCH_AHEAD = 32
 /** How long a holder lookup waits for each peer. */
 export const LOCATE_TIMEOUT_MS = 3_000
 
@@ -56,6 +60,91 @@ export class NetworkBlockSource implements BlockSource {
     this.rootBytes = undefined
   }
 
+  /** The reader's next blocks, in order (BlockSource.plan): missing ones are fetched in batches. */
+  plan(cids: CID[]): void {
+    this.planned = cids
+    this.planIndex = new Map(cids.map((c, i) => [c.toString(), i]))
+    this.frontier = 0
+  }
+
+  /** Index in `planned` of the first block not yet considered for a batch. */
+  private frontier = 0
+
+  private planned: CID[] = []
+  private planIndex = new Map<string, number>()
+  /** Blocks asked for in a batch and not yet taken by get(): the verified bytes, or undefined (fetch it singly). */
+  private batched = new Map<string, Promise<Uint8Array | undefined>>()
+
+  /** Planned blocks already asked for (or found here): each is batched at most once. */
+  private taken = new Set<string>()
+
+  /**
+   * Keeps the planned blocks from `key` up to BATCH_AHEAD further asked for,
+   * BATCH_BLOCKS per request, spread over the sources. Blocks already here
+   * are left to the local read.
+   */
+  private batchAhead(key: string, signal?: AbortSignal): void {
+    const at = this.planIndex.get(key)
+    if (at === undefined) return
+    // Whole batches only (the last one excepted): top up once the asked-for
+    // frontier is less than BATCH_AHEAD blocks ahead of the reader.
+    const want = Math.min(this.planned.length, at + BATCH_AHEAD)
+    while (this.frontier < want) {
+      const batch: CID[] = []
+      while (batch.length < BATCH_BLOCKS && this.frontier < this.planned.length) {
+        const c = this.planned[this.frontier++]
+        const k = c.toString()
+        if (this.taken.has(k)) continue
+        this.taken.add(k)
+        if (!this.store.blocks.has(c)) batch.push(c)
+      }
+      if (batch.length > 0) this.fetchBatch(batch, signal)
+    }
+  }
+
+  /**
+   * One batched request. Every block in the answer is verified; good ones are
+   * stored and handed to get(), missing or bad ones resolve undefined and are
+   * fetched again singly (from every source in turn), so a batch never
+   * decides a failure on its own.
+   */
+  private fetchBatch(cids: CID[], signal?: AbortSignal): void {
+    const src = this.sources[this.next++ % this.sources.length]
+    const work = (async (): Promise<Map<string, Uint8Array>> => {
+      const got = new Map<string, Uint8Array>()
+      let blocks
+      try {
+        blocks = await src.client.getBlocksUnverified(cids, {signal, alloc: sharedAlloc})
+      } catch (err) {
+        if (err instanceof IntegrityError) this.badBlockFrom(src, cids[0])
+        else if (err instanceof NetworkError) this.peers.markFailure(src.did)
+        return got
+      }
+      const ok = await verifyMany(blocks)
+      for (let i = 0; i < blocks.length; i++) {
+        const {cid, bytes} = blocks[i]
+        if (!ok[i]) {
+          this.badBlockFrom(src, cid)
+          continue
+        }
+        await this.writer.put(cid, bytes)
+        this.fetched++
+        got.set(cid.toString(), bytes)
+      }
+      return got
+    })()
+    work.catch(() => {})
+    for (const c of cids) {
+      const k = c.toString()
+      this.batched.set(k, work.then((m) => m.get(k), () => undefined))
+    }
+  }
+
+  private badBlockFrom(src: Source, cid: CID): void {
+    const dropped = this.peers.markBadBlock(src.did)
+    this.log(`peer ${src.did} sent a bad block ${cid}${dropped ? '; dropped it' : ''}`)
+  }
+
   async get(cid: CID, options: {signal?: AbortSignal} = {}): Promise<Uint8Array> {
     let heal = false
     try {
@@ -65,6 +154,17 @@ export class NetworkBlockSource implements BlockSource {
         heal = true
         this.log(`local block ${cid} failed verification; fetching a good copy from a peer`)
       } else if (!(err instanceof NotFoundError)) throw err
+    }
+    if (!heal && this.sources.length > 0) {
+      const key = cid.toString()
+      this.batchAhead(key, options.signal)
+      const pending = this.batched.get(key)
+      if (pending) {
+        this.batched.delete(key)
+        const bytes = await pending
+        if (bytes) return bytes
+        options.signal?.throwIfAborted()
+      }
     }
     // A local copy that fails verification is an integrity failure (exit 4) when no peer can replace it, not "not found".
     if (this.sources.length === 0) {

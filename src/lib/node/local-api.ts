@@ -1,5 +1,5 @@
 import type {ServerResponse} from 'node:http'
-import {NETWORK_CHECKPOINT_BYTES} from '../store/block-store.js'
+import {NETWORK_WRITER} from '../store/block-store.js'
 import {isAbsolute} from 'node:path'
 import {assertSupportedCid, parseCid} from '../content/cid.js'
 import {readFile} from '../content/reader.js'
@@ -81,7 +81,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     if (!local && located.holders.length === 0) {
       throw new NotFoundError(`no object ${root} on this node or its ${sources.length} peer(s); check the CID, or add a peer that holds it (polar peers add URL)`)
     }
-    const writer = ctx.store.blocks.writer({checkpointBytes: NETWORK_CHECKPOINT_BYTES})
+    const writer = ctx.store.blocks.writer(NETWORK_WRITER)
     const source = new NetworkBlockSource(ctx.store, [...located.holders, ...located.others], writer, ctx.peers, ctx.log, root)
     const abort = new AbortController()
     res.on('close', () => abort.abort())

@@ -1,4 +1,4 @@
-import {NETWORK_CHECKPOINT_BYTES} from '../store/block-store.js'
+import {NETWORK_WRITER} from '../store/block-store.js'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {chmodSync, unlinkSync} from 'node:fs'
 import {join} from 'node:path'
@@ -183,7 +183,7 @@ export class PolarNode {
     const key = cid.toString()
     if (this.healing.has(key) || this.stopping) return
     this.healing.add(key)
-    const writer = this.store.blocks.writer({checkpointBytes: NETWORK_CHECKPOINT_BYTES})
+    const writer = this.store.blocks.writer(NETWORK_WRITER)
     const source = new NetworkBlockSource(this.store, this.ctx.sources(), writer, this.peers, this.log)
     const work = source.get(cid)
       .then(async () => {
