@@ -117,7 +117,8 @@ export class NetworkBlockSource implements BlockSource {
         blocks = await src.client.getBlocksUnverified(cids, {signal, alloc: sharedAlloc})
       } catch (err) {
         if (err instanceof IntegrityError) this.badBlockFrom(src, cids[0])
-        else if (err instanceof NetworkError) this.peers.markFailure(src.did)
+        // A peer without the batch route (404/405) is not failing: its blocks come singly.
+        else if (err instanceof NetworkError && err.code !== 'METHOD_NOT_ALLOWED') this.peers.markFailure(src.did)
         return got
       }
       const ok = await verifyMany(blocks)
