@@ -47,6 +47,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
       name: q.get('name') ?? undefined,
       tags: q.getAll('tag'),
       mime: q.get('mime') ?? undefined,
+      base: q.get('base') ?? undefined,
     }))
     setReplicaTarget(ctx, result.cid, replicas)
     const record = ctx.store.records.bytesOf(result.record)!
