@@ -1,5 +1,5 @@
 import {CID} from 'multiformats/cid'
-import {verifyBlock} from '../content/cid.js'
+import {blockMatches, verifyBlock} from '../content/cid.js'
 import {CODEC_DELTA, CODEC_DELTA_GZIP, CODEC_RAW, CodecError, decodeBlock, MAX_DELTA_DEPTH} from '../codec/index.js'
 import {IntegrityError, NotFoundError} from '../errors.js'
 import type {BlockStore} from './block-store.js'
@@ -29,7 +29,8 @@ interface Location {
  * dependents whole before their base may go.
  */
 export class BlockCodecs {
-  private readonly cache = new Map<string, Uint8Array>()
+  /** Decoded bytes by CID; `verified` once they were hashed against it (bases inside a chain need not be: the block on top is). */
+  private readonly cache = new Map<string, {bytes: Uint8Array; verified: boolean}>()
   private cacheBytes = 0
   private readonly stmts
 
@@ -98,47 +99,63 @@ export class BlockCodecs {
 
   /** Decodes a stored block (any codec) and verifies it against its CID. */
   decode(cid: CID): Uint8Array {
-    return this.decoded(cid, MAX_DELTA_DEPTH)
+    return this.decoded(cid, MAX_DELTA_DEPTH, true)
   }
 
-  private decoded(cid: CID, depthLeft: number): Uint8Array {
+  /**
+   * Decoded bytes of a stored block. Only the block asked for is hashed
+   * (`verify`); the bases under it are not, since a wrong byte in any of them
+   * makes the block on top fail its hash. A chain of depth d then costs one
+   * hash instead of d + 1.
+   */
+  private decoded(cid: CID, depthLeft: number, verify: boolean): Uint8Array {
     const key = cid.toString()
     const hit = this.cache.get(key)
     if (hit) {
       // LRU: move to the newest end.
       this.cache.delete(key)
       this.cache.set(key, hit)
-      return hit
+      if (verify && !hit.verified) {
+        if (!blockMatches(cid, hit.bytes)) {
+          this.cache.delete(key)
+          this.cacheBytes -= hit.bytes.length
+          throw new IntegrityError(`stored block ${cid} does not hash to its CID (corrupt or forged data)`)
+        }
+        hit.verified = true
+      }
+      return hit.bytes
     }
     const loc = this.locate(cid)
     if (!loc) throw new NotFoundError(`block ${cid} is not in this store`)
     let bytes: Uint8Array
-    if (loc.codec === CODEC_RAW) bytes = verifyBlock(cid, this.store.readAt(cid, loc, {verify: false}), 'stored block')
-    else {
+    if (loc.codec === CODEC_RAW) {
+      bytes = this.store.readAt(cid, loc, {verify: false})
+      if (verify) verifyBlock(cid, bytes, 'stored block')
+    } else {
       const encoded = this.store.readAt(cid, loc, {verify: false})
       bytes = decodeBlock(cid, encoded, (base, left) => {
         try {
-          return this.decoded(base, left)
+          return this.decoded(base, left, false)
         } catch (err) {
           // A block whose base is gone or damaged is itself unreadable here: an integrity
           // failure (a read through a node then fetches a good copy and replaces it).
           if (err instanceof NotFoundError) throw new CodecError(`block ${cid} is stored as a delta of ${base}, which is missing`)
           throw err
         }
-      }, depthLeft)
+      }, depthLeft, undefined, {verify})
     }
-    this.remember(key, bytes)
+    this.remember(key, bytes, verify)
     return bytes
   }
 
-  private remember(key: string, bytes: Uint8Array): void {
+  private remember(key: string, bytes: Uint8Array, verified: boolean): void {
     if (bytes.length > BASE_CACHE_BYTES / 4) return
-    this.cache.set(key, bytes)
+    this.cache.set(key, {bytes, verified})
     this.cacheBytes += bytes.length
     while (this.cacheBytes > BASE_CACHE_BYTES) {
-      const [k, v] = this.cache.entries().next().value as [string, Uint8Array]
+      const [k, v] = this.cache.entries().next().value as [string, {bytes: Uint8Array}]
       this.cache.delete(k)
-      this.cacheBytes -= v.length
+      this.cacheBytes -= v.bytes.length
     }
   }
 
@@ -147,7 +164,7 @@ export class BlockCodecs {
     const v = this.cache.get(key)
     if (v) {
       this.cache.delete(key)
-      this.cacheBytes -= v.length
+      this.cacheBytes -= v.bytes.length
     }
   }
 
