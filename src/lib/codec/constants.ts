@@ -24,8 +24,8 @@ export const MAX_DECODED_SIZE = MAX_BLOCK_SIZE
  * block raw rather than write a gzip past this ratio.
  */
 export const MAX_INFLATE_RATIO = 256
-/** Compressed input fed to the inflater per step: each step can add at most ~1 MiB (1032 × 1 KiB) before the count is checked. */
-export const INFLATE_STEP = 1024
+/** Output produced by the inflater between two checks of the running total (zlib chunkSize): a bomb costs at most this past the declared length. */
+export const INFLATE_CHUNK = 64 * 1024
 /**
  * Longest base chain: a delta whose bases are deltas themselves, and so on.
  * Storing a block deeper than this stores it whole instead (the draft's
