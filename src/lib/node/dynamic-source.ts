@@ -34,7 +34,9 @@ export class DynamicBlockSource extends NetworkBlockSource {
 
   protected override async fetchBlock(src: Source, cid: CID, options: {signal?: AbortSignal}, heal: boolean): Promise<Uint8Array> {
     const pending = this.bases.get(cid.toString())
-    const named = pending ? await pending : []
+    // Healing a local copy takes the raw path: the local bases may be what is damaged.
+    if (!pending || heal) return super.fetchBlock(src, cid, options, heal)
+    const named = await pending
     const have: CID[] = []
     for (const b of named) {
       try {
@@ -53,10 +55,23 @@ export class DynamicBlockSource extends NetworkBlockSource {
     // Decoded against this node's own bases and verified (decodeBlock hashes the result);
     // anything wrong is an IntegrityError, which counts the peer as misbehaving.
     const header = parseEncoded(wire)
-    const bytes = decodeBlock(cid, wire, (b) => {
-      if (!this.store.blocks.has(b)) throw new CodecError(`block ${cid} from a peer names base ${b}, which this node does not hold`)
-      return this.store.blocks.get(b)
-    })
+    let localFault: unknown
+    let bytes: Uint8Array
+    try {
+      bytes = decodeBlock(cid, wire, (b) => {
+        if (!this.store.blocks.has(b)) throw new CodecError(`block ${cid} from a peer names base ${b}, which this node does not hold`)
+        try {
+          return this.store.blocks.get(b)
+        } catch (err) {
+          localFault = err
+          throw err
+        }
+      })
+    } catch (err) {
+      // A base of ours that fails to read is our fault, not the peer's: take the block raw.
+      if (localFault === undefined) throw err
+      return super.fetchBlock(src, cid, options, heal)
+    }
     this.encoded++
     this.encodedWireBytes += wire.length
     this.encodedBytes += bytes.length
