@@ -35,8 +35,8 @@ Through a running node (polar serve) the erase goes to every peer, which forward
         const {remoteErase} = await import('../lib/erase/remote.js')
         result = await remoteErase(target.url, identity, args.cid)
       } else {
-        const {eraseLocal} = await import('../lib/erase/index.js')
-        result = eraseLocal(await this.openStore(target.home), identity, args.cid)
+        const {eraseEmbedded} = await import('../lib/erase/index.js')
+        result = await eraseEmbedded(await this.openStore(target.home), identity, args.cid)
       }
     }
     if (!this.jsonEnabled()) {

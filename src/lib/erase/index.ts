@@ -5,6 +5,7 @@
  */
 import type {Identity} from '../identity/index.js'
 import type {Store} from '../store/store.js'
+import {compactPacks} from '../store/compact.js'
 import {Erasures, signErasures} from './erasures.js'
 
 export {Erasures, signErasures, MAX_ERASURES_PAGE, type Applied, type ErasureRow} from './erasures.js'
@@ -18,4 +19,11 @@ export function eraseLocal(store: Store, identity: Identity, cidText: string): {
   let blocks = 0
   for (const v of signed) blocks += erasures.apply(v).blocks
   return {cid: cidText, erased: true, records: signed.map((v) => v.object.cid.toString()), nodes: [], blocks}
+}
+
+/** eraseLocal, then compaction of the packs the erase left mostly dead (the command's embedded path). */
+export async function eraseEmbedded(store: Store, identity: Identity, cidText: string): Promise<ReturnType<typeof eraseLocal> & {reclaimed: number}> {
+  const result = eraseLocal(store, identity, cidText)
+  const {reclaimed} = result.blocks > 0 ? await compactPacks(store.blocks) : {reclaimed: 0}
+  return {...result, reclaimed}
 }

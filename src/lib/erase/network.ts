@@ -6,6 +6,32 @@ import type {NodeContext} from '../node/context.js'
 import {parseCid} from '../content/cid.js'
 import {DAG_CBOR_CODE} from '../content/constants.js'
 import {Erasures, signErasures, type Applied} from './erasures.js'
+import {compactPacks} from '../store/compact.js'
+
+const compacting = new WeakMap<NodeContext, {running: boolean; again: boolean}>()
+
+/**
+ * Compacts packs in the background after an erase deleted blocks: one run at
+ * a time per node, and one more if erases came in meanwhile.
+ */
+export function scheduleCompaction(ctx: NodeContext): void {
+  let state = compacting.get(ctx)
+  if (!state) compacting.set(ctx, (state = {running: false, again: false}))
+  if (state.running) {
+    state.again = true
+    return
+  }
+  state.running = true
+  const s = state
+  const run = async (): Promise<void> => {
+    do {
+      s.again = false
+      const r = await compactPacks(ctx.store.blocks)
+      if (r.packs > 0) ctx.log(`compaction: ${r.packs} pack(s) rewritten, ${r.reclaimed} bytes given back`)
+    } while (s.again)
+  }
+  ctx.track(run()).catch((err) => ctx.log(`compaction: ${(err as Error).message}`)).finally(() => { s.running = false })
+}
 
 /** How long an erase waits for each peer to confirm. */
 export const ERASE_SEND_TIMEOUT_MS = 10_000
@@ -56,6 +82,7 @@ export function receiveErase(ctx: NodeContext, eraseBytes: Uint8Array, recordByt
     ctx.log(`erased ${v.object.record.root} (record ${v.object.cid}) for its owner: ${applied.records} record(s), ${applied.blocks} block(s) deleted`)
     ctx.track(sendErase(ctx, v)).catch(() => {})
   }
+  if (applied.blocks > 0) scheduleCompaction(ctx)
   return applied
 }
 
@@ -77,6 +104,7 @@ export async function syncErasures(ctx: NodeContext, signal?: AbortSignal): Prom
           if (!Number.isSafeInteger(e?.seq) || e.seq <= after) throw new NetworkError(`${peer.url}: erasures out of order`)
           try {
             const r = new Erasures(ctx.store).apply(verifyErase(Buffer.from(String(e.erase), 'base64'), Buffer.from(String(e.record), 'base64')))
+            if (r.blocks > 0) scheduleCompaction(ctx)
             if (r.applied) {
               total++
               ctx.log(`erase learned from ${peer.url}: ${r.records} record(s), ${r.blocks} block(s) deleted`)
@@ -139,5 +167,6 @@ export async function eraseThroughNode(ctx: NodeContext, cidText: string, identi
     ctx.log(`erase of ${v.object.record.root} (record ${v.object.cid}) signed by its owner`)
     for (const did of await ctx.track(sendErase(ctx, v))) nodes.add(did)
   }
+  if (blocks > 0) scheduleCompaction(ctx)
   return {cid: cidText, erased: true, records: signed.map((v) => v.object.cid.toString()), nodes: [...nodes], blocks}
 }

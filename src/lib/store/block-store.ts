@@ -179,6 +179,15 @@ export class BlockStore {
     return new Set()
   }
 
+  /** Closes the cached read descriptor of a pack that compaction removed. */
+  forgetPack(id: number): void {
+    const fd = this.fds.get(id)
+    if (fd !== undefined) {
+      this.fds.delete(id)
+      closeSync(fd)
+    }
+  }
+
   /** Counts and bytes, for status output and tests. */
   stats(): {blocks: number; bytes: number; packs: number; packBytes: number} {
     const b = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length), 0) AS bytes FROM blocks').get() as {n: number; bytes: number}
@@ -192,7 +201,7 @@ export class BlockStore {
   }
 }
 
-function leaseIsStale(row: PackRow): boolean {
+export function leaseIsStale(row: PackRow): boolean {
   if (!row.holder) return true
   const sep = row.holder.lastIndexOf(':')
   const host = row.holder.slice(0, sep)
