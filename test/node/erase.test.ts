@@ -71,6 +71,9 @@ describe('erase over 3 nodes', {timeout: 180_000}, () => {
     const r = await b.polar(['erase', px.cid, '--key', 'stranger', '--json'])
     assert.equal(r.code, 6, r.stderr + r.stdout)
     assert.equal(json(r).error.code, 'NOT_OWNER')
+    // The same against a remote node's public API (signed here): exit 6 too.
+    const remote = await b.polar(['erase', px.cid, '--key', 'stranger', '--node', nodes[0].url, '--json'])
+    assert.equal(remote.code, 6, remote.stderr + remote.stdout)
     // Unknown CID: exit 3.
     const unknown = await b.polar(['erase', 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', '--json'])
     assert.equal(unknown.code, 3, unknown.stderr + unknown.stdout)
