@@ -81,6 +81,37 @@ describe('versions: push with a base, pull exact', () => {
     }
   })
 
+  it('deleteBlocks keeps a base while a kept block is a delta of it, and frees it with its dependents', async () => {
+    const {home, cleanup} = tmpHome('polar-versions-')
+    cleanups.push(cleanup)
+    const store = openStore(home)
+    const identity = new KeyStore(home).loadOrCreate('default')
+    try {
+      const v1 = randomBytes(2 * MiB + 100)
+      const v2 = mutate(v1, 10, 5)
+      const file = join(home, 'f')
+      writeFileSync(file, v1)
+      const c1 = (await pushObject(store, identity, {file, name: 'f'})).cid
+      writeFileSync(file, v2)
+      const c2 = (await pushObject(store, identity, {file, name: 'f'})).cid
+      const leaves = (root: string) => decodeFileNode(CID.parse(root), store.blocks.get(CID.parse(root))).links
+      const l1 = leaves(c1)
+      const l2 = leaves(c2)
+      // Erasing v1 alone: the leaves v2 is built on stay, everything else of v1 goes.
+      const r = store.blocks.deleteBlocks([CID.parse(c1), ...l1])
+      assert.ok(r.kept.length > 0 && r.kept.every((k) => l1.some((l) => l.equals(k))), `kept ${r.kept.length}`)
+      assert.equal(r.deleted, 1 + l1.length - r.kept.length)
+      store.blocks.codecs.clearCache()
+      assert.ok((await pullBytes(store, c2)).equals(v2), 'v2 still pulls exact')
+      // Erasing v2 as well frees the bases it held.
+      const r2 = store.blocks.deleteBlocks([CID.parse(c2), ...l2, ...r.kept])
+      assert.deepEqual(r2.kept, [])
+      assert.equal(store.db.prepare('SELECT count(*) FROM block_bases').pluck().get(), 0)
+    } finally {
+      store.close()
+    }
+  })
+
   it('stores a block whole once its chain would pass the depth limit', async () => {
     const {home, cleanup} = tmpHome('polar-versions-')
     cleanups.push(cleanup)

@@ -197,6 +197,34 @@ export class BlockCodecs {
     return [...todo.values()]
   }
 
+  /**
+   * Of `cids` (about to be deleted), those a block that stays is built on,
+   * directly or through a kept block of the set: deleting them would make a
+   * kept block unreadable. Runs inside BlockStore.deleteBlocks' transaction.
+   */
+  neededAsBases(cids: CID[]): Set<string> {
+    const going = new Set(cids.map(String))
+    const kept = new Set<string>()
+    const deps = new Map(cids.map((c) => [c.toString(), this.dependentsOf(c).map(String)]))
+    for (let changed = true; changed;) {
+      changed = false
+      for (const [c, ds] of deps) {
+        if (kept.has(c)) continue
+        if (ds.some((d) => !going.has(d) || kept.has(d))) {
+          kept.add(c)
+          changed = true
+        }
+      }
+    }
+    return kept
+  }
+
+  /** Forgets a deleted block: its base rows (its bases may go now) and its cached bytes. */
+  deleted(cid: CID): void {
+    this.stmts.dropBases.run(cid.bytes)
+    this.forget(cid.bytes)
+  }
+
   /** Throws unless deleting `cids` leaves every other block readable (no dependent outside the set). */
   assertDeletable(cids: CID[]): void {
     const going = new Set(cids.map(String))
