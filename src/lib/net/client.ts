@@ -238,6 +238,13 @@ export class PeerClient {
     return this.json('POST', '/v1/replicate', {record: Buffer.from(record).toString('base64'), sources, replicas: options.replicas}, {...options, sign: true, timeoutMs: options.timeoutMs ?? 10 * 60_000})
   }
 
+  /** Asks the peer to dial back to `url` (our announced address; nat-test): what it saw and whether it got through. */
+  async dialback(url: string, options: RequestOptions = {}): Promise<{reachable: boolean; url: string; observed: string | null; reason: string | null}> {
+    const r = await this.json('POST', '/v1/nat/dialback', {url}, {...options, sign: true})
+    if (typeof r?.reachable !== 'boolean') throw new NetworkError(`${this.origin}: malformed dial-back answer`)
+    return {reachable: r.reachable, url: String(r.url ?? url), observed: typeof r.observed === 'string' ? r.observed : null, reason: typeof r.reason === 'string' ? r.reason : null}
+  }
+
   records(root: CID, options: RequestOptions = {}): Promise<{records: string[]}> {
     return this.json('GET', `/v1/records?root=${root}`, undefined, options)
   }
