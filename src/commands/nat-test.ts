@@ -33,7 +33,7 @@ Exit 0 when the dial-back got through, 5 when it did not (behind a NAT or a fire
     const report: NatReport = await target.client.json('POST', `/api/v1/nat-test${query ? '?' + query : ''}`)
     if (this.jsonEnabled()) {
       if (!report.reachable) {
-        process.stdout.write(JSON.stringify(report) + '\n')
+        this.logJson(report)
         this.exit(5)
       }
       return report

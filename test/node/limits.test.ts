@@ -141,7 +141,8 @@ describe('cap building blocks', () => {
   it('queue: requests past maxRequests wait, past maxQueue get 503', async () => {
     const limits = new InboundLimits({maxRequests: 1, maxQueue: 1, rate: 1e6, burst: 1e6})
     const server = createServer(async (req, res) => {
-      const release = await limits.admit(req, res)
+      const admitted = limits.admit(req, res)
+      const release = admitted instanceof Promise ? await admitted : admitted
       if (!release) return
       setTimeout(() => {
         res.end('ok')

@@ -144,10 +144,12 @@ export class InboundLimits {
   }
 
   /**
-   * Admits a request: resolves to a release function once it may be handled,
-   * or to undefined when it was answered here (429/503) and must be left alone.
+   * Admits a request: a release function once it may be handled, or
+   * undefined when it was answered here (429/503) and must be left alone.
+   * Synchronous unless the request has to queue, so that an admitted request
+   * is handled in the same tick as it arrived (as without caps).
    */
-  async admit(req: IncomingMessage, res: ServerResponse): Promise<(() => void) | undefined> {
+  admit(req: IncomingMessage, res: ServerResponse): (() => void) | undefined | Promise<(() => void) | undefined> {
     if ((req.socket as any)[OVER_CAP]) {
       this.reject(req, res, 503, 'SATURATED', `this node has ${this.open} open connections, over its cap of ${this.settings.maxConnections}; retry later`, 1, true)
       return undefined
@@ -166,6 +168,10 @@ export class InboundLimits {
       this.reject(req, res, 503, 'SATURATED', `this node is handling ${this.active} requests with ${this.queue.length} queued; retry later`, 1, false)
       return undefined
     }
+    return this.enqueue(req, res)
+  }
+
+  private async enqueue(req: IncomingMessage, res: ServerResponse): Promise<(() => void) | undefined> {
     const granted = await new Promise<boolean>((resolve) => {
       const entry = {grant: () => {
         clearTimeout(timer)

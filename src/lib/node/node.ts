@@ -165,7 +165,8 @@ export class PolarNode {
     try {
       if (isPublic && !this.stopping) {
         // Caps first (limits.ts): a flood is answered 429/503 before any body is read.
-        release = await this.limits.admit(req, res)
+        const admitted = this.limits.admit(req, res)
+        release = admitted instanceof Promise ? await admitted : admitted
         if (!release) return
         res.once('close', release)
       }
