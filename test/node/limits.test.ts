@@ -10,7 +10,9 @@ import {Pool} from 'undici'
 import {addressKey, InboundLimits, TokenBuckets} from '../../src/lib/node/limits.js'
 import {MAX_RETRIES, OutgoingGate, PeerClient, retryAfterMs} from '../../src/lib/net/client.js'
 import {NotAllowedError} from '../../src/lib/errors.js'
-import {Cluster, localApi, waitFor, type NodeProcess} from './cluster.js'
+import {writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {Cluster, localApi, runPolar, waitFor, type NodeProcess} from './cluster.js'
 
 /** GET /v1/hello from a chosen local address (127.0.0.x are all loopback on Linux). */
 async function helloFrom(pool: Pool): Promise<{status: number; retryAfter: string | undefined}> {
@@ -102,6 +104,39 @@ describe('inbound caps on a real node', {timeout: 90_000}, () => {
     } finally {
       for (const s of sockets) s.destroy()
     }
+  })
+})
+
+describe('cap flags and settings: bad input', {timeout: 60_000}, () => {
+  const cluster = new Cluster()
+  after(() => cluster.stop())
+
+  it('refuses a zero or malformed --rate/--burst/--max-connections with exit 2', async () => {
+    const home = cluster.home()
+    for (const args of [['--rate', '0'], ['--burst', '-1'], ['--max-connections', 'lots'], ['--max-requests', '0']]) {
+      const r = await runPolar(['serve', '--listen', '127.0.0.1:0', '--json', ...args], {home, timeoutMs: 30_000})
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
+    }
+  })
+
+  it('refuses caps in settings.json that make no sense, naming the file (exit 2)', async () => {
+    const home = cluster.home()
+    for (const bad of [{rate: 0}, {burst: 0.5}, {maxConnections: 'many'}, {peerConnections: 1000}]) {
+      writeFileSync(join(home, 'settings.json'), JSON.stringify(bad))
+      const r = await runPolar(['serve', '--listen', '127.0.0.1:0', '--json'], {home, timeoutMs: 30_000})
+      assert.equal(r.code, 2, `${JSON.stringify(bad)}: ${r.stdout}${r.stderr}`)
+      assert.match(JSON.parse(r.stdout.toString()).error.message, /settings\.json/)
+    }
+  })
+
+  it('takes caps from settings.json, flags winning', async () => {
+    const home = cluster.home()
+    writeFileSync(join(home, 'settings.json'), JSON.stringify({rate: 7.5, burst: 9, maxQueue: 3}))
+    const node = await cluster.start(home, ['--burst', '11'])
+    const status = await localApi(node.socket, 'GET', '/api/v1/status')
+    assert.equal(status.body.limits.rate, 7.5)
+    assert.equal(status.body.limits.burst, 11)
+    assert.equal(status.body.limits.maxQueue, 3)
   })
 })
 
