@@ -6,7 +6,7 @@ import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {createServer} from 'node:net'
 import {after, before, describe, it} from 'node:test'
-import {defaultGateway, probeNatPmp, probeSsdp} from '../../src/lib/node/nat.js'
+import {defaultGateway, dialBackRefusal, isLocalAddress, probeNatPmp, probeSsdp} from '../../src/lib/node/nat.js'
 import {json} from '../helpers.js'
 import {Cluster, NodeProcess, type NodeProcess as Node} from './cluster.js'
 
@@ -79,6 +79,22 @@ describe('nat-test on loopback', {timeout: 90_000}, () => {
     assert.equal((await post('{"url": 5}')).status, 400)
     assert.equal((await post(JSON.stringify({url: `${a.url}/v1/blocks`}))).status, 400) // only an origin is dialed
     assert.equal((await post('not json')).status, 400)
+  })
+})
+
+describe('dial-back targets', () => {
+  it('tells local addresses from global ones', () => {
+    for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '100.64.0.1', '169.254.1.1', '0.0.0.0', '::1', 'fd00::1', 'fe80::1', '::ffff:192.168.0.1', '[::1]']) assert.equal(isLocalAddress(a), true, a)
+    for (const a of ['8.8.8.8', '172.32.0.1', '100.128.0.1', '2001:db8::1', '::ffff:1.2.3.4']) assert.equal(isLocalAddress(a), false, a)
+  })
+
+  it('a requester on a global address may not have a local address dialed; a local one may', async () => {
+    assert.match((await dialBackRefusal('http://127.0.0.1:7477', '203.0.113.9'))!, /local address/)
+    assert.match((await dialBackRefusal('http://[::1]:7477', '2001:db8::9'))!, /local address/)
+    assert.match((await dialBackRefusal('http://localhost:7477', '203.0.113.9'))!, /local address/)
+    assert.equal(await dialBackRefusal('http://198.51.100.7:7477', '203.0.113.9'), null)
+    assert.equal(await dialBackRefusal('http://127.0.0.1:7477', '127.0.0.1'), null)
+    assert.equal(await dialBackRefusal('http://10.0.0.5:7477', '::ffff:10.0.0.9'), null)
   })
 })
 
@@ -159,6 +175,8 @@ describe('nat-test behind a real NAT (network namespaces + iptables MASQUERADE)'
   const cluster = new Cluster()
   let outside: Node
   let behind: Node
+  let forwarded: Node
+  const port = 20_000 + (randomBytes(2).readUInt16BE(0) % 30_000) // the ns is fresh: any port is free in it
   before(async () => {
     try {
       sh('ip', 'netns', 'add', inner)
@@ -179,6 +197,8 @@ describe('nat-test behind a real NAT (network namespaces + iptables MASQUERADE)'
       inNs(router, 'ip', 'link', 'set', `vo${id}`, 'up')
       inNs(router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
       inNs(router, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', `vo${id}`, '-j', 'MASQUERADE')
+      // A port forward on the router, as an operator would set up: router:PORT -> inner:PORT.
+      inNs(router, 'iptables', '-t', 'nat', '-A', 'PREROUTING', '-i', `vo${id}`, '-p', 'tcp', '--dport', String(port), '-j', 'DNAT', '--to-destination', `10.${r}.1.2:${port}`)
       sh('ip', 'addr', 'add', `10.${r}.2.1/24`, 'dev', `vh${id}`)
       sh('ip', 'link', 'set', `vh${id}`, 'up')
     } catch (err) {
@@ -188,6 +208,8 @@ describe('nat-test behind a real NAT (network namespaces + iptables MASQUERADE)'
     const home = cluster.home()
     behind = await NodeProcess.start(home, ['--listen', `10.${r}.1.2:0`], {}, ['ip', 'netns', 'exec', inner])
     cluster.nodes.push(behind)
+    forwarded = await NodeProcess.start(cluster.home(), ['--listen', `10.${r}.1.2:${port}`, '--announce', `http://10.${r}.2.2:${port}`], {}, ['ip', 'netns', 'exec', inner])
+    cluster.nodes.push(forwarded)
   })
   after(async () => {
     await cluster.stop()
@@ -209,6 +231,15 @@ describe('nat-test behind a real NAT (network namespaces + iptables MASQUERADE)'
     assert.equal(out.announced, behind.url)
     assert.match(out.observed, new RegExp(`^10\\.${r}\\.2\\.2:\\d+$`), 'the peer saw the router, not the node')
     assert.equal(out.via.did, outside.did)
+  })
+
+  it('the same NAT with a port forward, announcing the router address: reachable, exit 0', async () => {
+    const r3 = await forwarded.polar(['nat-test', '--via', outside.url, '--json'])
+    assert.equal(r3.code, 0, r3.stdout.toString() + r3.stderr + cluster.logs())
+    const out = json(r3)
+    assert.equal(out.reachable, true)
+    assert.equal(out.announced, `http://10.${r}.2.2:${port}`)
+    assert.match(out.observed, new RegExp(`^10\\.${r}\\.2\\.2:\\d+$`))
   })
 
   it('a node outside cannot even ask the one behind the NAT: exit 5, no peer answered', async () => {

@@ -1,4 +1,6 @@
 import {createSocket} from 'node:dgram'
+import {lookup} from 'node:dns/promises'
+import {isIP} from 'node:net'
 import {readFileSync} from 'node:fs'
 import {NetworkError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
@@ -49,6 +51,40 @@ export interface DialbackAnswer {
   url: string
   observed: string | null
   reason: string | null
+}
+
+/**
+ * Whether an address is not globally routable (loopback, RFC 1918, CGNAT,
+ * link-local, unique-local, unspecified): such addresses are only dialed back
+ * for a requester that is itself on one, so that a stranger on the internet
+ * cannot make a node probe its own LAN (RFC 6890 special-purpose registries).
+ */
+export function isLocalAddress(address: string): boolean {
+  let a = address.replace(/^\[|\]$/g, '').toLowerCase()
+  if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7)
+  if (isIP(a) === 4) {
+    const [x, y] = a.split('.').map(Number)
+    return x === 0 || x === 10 || x === 127 || (x === 100 && y >= 64 && y < 128) || (x === 169 && y === 254) || (x === 172 && y >= 16 && y < 32) || (x === 192 && y === 168) || x >= 224
+  }
+  if (isIP(a) === 6) return a === '::' || a === '::1' || /^f[cd]/.test(a) || /^fe[89ab]/.test(a) || /^ff/.test(a)
+  return true // not an address at all: treat as local
+}
+
+/**
+ * Refuses (with the reason) a dial-back from a requester on a global address
+ * to a URL whose host is, or resolves to, a local address.
+ */
+export async function dialBackRefusal(url: string, requester: string | undefined): Promise<string | null> {
+  if (!requester || isLocalAddress(requester)) return null
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '')
+  let addresses: string[]
+  try {
+    addresses = isIP(host) ? [host] : (await lookup(host, {all: true})).map((r) => r.address)
+  } catch {
+    return null // unresolvable: the dial-back itself fails and says so
+  }
+  const local = addresses.find((a) => isLocalAddress(a))
+  return local ? `${url} is a local address (${local}) and you are not on this node's network` : null
 }
 
 /**

@@ -13,7 +13,7 @@ import type {NodeContext} from './context.js'
 import {fetchObject, locateHolders, NetworkBlockSource} from './fetcher.js'
 import {setReplicaTarget} from './replicator.js'
 import {addressKey, TokenBuckets} from './limits.js'
-import {dialBack} from './nat.js'
+import {dialBack, dialBackRefusal} from './nat.js'
 
 /** Dial-backs per address: a few a minute (each one makes this node open a connection). */
 const DIALBACK_RATE = 0.2
@@ -79,6 +79,8 @@ export function publicRouter(ctx: NodeContext): Router {
     }
     const host = addressKey(req.socket.remoteAddress)
     const observed = req.socket.remotePort ? (host.includes(':') ? `[${req.socket.remoteAddress}]:${req.socket.remotePort}` : `${host}:${req.socket.remotePort}`) : null
+    const refused = await dialBackRefusal(value.url, req.socket.remoteAddress)
+    if (refused) throw new HttpError(403, 'NOT_ALLOWED', refused)
     const result = await dialBack(new URL(value.url).origin, did)
     ctx.log(`nat dial-back for ${did} to ${value.url}: ${result.reachable ? 'reachable' : 'not reachable'}`)
     sendJson(res, 200, {reachable: result.reachable, url: value.url, observed, reason: result.reason})
