@@ -197,6 +197,38 @@ describe('cap building blocks', () => {
   })
 })
 
+describe('queue: a client that gives up while waiting leaves the queue', () => {
+  it('frees its place at once', async () => {
+    const limits = new InboundLimits({maxRequests: 1, maxQueue: 1, rate: 1e6, burst: 1e6})
+    let finish!: () => void
+    const server = createServer(async (req, res) => {
+      const admitted = limits.admit(req, res)
+      const release = admitted instanceof Promise ? await admitted : admitted
+      if (!release) return
+      await new Promise<void>((r) => (finish = r))
+      res.end('ok')
+      release()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      const first = fetch(url, {signal: AbortSignal.timeout(5_000)})
+      await waitFor('the first request to be handled', () => limits.counters().activeRequests === 1, {intervalMs: 20})
+      const waiting = new AbortController()
+      const second = fetch(url, {signal: waiting.signal}).catch(() => 'aborted')
+      await waitFor('the second request to queue', () => limits.counters().queuedRequests === 1, {intervalMs: 20})
+      waiting.abort()
+      assert.equal(await second, 'aborted')
+      await waitFor('the queue to empty', () => limits.counters().queuedRequests === 0, {intervalMs: 20})
+      finish()
+      assert.equal((await first).status, 200)
+      await waitFor('the slot to be free', () => limits.counters().activeRequests === 0, {intervalMs: 20})
+    } finally {
+      server.close()
+    }
+  })
+})
+
 describe('PeerClient honours 429/503 Retry-After', () => {
   let server: Server
   let url: string

@@ -173,16 +173,20 @@ export class InboundLimits {
 
   private async enqueue(req: IncomingMessage, res: ServerResponse): Promise<(() => void) | undefined> {
     const granted = await new Promise<boolean>((resolve) => {
-      const entry = {grant: () => {
+      const leave = () => {
         clearTimeout(timer)
-        resolve(true)
-      }}
-      const timer = setTimeout(() => {
         const i = this.queue.indexOf(entry)
         if (i >= 0) this.queue.splice(i, 1)
         resolve(false)
-      }, this.settings.queueTimeoutMs)
+      }
+      const entry = {grant: () => {
+        clearTimeout(timer)
+        res.off('close', leave)
+        resolve(true)
+      }}
+      const timer = setTimeout(leave, this.settings.queueTimeoutMs)
       timer.unref()
+      res.once('close', leave) // the client gave up while waiting: its place goes to the next
       this.queue.push(entry)
     })
     if (!granted) {
