@@ -7,7 +7,7 @@ export default class Serve extends PolarCommand {
 
 With --json the first stdout line is {"event":"ready","did","url","socket"}; logs go to stderr. SIGINT or SIGTERM stops accepting, finishes in-flight writes, closes the database and exits 0. Caps: each remote address gets --rate requests per second with a --burst (over it: 429 with Retry-After); past --max-connections open connections or --max-requests busy requests plus a full queue the node answers 503 with Retry-After, and serves normally again when the load goes.
 
-Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs, rate, burst, maxConnections, maxRequests, maxQueue, peerConnections, maxOutgoingRequests) can also live in POLAR_HOME/settings.json; flags win.`
+Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs, eraseSyncIntervalMs, rate, burst, maxConnections, maxRequests, maxQueue, peerConnections, maxOutgoingRequests) can also live in POLAR_HOME/settings.json; flags win.`
 
   static override examples = [
     '<%= config.bin %> serve',

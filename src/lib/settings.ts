@@ -25,6 +25,7 @@ export async function loadSettings(home: string): Promise<NodeSettings> {
       maxQueue: {type: 'integer', minimum: 0},
       peerConnections: {type: 'integer', minimum: 1, maximum: 256},
       maxOutgoingRequests: {type: 'integer', minimum: 1},
+      eraseSyncIntervalMs: {type: 'integer', minimum: 100},
     },
     })
     return {...DEFAULT_SETTINGS, ...conf.store}

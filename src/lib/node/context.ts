@@ -43,6 +43,8 @@ export interface NodeSettings {
   /** Outgoing caps (net/client.ts): persistent connections per peer, requests in flight to all peers. */
   peerConnections: number
   maxOutgoingRequests: number
+  /** Anti-entropy for erasures: how often each peer's tombstone list is read (also once at start). */
+  eraseSyncIntervalMs: number
 }
 
 export const DEFAULT_SETTINGS: NodeSettings = {
@@ -57,4 +59,5 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   maxQueue: 1024,
   peerConnections: 8,
   maxOutgoingRequests: 512,
+  eraseSyncIntervalMs: 30_000,
 }
