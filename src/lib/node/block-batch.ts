@@ -26,33 +26,49 @@ export function checkBatchRequest(v: any): CID[] {
  * elsewhere), and so is everything past MAX_BATCH_BYTES (the asker asks again).
  */
 export function readBlockBatch(blocks: BlockStore, cids: CID[], onDamaged: (cid: CID) => void, alloc: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
-  const found: Array<{cid: CID; loc: {pack: number; offset: number; length: number}}> = []
+  // Raw blocks are read straight into the answer; encoded ones (codec != 0,
+  // stored as deltas or gzip) are decoded and verified by the store first.
+  const found: Array<{cid: CID; loc: {pack: number; offset: number; length: number}; decoded?: Uint8Array}> = []
   let size = 0
   for (const cid of cids) {
     const loc = blocks.locate(cid)
     if (!loc) continue
-    const frame = 2 + cid.bytes.length + 4 + loc.length
+    let decoded: Uint8Array | undefined
+    if (loc.codec !== 0) {
+      try {
+        decoded = blocks.get(cid)
+      } catch {
+        onDamaged(cid)
+        continue
+      }
+    }
+    const length = decoded ? decoded.length : loc.length
+    const frame = 2 + cid.bytes.length + 4 + length
     if (size + frame > MAX_BATCH_BYTES) break
-    found.push({cid, loc})
+    found.push({cid, loc, decoded})
     size += frame
   }
   const out = alloc(size)
   let at = 0
-  for (const {cid, loc} of found) {
+  for (const {cid, loc, decoded} of found) {
     const start = at
+    const length = decoded ? decoded.length : loc.length
     out.writeUInt16BE(cid.bytes.length, at)
     out.set(cid.bytes, at + 2)
     at += 2 + cid.bytes.length
-    out.writeUInt32BE(loc.length, at)
+    out.writeUInt32BE(length, at)
     at += 4
     let ok = true
-    try {
-      blocks.readAt(loc, out, at)
-      ok = blockMatches(cid, out.subarray(at, at + loc.length))
-    } catch {
-      ok = false
+    if (decoded) out.set(decoded, at)
+    else {
+      try {
+        blocks.readInto(loc, out, at)
+        ok = blockMatches(cid, out.subarray(at, at + length))
+      } catch {
+        ok = false
+      }
     }
-    if (ok) at += loc.length
+    if (ok) at += length
     else {
       onDamaged(cid)
       at = start // left out: the next frame overwrites it

@@ -38,9 +38,9 @@ export class NetworkBlockSource implements BlockSource {
   fetched = 0
 
   constructor(
-    private readonly store: Store,
-    private readonly sources: Source[],
-    private readonly writer: PackWriter,
+    protected readonly store: Store,
+    protected readonly sources: Source[],
+    protected readonly writer: PackWriter,
     private readonly peers: PeerTable,
     private readonly log: Log = () => {},
     /**
@@ -60,8 +60,9 @@ export class NetworkBlockSource implements BlockSource {
     this.rootBytes = undefined
   }
 
-  /** The reader's next blocks, in order (BlockSource.plan): missing ones are fetched in batches. */
-  plan(cids: CID[]): void {
+  /** The reader's next blocks, in order (BlockSource.onLinks): missing ones are fetched in batches. */
+  onLinks(cids: CID[]): void {
+    if (cids.length === 0) return
     this.planned = cids
     this.planIndex = new Map(cids.map((c, i) => [c.toString(), i]))
     this.frontier = 0
@@ -114,7 +115,9 @@ export class NetworkBlockSource implements BlockSource {
       const got = new Map<string, Uint8Array>()
       let blocks
       try {
-        blocks = await src.client.getBlocksUnverified(cids, {signal, alloc: sharedAlloc})
+        const ask = await this.batchable(cids)
+        if (ask.length === 0) return got
+        blocks = await src.client.getBlocksUnverified(ask, {signal, alloc: sharedAlloc})
       } catch (err) {
         if (err instanceof IntegrityError) this.badBlockFrom(src, cids[0])
         // A peer without the batch route (404/405) is not failing: its blocks come singly.
@@ -144,6 +147,16 @@ export class NetworkBlockSource implements BlockSource {
   private badBlockFrom(src: Source, cid: CID): void {
     const dropped = this.peers.markBadBlock(src.did)
     this.log(`peer ${src.did} sent a bad block ${cid}${dropped ? '; dropped it' : ''}`)
+  }
+
+  /** Which of `cids` to fetch raw in a batch; the rest are fetched by fetchBlock (dynamic-source.ts keeps blocks it can get encoded). */
+  protected batchable(cids: CID[]): CID[] | Promise<CID[]> {
+    return cids
+  }
+
+  /** One block from one peer, verified. Subclasses fetch differently (dynamic-source.ts: encoded blocks). */
+  protected fetchBlock(src: Source, cid: CID, options: {signal?: AbortSignal}, _heal: boolean): Promise<Uint8Array> {
+    return src.client.getBlock(cid, options)
   }
 
   async get(cid: CID, options: {signal?: AbortSignal} = {}): Promise<Uint8Array> {
@@ -177,7 +190,7 @@ export class NetworkBlockSource implements BlockSource {
     for (let i = 0; i < this.sources.length; i++) {
       const src = this.sources[(start + i) % this.sources.length]
       try {
-        const bytes = await src.client.getBlock(cid, options)
+        const bytes = await this.fetchBlock(src, cid, options, heal)
         if (this.deferRoot?.equals(cid)) {
           this.rootBytes = bytes
           this.rootHeal = heal

@@ -8,8 +8,11 @@ import {KeyStore, DEFAULT_KEY_NAME} from '../identity/index.js'
 import {HttpError, readJson, Router, sendJson, statusOf} from '../net/http.js'
 import {pushObject, writeChunks} from '../objects/index.js'
 import type {NodeContext} from './context.js'
-import {locateHolders, NETWORK_PREFETCH, NetworkBlockSource} from './fetcher.js'
+import {locateHolders, NETWORK_PREFETCH} from './fetcher.js'
 import {placeReplicas, setReplicaTarget} from './replicator.js'
+import {DynamicBlockSource} from './dynamic-source.js'
+import {Erasures} from '../erase/index.js'
+import {eraseThroughNode} from '../erase/network.js'
 
 export const ERROR_TRAILER = 'x-polar-error'
 
@@ -30,7 +33,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
   const router = new Router()
 
   router.on('GET', /^\/api\/v1\/status$/, (_req, res) => {
-    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, socket: info().socket, peers: ctx.peers.live().length, blocks: ctx.store.blocks.stats(), settings: ctx.settings})
+    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, socket: info().socket, peers: ctx.peers.live().length, blocks: ctx.store.blocks.stats(), settings: ctx.settings, limits: ctx.limits?.()})
   })
 
   router.on('POST', /^\/api\/v1\/push$/, async (req, res, _p, url) => {
@@ -47,6 +50,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
       name: q.get('name') ?? undefined,
       tags: q.getAll('tag'),
       mime: q.get('mime') ?? undefined,
+      base: q.get('base') ?? undefined,
     }))
     setReplicaTarget(ctx, result.cid, replicas)
     const record = ctx.store.records.bytesOf(result.record)!
@@ -71,6 +75,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     assertSupportedCid(root)
     const out = url.searchParams.get('out')
     if (out !== null && !isAbsolute(out)) throw new InputError('out must be an absolute path')
+    if (new Erasures(ctx.store).rootIsErased(root)) throw new NotFoundError(`${root} was erased by its owner; this node will not fetch it again`, {code: 'ERASED'})
     const sources = ctx.sources()
     const local = ctx.store.blocks.has(root)
     const located = local ? {holders: sources, others: [], answered: sources.length} : await locateHolders(root, sources)
@@ -82,7 +87,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
       throw new NotFoundError(`no object ${root} on this node or its ${sources.length} peer(s); check the CID, or add a peer that holds it (polar peers add URL)`)
     }
     const writer = ctx.store.blocks.writer(NETWORK_WRITER)
-    const source = new NetworkBlockSource(ctx.store, [...located.holders, ...located.others], writer, ctx.peers, ctx.log, root)
+    const source = new DynamicBlockSource(ctx.store, [...located.holders, ...located.others], writer, ctx.peers, ctx.log, root)
     const abort = new AbortController()
     res.on('close', () => abort.abort())
     try {
@@ -98,6 +103,16 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
       await writer.close().catch((err) => ctx.log(`could not keep fetched blocks: ${(err as Error).message}`))
       if (source.healed) ctx.log(`healed ${source.healed} corrupt block(s) of ${root} from peers`)
     }
+  })
+
+  router.on('POST', /^\/api\/v1\/erase$/, async (req, res) => {
+    const {value} = await readJson(req, (v) => {
+      if (typeof v?.cid !== 'string' || v.cid.length > 512) throw new Error('expected {"cid": string, "key"?: string}')
+      if (v.key !== undefined && typeof v.key !== 'string') throw new Error('key must be a string')
+      return {cid: v.cid as string, key: (v.key ?? DEFAULT_KEY_NAME) as string}
+    })
+    const identity = new KeyStore(ctx.home).load(value.key)
+    sendJson(res, 200, await eraseThroughNode(ctx, value.cid, identity))
   })
 
   router.on('GET', /^\/api\/v1\/peers$/, (_req, res) => {
@@ -143,6 +158,14 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     }
     ctx.peers.markAlive(did, rttMs)
     sendJson(res, 200, {did, url: peer.url, rttMs})
+  })
+
+  // nat-test through the node (issue 4): its identity signs, its announced URL is tested.
+  router.on('POST', /^\/api\/v1\/nat-test$/, async (_req, res, _p, url) => {
+    const {natTest, DEFAULT_VIA_PEERS} = await import('./nat.js')
+    let via = url.searchParams.getAll('via')
+    if (via.length === 0) via = ctx.peers.live().sort(() => Math.random() - 0.5).slice(0, DEFAULT_VIA_PEERS).map((p) => p.url)
+    sendJson(res, 200, await natTest({identity: ctx.identity, announced: ctx.url, via}))
   })
 
   router.on('DELETE', /^\/api\/v1\/peers\/(did:key:[A-Za-z0-9]{1,60})$/, (_req, res, [did]) => {

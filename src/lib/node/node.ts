@@ -6,7 +6,7 @@ import {InputError, PolarError, toPolarError} from '../errors.js'
 import {ensureHome} from '../home.js'
 import {KeyStore, type Identity} from '../identity/index.js'
 import {ReplayGuard} from '../net/auth.js'
-import {PeerClient} from '../net/client.js'
+import {OutgoingGate, outgoingCounters, PeerClient} from '../net/client.js'
 import {requestUrl, sendError, sendJson, type Router} from '../net/http.js'
 import {openStore, type Store} from '../store/store.js'
 import {socketIsLive} from '../util/socket.js'
@@ -16,10 +16,13 @@ export {socketIsLive}
 import {DEFAULT_SETTINGS, type NodeContext, type NodeSettings} from './context.js'
 import {NetworkBlockSource, type Source} from './fetcher.js'
 import type {CID} from 'multiformats/cid'
+import {InboundLimits} from './limits.js'
 import {localRouter} from './local-api.js'
 import {PeerTable} from './peer-table.js'
 import {publicRouter} from './public-api.js'
 import {repairOnce} from './replicator.js'
+import {Erasures} from '../erase/index.js'
+import {syncErasures} from '../erase/network.js'
 
 export const DEFAULT_LISTEN = '0.0.0.0:7477'
 export const SOCKET_NAME = 'polar.sock'
@@ -68,6 +71,8 @@ export class PolarNode {
   private readonly loops = new AbortController()
   private stopping = false
   private ctx!: NodeContext
+  private limits!: InboundLimits
+  private outgoing!: OutgoingGate
   readonly settings: NodeSettings
   private readonly log: (message: string) => void
 
@@ -95,7 +100,11 @@ export class PolarNode {
 
     // Public listener first: the announced URL needs the real port.
     const ctxHolder: {router?: Router} = {}
+    const st = this.settings
+    this.limits = new InboundLimits({rate: st.rate, burst: st.burst, maxConnections: st.maxConnections, maxRequests: st.maxRequests, maxQueue: st.maxQueue})
+    this.outgoing = new OutgoingGate(st.maxOutgoingRequests)
     this.publicServer = createServer({keepAliveTimeout: 30_000}, (req, res) => this.handle(ctxHolder.router!, req, res, true))
+    this.limits.watch(this.publicServer)
     await new Promise<void>((resolve, reject) => {
       this.publicServer!.once('error', reject)
       this.publicServer!.listen(port, host, () => resolve())
@@ -117,6 +126,13 @@ export class PolarNode {
       client: (peer) => this.client(peer.url),
       sources: () => this.peers.live().map((p): Source => ({did: p.did, client: this.client(p.url)})),
       track: (work) => this.track(work),
+      limits: () => ({
+        ...this.limits.settings,
+        peerConnections: this.settings.peerConnections,
+        maxOutgoingRequests: this.settings.maxOutgoingRequests,
+        inbound: this.limits.counters(),
+        outgoing: {...this.outgoing.counters(), ...outgoingCounters},
+      }),
     }
     ctxHolder.router = publicRouter(this.ctx)
 
@@ -142,12 +158,25 @@ export class PolarNode {
       const r = await repairOnce(this.ctx, this.settings.replicas, this.loops.signal)
       if (r.repaired) this.log(`repair: ${r.repaired} of ${r.checked} object(s) re-replicated`)
     })
+    // Erasures: finish sweeps a crash cut short, then catch up with the peers' tombstones now and on a timer.
+    const swept = new Erasures(this.store).sweepPending()
+    if (swept) this.log(`erase: finished sweeping ${swept} block(s) of erased objects`)
+    this.every(this.settings.eraseSyncIntervalMs, async () => { await syncErasures(this.ctx, this.loops.signal) })
+    this.track(syncErasures(this.ctx, this.loops.signal)).catch((err) => this.log(`erasure sync: ${(err as Error).message}`))
     this.log(`node ${this.identity.did} listening on ${url}, local API on ${this.socketPath}`)
     return {did: this.identity.did, url, socket: this.socketPath}
   }
 
   private async handle(router: Router, req: IncomingMessage, res: ServerResponse, isPublic: boolean): Promise<void> {
+    let release: (() => void) | undefined
     try {
+      if (isPublic && !this.stopping) {
+        // Caps first (limits.ts): a flood is answered 429/503 before any body is read.
+        const admitted = this.limits.admit(req, res)
+        release = admitted instanceof Promise ? await admitted : admitted
+        if (!release) return
+        res.once('close', release)
+      }
       if (this.stopping) {
         req.resume()
         sendJson(res, 503, {error: {code: 'SHUTTING_DOWN', message: 'node is shutting down'}}, {connection: 'close'})
@@ -170,6 +199,8 @@ export class PolarNode {
       if (!expected) this.log(`error on ${req.method} ${req.url}: ${(caught as Error)?.stack ?? caught}`)
       req.resume()
       sendError(res, err)
+    } finally {
+      release?.()
     }
   }
 
@@ -213,7 +244,7 @@ export class PolarNode {
   private client(url: string): PeerClient {
     let c = this.clients.get(url)
     if (!c) {
-      c = new PeerClient(url, this.identity)
+      c = new PeerClient(url, this.identity, this.settings.peerConnections, {gate: this.outgoing})
       this.clients.set(url, c)
     }
     return c

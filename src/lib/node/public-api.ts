@@ -10,9 +10,20 @@ import {decodeFrames, FrameScanner, MAX_BATCH_BYTES} from '../net/frames.js'
 import {HttpError, readBody, readJson, Router, sendJson} from '../net/http.js'
 import {decodeObjectRecord} from '../records/index.js'
 import type {NodeContext} from './context.js'
-import {fetchObject, locateHolders, NetworkBlockSource} from './fetcher.js'
+import {fetchObject, locateHolders} from './fetcher.js'
 import {setReplicaTarget} from './replicator.js'
 import {BatchBuffers, checkBatchRequest, readBlockBatch} from './block-batch.js'
+import {encodeForPeer, parseOffer} from '../codec/transfer.js'
+import {CODEC_RAW} from '../codec/constants.js'
+import {DynamicBlockSource} from './dynamic-source.js'
+import {addressKey, TokenBuckets} from './limits.js'
+import {dialBack, dialBackRefusal} from './nat.js'
+
+/** Dial-backs per address: a few a minute (each one makes this node open a connection). */
+const DIALBACK_RATE = 0.2
+const DIALBACK_BURST = 5
+import {Erasures, MAX_ERASURES_PAGE} from '../erase/index.js'
+import {receiveErase} from '../erase/network.js'
 
 export const PROTOCOL_VERSION = 1
 export const SERVICES = 'polar/1'
@@ -59,6 +70,29 @@ export function publicRouter(ctx: NodeContext): Router {
     sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES})
   })
 
+  // NAT test (draft 002 NAT-TEST, issue 4): any signed node may ask; this node
+  // dials only that URL's /v1/hello, with a short timeout, a few times a minute per address.
+  const dialbacks = new TokenBuckets(DIALBACK_RATE, DIALBACK_BURST, 4096)
+  router.on('POST', /^\/v1\/nat\/dialback$/, async (req, res, _p, url) => {
+    const {value, raw} = await readJson(req, (v) => {
+      if (typeof v?.url !== 'string' || v.url.length > 512 || !/^https?:\/\/[^/?#]+\/?$/.test(v.url)) throw new Error('expected {"url": "http://host:port"}')
+      return {url: v.url as string}
+    }, 4096)
+    const did = verifyRequest(req.headers, 'POST', url.pathname + url.search, raw, ctx.guard, Date.now(), ctx.identity.did)
+    const wait = dialbacks.take(addressKey(req.socket.remoteAddress))
+    if (wait > 0) {
+      sendJson(res, 429, {error: {code: 'RATE_LIMITED', message: `too many dial-back requests from your address; retry in ${Math.ceil(wait / 1000)} s`}}, {'retry-after': String(Math.ceil(wait / 1000))})
+      return
+    }
+    const host = addressKey(req.socket.remoteAddress)
+    const observed = req.socket.remotePort ? (host.includes(':') ? `[${req.socket.remoteAddress}]:${req.socket.remotePort}` : `${host}:${req.socket.remotePort}`) : null
+    const refused = await dialBackRefusal(value.url, req.socket.remoteAddress)
+    if (refused) throw new HttpError(403, 'NOT_ALLOWED', refused)
+    const result = await dialBack(new URL(value.url).origin, did)
+    ctx.log(`nat dial-back for ${did} to ${value.url}: ${result.reachable ? 'reachable' : 'not reachable'}`)
+    sendJson(res, 200, {reachable: result.reachable, url: value.url, observed, reason: result.reason})
+  })
+
   router.on('GET', /^\/v1\/peers$/, (_req, res) => {
     sendJson(res, 200, {peers: ctx.peers.list().map((p) => ({did: p.did, url: p.url, services: p.services, lastSeen: p.lastSeen, state: p.state}))})
   })
@@ -101,6 +135,43 @@ export function publicRouter(ctx: NodeContext): Router {
     const body = readBlockBatch(ctx.store.blocks, cids, (cid) => ctx.log(`block ${cid} failed verification when a peer asked for it; not served`), (n) => (whole = batchBuffers.take(n)))
     res.writeHead(200, {'content-type': 'application/vnd.polar.blocks', 'content-length': body.length})
     res.end(body, (err?: Error | null) => { if (!err && res.writableFinished) batchBuffers.give(whole!) })
+  })
+
+  // Dynamic block mode (issue 6, draft 003): which bases a block is encoded against here…
+  router.on('POST', /^\/v1\/blocks\/bases$/, async (req, res) => {
+    const {value} = await readJson(req, (v) => {
+      if (!Array.isArray(v?.cids) || v.cids.length > 1024 || !v.cids.every((c: unknown) => typeof c === 'string')) throw new Error('expected {"cids": [string, …]} with at most 1024 CIDs')
+      return v.cids as string[]
+    })
+    sendJson(res, 200, {bases: value.map((c) => {
+      try {
+        return ctx.store.blocks.codecs.basesOf(CID.parse(c)).map(String)
+      } catch {
+        return []
+      }
+    })})
+  })
+
+  // …and the block in the encoding that suits the asking peer: ?accept=gzip,delta,delta+gzip&have=BASE,…
+  // Body: one codec byte, then the encoded block (codec 0: the raw bytes). src/lib/codec/transfer.ts.
+  router.on('GET', new RegExp(`^/v1/blocks/${CID_RE}/encoded$`), (req, res, [text], url) => {
+    const cid = parseCid(text)
+    let out
+    try {
+      out = encodeForPeer(ctx.store.blocks, cid, parseOffer(url.searchParams.get('accept'), url.searchParams.get('have')))
+    } catch (err) {
+      if (err instanceof IntegrityError) {
+        ctx.log(`block ${cid} failed verification when a peer asked for it; not served`)
+        throw new NotFoundError(`block ${cid} is damaged here`, {code: 'CORRUPT'})
+      }
+      throw err
+    }
+    // A stored encoding starts with its codec byte already; raw bytes get codec byte 0 in front.
+    const prefix = out.wire === 'raw' ? 1 : 0
+    res.writeHead(200, {'content-type': 'application/vnd.polar.encoded-block', 'content-length': out.body.length + prefix, 'x-polar-codec': String(out.codec)})
+    if (req.method === 'HEAD') return void res.end()
+    if (prefix) res.write(Uint8Array.of(CODEC_RAW))
+    res.end(out.body)
   })
 
   router.on('POST', /^\/v1\/blocks$/, async (req, res, _p, url) => {
@@ -153,6 +224,7 @@ export function publicRouter(ctx: NodeContext): Router {
     } catch (err) {
       throw new HttpError(400, 'BAD_RECORD', (err as Error).message)
     }
+    if (new Erasures(ctx.store).isErased(signed.cid)) throw new HttpError(410, 'ERASED', `${signed.record.root} (record ${signed.cid}) was erased by its owner; this node will not hold it again`)
     const root = signed.record.root
     const key = root.toString()
     if (value.replicas !== undefined) setReplicaTarget(ctx, root, value.replicas)
@@ -167,6 +239,34 @@ export function publicRouter(ctx: NodeContext): Router {
       replicating.set(key, job)
     }
     sendJson(res, 200, await job)
+  })
+
+  router.on('POST', /^\/v1\/erase$/, async (req, res) => {
+    // Unsigned on purpose: an erase record is signed by the object's owner and
+    // verified against the record it erases, whoever relays it.
+    const {value} = await readJson(req, (v) => {
+      if (typeof v?.erase !== 'string' || typeof v?.record !== 'string' || v.erase.length > 32 * 1024 || v.record.length > 32 * 1024) throw new Error('expected {"erase": base64, "record": base64}')
+      return {erase: Buffer.from(v.erase, 'base64'), record: Buffer.from(v.record, 'base64')}
+    }, 80 * 1024)
+    let applied
+    try {
+      applied = receiveErase(ctx, value.erase, value.record)
+    } catch (err) {
+      if (err instanceof IntegrityError) throw new HttpError(400, 'BAD_RECORD', err.message)
+      throw err
+    }
+    sendJson(res, 200, applied)
+  })
+
+  router.on('GET', /^\/v1\/erasures$/, (_req, res, _p, url) => {
+    const text = url.searchParams.get('after') ?? '0'
+    const after = /^\d{1,15}$/.test(text) ? Number(text) : NaN
+    if (!Number.isSafeInteger(after)) throw new HttpError(400, 'BAD_REQUEST', 'after must be a non-negative integer (a sequence number from an earlier page)')
+    const rows = new Erasures(ctx.store).page(after, MAX_ERASURES_PAGE)
+    sendJson(res, 200, {
+      erasures: rows.map((r) => ({seq: r.seq, erase: Buffer.from(r.erase).toString('base64'), record: Buffer.from(r.record).toString('base64')})),
+      next: rows.length > 0 ? rows[rows.length - 1].seq : after,
+    })
   })
 
   router.on('POST', /^\/v1\/objects$/, (req, res) => {
@@ -186,12 +286,19 @@ async function replicate(ctx: NodeContext, root: CID, recordBytes: Uint8Array, f
   const writer = ctx.store.blocks.writer(NETWORK_WRITER)
   const own = {did: from.did, client: ctx.client(from)}
   const others = ctx.sources().filter((s) => s.did !== from.did)
-  const source = new NetworkBlockSource(ctx.store, [own, ...(await locateHolders(root, others)).holders], writer, ctx.peers, ctx.log, root)
+  const source = new DynamicBlockSource(ctx.store, [own, ...(await locateHolders(root, others)).holders], writer, ctx.peers, ctx.log, root)
   try {
     await fetchObject(root, source)
     await source.finish()
   } finally {
     await writer.close() // keep every verified block, even if the rest failed: a retry resumes
+  }
+  const erasures = new Erasures(ctx.store)
+  const {cid: recordCid} = decodeObjectRecord(recordBytes)
+  if (erasures.isErased(recordCid)) {
+    // Erased while its blocks were on their way: give them back, refuse the record.
+    erasures.sweep(root)
+    throw new HttpError(410, 'ERASED', `${root} (record ${recordCid}) was erased by its owner while it was being replicated`)
   }
   ctx.store.records.putObject(recordBytes)
   return {held: ctx.store.blocks.has(root), blocks: source.fetched}

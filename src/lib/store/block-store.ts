@@ -7,6 +7,7 @@ import {IntegrityError, NotFoundError} from '../errors.js'
 import {fsyncDir} from '../util/fs.js'
 import {HOST, pidAlive} from '../util/process.js'
 import type {Database} from './db.js'
+import {BlockCodecs, type Encoding} from './block-codecs.js'
 
 /** A pack grows to about this size, then writers start a new one. */
 export const MAX_PACK_SIZE = 1024 * 1024 * 1024
@@ -25,8 +26,8 @@ export const MAX_IN_FLIGHT = 16 * 1024 * 1024
 export const LEASE_MS = 10 * 60 * 1000
 
 
-/** An index entry waiting for its checkpoint: CID bytes, offset, length, and whether it replaces a corrupt copy. */
-type Entry = [Uint8Array, number, number, boolean]
+/** An index entry waiting for its checkpoint: CID bytes, offset, length, whether it replaces a corrupt copy, and its encoding (codec issue) when not raw. */
+type Entry = [Uint8Array, number, number, boolean, Encoding?]
 
 interface PackRow {
   id: number
@@ -74,14 +75,17 @@ export class BlockStore {
   readonly dir: string
   private readonly fds = new Map<number, number>()
   private readonly stmts
+  /** Encoded blocks (gzip, delta): decoding, base cache, dependents (block-codecs.ts). */
+  readonly codecs: BlockCodecs
 
   constructor(readonly db: Database, home: string) {
     this.dir = join(home, 'blocks')
     mkdirSync(this.dir, {recursive: true, mode: 0o700})
     this.stmts = {
       has: db.prepare('SELECT 1 FROM blocks WHERE cid = ?').pluck(),
-      locate: db.prepare('SELECT pack, offset, length FROM blocks WHERE cid = ?'),
+      locate: db.prepare('SELECT pack, offset, length, codec FROM blocks WHERE cid = ?'),
     }
+    this.codecs = new BlockCodecs(this)
   }
 
   packPath(id: number): string {
@@ -94,8 +98,15 @@ export class BlockStore {
 
   /** The block's bytes, hash-checked unless told otherwise; NotFoundError or IntegrityError. */
   get(cid: CID, options: GetOptions = {}): Uint8Array {
-    const loc = this.stmts.locate.get(cid.bytes) as {pack: number; offset: number; length: number} | undefined
+    const loc = this.stmts.locate.get(cid.bytes) as {pack: number; offset: number; length: number; codec: number} | undefined
     if (!loc) throw new NotFoundError(`block ${cid} is not in this store`)
+    // Encoded blocks are decoded here, transparently, and always verified after decoding.
+    if (loc.codec !== 0) return this.codecs.decode(cid)
+    return this.readAt(cid, loc, options)
+  }
+
+  /** The stored bytes at an index location (encoded form for encoded blocks), hash-checked for raw ones unless told otherwise. */
+  readAt(cid: CID, loc: {pack: number; offset: number; length: number}, options: GetOptions = {}): Uint8Array {
     const buf = Buffer.allocUnsafe(loc.length)
     let fd = this.fds.get(loc.pack)
     if (fd === undefined) {
@@ -111,16 +122,19 @@ export class BlockStore {
     return options.verify === false ? buf : verifyBlock(cid, buf, 'stored block')
   }
 
-  /** Where a block lies (pack, offset, length), or undefined when it is not here. For batched reads (readAt). */
-  locate(cid: CID): {pack: number; offset: number; length: number} | undefined {
-    return this.stmts.locate.get(cid.bytes) as {pack: number; offset: number; length: number} | undefined
+  /**
+   * Where a block lies (pack, offset, stored length, codec: 0 = raw bytes),
+   * or undefined when it is not here. For batched reads (readInto).
+   */
+  locate(cid: CID): {pack: number; offset: number; length: number; codec: number} | undefined {
+    return this.stmts.locate.get(cid.bytes) as {pack: number; offset: number; length: number; codec: number} | undefined
   }
 
   /**
-   * Reads a located block's bytes into `target` at `at`, unverified: the
+   * Reads a located raw block's bytes into `target` at `at`, unverified: the
    * caller hash-checks them (blockMatches) before trusting or sending them.
    */
-  readAt(loc: {pack: number; offset: number; length: number}, target: Uint8Array, at: number): void {
+  readInto(loc: {pack: number; offset: number; length: number}, target: Uint8Array, at: number): void {
     let fd = this.fds.get(loc.pack)
     if (fd === undefined) {
       fd = openSync(this.packPath(loc.pack), 'r')
@@ -164,12 +178,66 @@ export class BlockStore {
       const r = this.db.prepare('UPDATE packs SET size = ?, lease_until = ? WHERE id = ? AND holder = ? AND size = ?')
         .run(toSize, Date.now() + LEASE_MS, pack, holder, fromSize)
       if (r.changes !== 1) throw new IntegrityError(`lost the write lease on pack ${pack}; nothing from this write was indexed`)
-      for (const [cid, offset, length, heal] of entries) (heal ? replace : insert).run(cid, pack, offset, length)
+        for (const [cid, offset, length, heal, enc] of entries) {
+        const r = (heal ? replace : insert).run(cid, pack, offset, length)
+        if (heal || enc) this.codecs.indexEncoding(cid, heal, r.changes === 1, enc)
+      }
     }).immediate()
   }
 
   release(pack: number, holder: string): void {
     this.db.prepare('UPDATE packs SET holder = NULL WHERE id = ? AND holder = ?').run(pack, holder)
+  }
+
+  /**
+   * The one way blocks leave the store (erase's sweep, docs/storage.md
+   * "Deleting blocks"). Drops the index rows of `cids` in one IMMEDIATE
+   * transaction, except blocks still needed as the base of another stored
+   * block (neededAsBases). The bytes stay in their pack as dead space: an
+   * unindexed byte range is never read again.
+   */
+  deleteBlocks(cids: CID[]): {deleted: number; bytes: number; kept: CID[]} {
+    const del = this.db.prepare('DELETE FROM blocks WHERE cid = ? RETURNING length')
+    return this.db.transaction(() => {
+      const bases = this.neededAsBases(cids)
+      const kept: CID[] = []
+      let deleted = 0
+      let bytes = 0
+      for (const cid of cids) {
+        if (bases.has(cid.toString())) {
+          kept.push(cid)
+          continue
+        }
+        const row = del.get(cid.bytes) as {length: number} | undefined
+        if (row) {
+          deleted++
+          bytes += row.length
+          this.codecs.deleted(cid) // a deleted delta no longer holds its bases
+        }
+      }
+      return {deleted, bytes, kept}
+    }).immediate()
+  }
+
+  /**
+   * Of `cids`, those some other stored block is built on (a delta-encoded
+   * block names base blocks: Planet draft, "copy/insert against base
+   * blocks"), which deleteBlocks must keep. It runs inside deleteBlocks'
+   * transaction. Block codecs (issue 6): a base is kept while a block that
+   * stays is a delta of it (BlockStore.codecs; to free it, rewrite the
+   * dependents whole first: codecs.rewriteDependents).
+   */
+  neededAsBases(cids: CID[]): Set<string> {
+    return this.codecs.neededAsBases(cids)
+  }
+
+  /** Closes the cached read descriptor of a pack that compaction removed. */
+  forgetPack(id: number): void {
+    const fd = this.fds.get(id)
+    if (fd !== undefined) {
+      this.fds.delete(id)
+      closeSync(fd)
+    }
   }
 
   /** Counts and bytes, for status output and tests. */
@@ -185,7 +253,7 @@ export class BlockStore {
   }
 }
 
-function leaseIsStale(row: PackRow): boolean {
+export function leaseIsStale(row: PackRow): boolean {
   if (!row.holder) return true
   const sep = row.holder.lastIndexOf(':')
   const host = row.holder.slice(0, sep)
@@ -260,9 +328,9 @@ export class PackWriter {
    * back-pressure. `heal` replaces an indexed copy that failed verification
    * (the caller has verified these bytes).
    */
-  async put(cid: CID, bytes: Uint8Array, options: {heal?: boolean} = {}): Promise<void> {
+  async put(cid: CID, bytes: Uint8Array, options: {heal?: boolean; encoding?: Encoding} = {}): Promise<void> {
     if (this.failed) throw this.failed
-    if (bytes.length > MAX_BLOCK_SIZE) throw new IntegrityError(`block ${cid} is ${bytes.length} bytes, over the ${MAX_BLOCK_SIZE}-byte limit`)
+    if (bytes.length > MAX_BLOCK_SIZE + (options.encoding ? 64 * 1024 : 0)) throw new IntegrityError(`block ${cid} is ${bytes.length} bytes, over the ${MAX_BLOCK_SIZE}-byte limit`)
     const key = cid.toString()
     if (this.seen.has(key) || (!options.heal && this.store.has(cid))) return
     this.seen.add(key)
@@ -280,7 +348,7 @@ export class PackWriter {
     this.writes.push(p)
     this.inFlight.push({p, n: bytes.length})
     this.inFlightBytes += bytes.length
-    this.entries.push([cid.bytes, offset, bytes.length, Boolean(options.heal)])
+    this.entries.push([cid.bytes, offset, bytes.length, Boolean(options.heal), options.encoding])
     this.written++
     this.bytesWritten += bytes.length
     this.sinceCheckpoint += bytes.length
@@ -304,6 +372,19 @@ export class PackWriter {
       this.checkpointing = this.checkpoint()
       this.checkpointing.catch((err) => { this.failed ??= err })
     }
+  }
+
+  /**
+   * Appends a block in encoded form (`bytes` as src/lib/codec encodes them;
+   * the caller has checked they decode to `cid`). Same rules as `put`.
+   */
+  putEncoded(cid: CID, bytes: Uint8Array, encoding: Encoding, options: {heal?: boolean} = {}): Promise<void> {
+    return this.put(cid, bytes, {...options, encoding})
+  }
+
+  /** True when this writer already took `cid` (stored, or pending its checkpoint). */
+  took(cid: CID): boolean {
+    return this.seen.has(cid.toString())
   }
 
   /** Makes everything written so far durable (fdatasync) and indexed. */

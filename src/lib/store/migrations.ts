@@ -70,4 +70,40 @@ export const MIGRATIONS: string[] = [
     since INTEGER NOT NULL
   );
   `,
+  // erase (issue 5): tombstones of erased object records, kept so an erased
+  // object is never accepted or replicated again, served to peers in seq
+  // order for anti-entropy; erasure_sync is how far each peer's list was read.
+  `
+  CREATE TABLE erasures (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, -- local order, the cursor peers page by
+    cid TEXT NOT NULL UNIQUE,              -- CID of the signed erase record
+    target TEXT NOT NULL UNIQUE,           -- CID of the object record it erases
+    root TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    time INTEGER NOT NULL,                 -- the erase record's time (ms)
+    bytes BLOB NOT NULL,                   -- the signed erase record
+    record BLOB NOT NULL,                  -- the erased object record (proves the owner)
+    received INTEGER NOT NULL
+  );
+  CREATE INDEX erasures_root ON erasures(root);
+  CREATE TABLE erasure_sync (
+    peer TEXT PRIMARY KEY,                 -- peer did
+    after INTEGER NOT NULL                 -- highest seq of theirs applied here
+  ) WITHOUT ROWID;
+  `,
+  // Block codecs (issue 6, draft 003 "Block protocol"): how each block is stored.
+  // codec 0 = raw bytes (every block before this); 1 gzip, 2 delta, 3 delta+gzip
+  // (src/lib/codec). depth = length of the delta chain under it (0 unless delta).
+  // block_bases: which blocks a delta block copies from, so a base is never
+  // deleted while a block still needs it (dependents are found by base).
+  `
+  ALTER TABLE blocks ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE blocks ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE block_bases (
+    cid BLOB NOT NULL,                    -- the delta block
+    base BLOB NOT NULL,                   -- a block it copies from
+    PRIMARY KEY (cid, base)
+  ) WITHOUT ROWID;
+  CREATE INDEX block_bases_base ON block_bases(base);
+  `,
 ]
