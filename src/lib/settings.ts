@@ -18,6 +18,9 @@ export async function loadSettings(home: string): Promise<NodeSettings> {
       minReplicas: {type: 'integer', minimum: 0, maximum: 64},
       repairIntervalMs: {type: 'integer', minimum: 100},
       pingIntervalMs: {type: 'integer', minimum: 100},
+      trustThreshold: {type: 'number', minimum: 0, maximum: 3},
+      writeStampBits: {type: 'integer', minimum: 0, maximum: 32},
+      trustSyncIntervalMs: {type: 'integer', minimum: 100},
     },
     })
     return {...DEFAULT_SETTINGS, ...conf.store}

@@ -30,6 +30,12 @@ export interface NodeSettings {
   minReplicas: number
   repairIntervalMs: number
   pingIntervalMs: number
+  /** Remote writes (push --node) are accepted from owners whose trust score here is at least this (issue 5). */
+  trustThreshold: number
+  /** Others must pay a proof-of-work stamp of this many bits per remote write. */
+  writeStampBits: number
+  /** How often the node fetches the trust records of identities within 3 hops of its owner. */
+  trustSyncIntervalMs: number
 }
 
 export const DEFAULT_SETTINGS: NodeSettings = {
@@ -37,4 +43,7 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   minReplicas: 1,
   repairIntervalMs: 30_000,
   pingIntervalMs: 10_000,
+  trustThreshold: 0.1,
+  writeStampBits: 19,
+  trustSyncIntervalMs: 60_000,
 }

@@ -20,6 +20,7 @@ import {localRouter} from './local-api.js'
 import {PeerTable} from './peer-table.js'
 import {publicRouter} from './public-api.js'
 import {repairOnce} from './replicator.js'
+import {syncTrustOnce} from '../trust/sync.js'
 
 export const DEFAULT_LISTEN = '0.0.0.0:7477'
 export const SOCKET_NAME = 'polar.sock'
@@ -141,6 +142,11 @@ export class PolarNode {
     this.every(this.settings.repairIntervalMs, async () => {
       const r = await repairOnce(this.ctx, this.settings.replicas, this.loops.signal)
       if (r.repaired) this.log(`repair: ${r.repaired} of ${r.checked} object(s) re-replicated`)
+    })
+    // Trust records of identities within 3 hops of the owner (issue 5).
+    this.every(this.settings.trustSyncIntervalMs, async () => {
+      const r = await syncTrustOnce(this.ctx, this.loops.signal)
+      if (r.stored) this.log(`trust sync: ${r.stored} new trust record(s)`)
     })
     this.log(`node ${this.identity.did} listening on ${url}, local API on ${this.socketPath}`)
     return {did: this.identity.did, url, socket: this.socketPath}
