@@ -9,13 +9,16 @@ export default class Push extends PolarCommand {
   static override summary = 'Store a file or standard input as a signed object.'
   static override description = `Chunks the input into a UnixFS DAG (IPFS unixfs-v1-2025 profile: CIDv1, sha2-256, 1 MiB raw leaves, balanced, 1024 links per node), stores every block durably, signs an object record with your key, and prints the root CID. The same bytes always give the same CID, and the same CID as \`ipfs add\` with that profile.
 
-With a node running on this home (polar serve), the node stores the object and places it on --replicas nodes chosen by rendezvous hashing; push fails with exit 5 only when fewer than --min-replicas hold it (the node keeps placing the rest). Without a node, the object goes to the embedded store (1 replica).`
+With a node running on this home (polar serve), the node stores the object and places it on --replicas nodes chosen by rendezvous hashing; push fails with exit 5 only when fewer than --min-replicas hold it (the node keeps placing the rest). Without a node, the object goes to the embedded store (1 replica).
+
+With --node URL the object is written to that node, which takes it from owners it trusts (trust score at least its trustThreshold) and from others with a proof-of-work stamp of the bits it asks for; push mints one by itself up to --max-stamp-bits, else exits 6.`
 
   static override examples = [
     '<%= config.bin %> push report.pdf',
     'cat data.csv | <%= config.bin %> push - -q --name data.csv --tag dataset',
     '<%= config.bin %> push photo.jpg --tag holiday --tag 2026 --json',
     '<%= config.bin %> push backup.tar --replicas 5 --min-replicas 3',
+    '<%= config.bin %> push notes.txt --node http://node.example:7477 --max-stamp-bits 22',
   ]
 
   static override args = {
@@ -30,6 +33,7 @@ With a node running on this home (polar serve), the node stores the object and p
     replicas: Flags.integer({description: 'nodes to place the object on [default: the node setting, 3]', min: 1, max: 64}),
     'min-replicas': Flags.integer({description: 'fail (exit 5) when fewer nodes than this hold it', min: 0, max: 64, default: 1}),
     quiet: Flags.boolean({char: 'q', description: 'print the CID alone', default: false}),
+    'max-stamp-bits': Flags.integer({description: 'with --node URL: the most proof-of-work (stamp bits) to do when that node does not trust you enough', min: 0, max: 32, default: 20}),
   }
 
   async run(): Promise<PushResult> {
@@ -40,8 +44,11 @@ With a node running on this home (polar serve), the node stores the object and p
     if (target.kind === 'local') {
       result = await target.client.push({file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, key: flags.key, replicas: flags.replicas, minReplicas: flags['min-replicas']})
     } else if (target.kind === 'remote') {
-      const {remotePushRequest} = await import('../lib/api/remote.js')
-      return remotePushRequest(target.url, identity, {name: flags.name ?? args.file})
+      const {remotePush} = await import('../lib/api/remote-push.js')
+      result = await remotePush(target.url, identity, {file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, replicas: flags.replicas, maxStampBits: flags['max-stamp-bits']})
+      if (flags['min-replicas'] > result.replicas) {
+        throw new NetworkError(`only ${result.replicas} node(s) hold ${result.cid}, fewer than --min-replicas ${flags['min-replicas']}; ${target.url} keeps placing it`, {code: 'TOO_FEW_REPLICAS'})
+      }
     } else {
       const store = await this.openStore(target.home)
       const progress = progressReporter('push', !flags.quiet && !this.jsonEnabled() && Boolean(process.stderr.isTTY))
