@@ -89,7 +89,7 @@ async function currentRecord(via: Via, owner: string): Promise<{entries: TrustEn
     const b = new TrustStore(via.store.db).bytesOf(owner)
     b64 = b ? Buffer.from(b).toString('base64') : null
   } else if (via.kind === 'local') {
-    b64 = (await via.client.json('GET', `/api/v1/trust/${encodeURIComponent(owner)}`))?.record ?? null
+    b64 = (await via.client.json('GET', `/api/v1/trust/${owner}`))?.record ?? null
   } else {
     const c = new PeerClient(via.url, undefined, 1)
     try {
@@ -147,7 +147,7 @@ export async function scoreTrust(via: Via, self: string, did: string): Promise<S
   if (!isDid(did)) throw new InputError(`not an ed25519 did:key: ${JSON.stringify(did.slice(0, 80))}`)
   let r: any
   if (via.kind === 'embedded') r = new TrustStore(via.store.db).score(self, did)
-  else if (via.kind === 'local') r = await via.client.json('GET', `/api/v1/trust/${encodeURIComponent(did)}/score?from=${encodeURIComponent(self)}`)
+  else if (via.kind === 'local') r = await via.client.json('GET', `/api/v1/trust/${did}/score?from=${encodeURIComponent(self)}`)
   else {
     const c = new PeerClient(via.url, undefined, 1)
     try {

@@ -173,7 +173,7 @@ export class PeerClient {
   /** The peer's copy of `did`'s trust record (base64), or null when it has none. */
   async trustRecord(did: string, options: RequestOptions = {}): Promise<string | null> {
     try {
-      return (await this.json('GET', `/v1/trust/${encodeURIComponent(did)}`, undefined, options))?.record ?? null
+      return (await this.json('GET', `/v1/trust/${did}`, undefined, options))?.record ?? null
     } catch (err) {
       if (err instanceof NotFoundError) return null
       throw err
@@ -182,7 +182,7 @@ export class PeerClient {
 
   /** `did`'s trust score as the peer computes it from `from`, with paths. */
   trustScore(did: string, from: string, options: RequestOptions = {}): Promise<{did: string; score: number; paths: unknown; pathCount?: number}> {
-    return this.json('GET', `/v1/trust/${encodeURIComponent(did)}/score?from=${encodeURIComponent(from)}`, undefined, options)
+    return this.json('GET', `/v1/trust/${did}/score?from=${encodeURIComponent(from)}`, undefined, options)
   }
 
   close(): Promise<void> {
