@@ -35,7 +35,7 @@ export function searchLocal(db: Database, q: SearchQuery): LocalHit[] {
     params.push(q.owner)
   }
   for (const t of q.tags) {
-    where.push('EXISTS (SELECT 1 FROM record_tags rt WHERE rt.record = r.cid AND rt.tag = ?)')
+    where.push('r.cid IN (SELECT record FROM record_tags WHERE tag = ?)')
     params.push(t)
   }
   params.push(q.limit)

@@ -110,5 +110,6 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (truster, trusted)
   ) WITHOUT ROWID;
   CREATE INDEX trust_edges_trusted ON trust_edges(trusted);
+  CREATE INDEX records_kind_time ON records(kind, time); -- search with no words: newest first
   `,
 ]
