@@ -21,6 +21,7 @@ export async function loadSettings(home: string): Promise<NodeSettings> {
       trustThreshold: {type: 'number', minimum: 0, maximum: 3},
       writeStampBits: {type: 'integer', minimum: 0, maximum: 32},
       trustSyncIntervalMs: {type: 'integer', minimum: 100},
+      eraseSyncIntervalMs: {type: 'integer', minimum: 100},
     },
     })
     return {...DEFAULT_SETTINGS, ...conf.store}

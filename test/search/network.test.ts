@@ -1,7 +1,7 @@
 // Search and the web of trust across three real nodes (issue 5, "Done when"):
 // a record pushed on one node is found from another by a word of its name
 // and by tag (through the node, through --node URL, and not at all where
-// nothing matches); trust records published through different nodes
+// nothing matches, or once its owner erased it); trust records published through different nodes
 // (identities with no node of their own use --node) spread by gossip and the
 // trust-sync loop, and scores on a graph with two paths to a key, a 3-hop key
 // and a cycle equal the definition; remote writes are admitted by trust or a
@@ -74,6 +74,18 @@ describe('search and trust on three nodes', {timeout: 240_000}, () => {
     const none = await c.polar(['search', 'zebra', '--json'])
     assert.equal(none.code, 0)
     assert.deepEqual(json(none), [])
+    // The owner's erase takes it out of every index (triggers on records), and search stops finding it.
+    const scratch = join(a.home, 'scratch pad.txt')
+    writeFileSync(scratch, 'short-lived')
+    const p2 = await a.polar(['push', scratch, '--tag', 'ephemeral', '--json'])
+    assert.equal(p2.code, 0, p2.stderr)
+    await waitFor('the scratch pad found from c', async () => json(await c.polar(['search', 'scratch', '--json'])).length === 1)
+    const erased = await a.polar(['erase', json(p2).cid, '--json'])
+    assert.equal(erased.code, 0, erased.stderr + erased.stdout)
+    await waitFor('the erased object gone from every index', async () => {
+      const rows = await Promise.all([a, b, c].map(async (n) => json(await n.polar(['search', '--tag', 'ephemeral', '--json'])).length))
+      return rows.every((n) => n === 0)
+    })
     const bad = await c.polar(['search', 'x', '--owner', 'nobody', '--json'])
     assert.equal(bad.code, 2)
     assert.equal(json(bad).error.code, 'BAD_INPUT')

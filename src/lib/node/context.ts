@@ -36,6 +36,8 @@ export interface NodeSettings {
   writeStampBits: number
   /** How often the node fetches the trust records of identities within 3 hops of its owner. */
   trustSyncIntervalMs: number
+  /** Anti-entropy for erasures: how often each peer's tombstone list is read (also once at start). */
+  eraseSyncIntervalMs: number
 }
 
 export const DEFAULT_SETTINGS: NodeSettings = {
@@ -46,4 +48,5 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   trustThreshold: 0.1,
   writeStampBits: 19,
   trustSyncIntervalMs: 60_000,
+  eraseSyncIntervalMs: 30_000,
 }

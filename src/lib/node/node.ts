@@ -21,6 +21,8 @@ import {PeerTable} from './peer-table.js'
 import {publicRouter} from './public-api.js'
 import {repairOnce} from './replicator.js'
 import {syncTrustOnce} from '../trust/sync.js'
+import {Erasures} from '../erase/index.js'
+import {syncErasures} from '../erase/network.js'
 
 export const DEFAULT_LISTEN = '0.0.0.0:7477'
 export const SOCKET_NAME = 'polar.sock'
@@ -148,6 +150,11 @@ export class PolarNode {
       const r = await syncTrustOnce(this.ctx, this.loops.signal)
       if (r.stored) this.log(`trust sync: ${r.stored} new trust record(s)`)
     })
+    // Erasures: finish sweeps a crash cut short, then catch up with the peers' tombstones now and on a timer.
+    const swept = new Erasures(this.store).sweepPending()
+    if (swept) this.log(`erase: finished sweeping ${swept} block(s) of erased objects`)
+    this.every(this.settings.eraseSyncIntervalMs, async () => { await syncErasures(this.ctx, this.loops.signal) })
+    this.track(syncErasures(this.ctx, this.loops.signal)).catch((err) => this.log(`erasure sync: ${(err as Error).message}`))
     this.log(`node ${this.identity.did} listening on ${url}, local API on ${this.socketPath}`)
     return {did: this.identity.did, url, socket: this.socketPath}
   }

@@ -1,6 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import type {IncomingMessage} from 'node:http'
 import {buildFile} from '../content/index.js'
+import {Erasures} from '../erase/index.js'
 import {verifyRequest} from '../net/auth.js'
 import {HttpError, readJson, sendJson, type Router} from '../net/http.js'
 import {SpentStamps, stampProblem} from '../net/stamp.js'
@@ -60,6 +61,7 @@ export function remoteWriteRoutes(router: Router, ctx: NodeContext): void {
       throw new HttpError(400, 'BAD_RECORD', (err as Error).message)
     }
     const rec = signed.record
+    if (new Erasures(ctx.store).isErased(signed.cid)) throw new HttpError(410, 'ERASED', `record ${signed.cid} was erased by its owner; this node will not hold it again`)
     if (rec.owner !== signer) throw new HttpError(403, 'NOT_OWNER', `the request is signed by ${signer} but the record by ${rec.owner}: a remote write must be signed by the record's owner`)
     const root = rec.root.toString()
     const admission = admit(ctx, spent, signer, root, value.stamp)
