@@ -1,6 +1,7 @@
 import {isDid} from '../identity/index.js'
 import {HttpError, readJson, sendJson, type Router} from '../net/http.js'
 import {parseQuery, queryFromParams, queryParams, searchLocal, searchNetwork, type PeerSearcher, type SearchQuery} from '../search/index.js'
+import {decodeTrustRecord} from '../records/trust-record.js'
 import {acceptTrust, nodeOwner, trustStore} from '../trust/sync.js'
 import {MAX_TRUST_RECORDS_FOREIGN} from '../trust/limits.js'
 import type {NodeContext} from './context.js'
@@ -49,16 +50,15 @@ export function publicSearchTrustRoutes(router: Router, ctx: NodeContext): void 
     const {value} = await readJson(req, recordBody, 64 * 1024)
     const store = trustStore(ctx)
     const owner = nodeOwner(ctx)
-    if (store.count() >= MAX_TRUST_RECORDS_FOREIGN && owner) {
-      // Full: keep taking records of identities near the owner, refuse strangers'.
-      const {decodeTrustRecord} = await import('../records/trust-record.js')
+    if (store.count() >= MAX_TRUST_RECORDS_FOREIGN) {
+      // Full: keep taking records of identities near the owner (new versions), refuse strangers'.
       let signer: string
       try {
         signer = decodeTrustRecord(value).record.owner
       } catch (err) {
         throw new HttpError(400, 'BAD_RECORD', (err as Error).message)
       }
-      if (!store.neighbourhood(owner).includes(signer)) throw new HttpError(403, 'NOT_ALLOWED', `this node keeps at most ${MAX_TRUST_RECORDS_FOREIGN} trust records and ${signer} is not within reach of its owner`)
+      if (!owner || !store.neighbourhood(owner).includes(signer)) throw new HttpError(403, 'NOT_ALLOWED', `this node keeps at most ${MAX_TRUST_RECORDS_FOREIGN} trust records and ${signer} is not within reach of its owner`)
     }
     sendJson(res, 200, accept(ctx, value))
   })

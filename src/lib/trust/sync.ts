@@ -8,22 +8,16 @@ export const TRUST_BATCH = 256
 /** Peers asked per sync pass. */
 export const TRUST_SYNC_PEERS = 16
 
-const owners = new WeakMap<NodeContext, string>()
-
 /**
  * The node's owner: the user identity `default` in its home (the key `push`
  * signs with). Its trust is 1 and its record decides everyone else's score
- * here. Undefined until that key exists (then every score but 1 is 0).
+ * here. Undefined until that key exists (then every score but 1 is 0). Read
+ * each time (a key file and one public-key derivation), so `keygen --force`
+ * takes effect without a restart.
  */
 export function nodeOwner(ctx: NodeContext): string | undefined {
-  let did = owners.get(ctx)
-  if (!did) {
-    const keys = new KeyStore(ctx.home)
-    if (!keys.has(DEFAULT_KEY_NAME)) return undefined
-    did = keys.load(DEFAULT_KEY_NAME).did
-    owners.set(ctx, did)
-  }
-  return did
+  const keys = new KeyStore(ctx.home)
+  return keys.has(DEFAULT_KEY_NAME) ? keys.load(DEFAULT_KEY_NAME).did : undefined
 }
 
 export function trustStore(ctx: NodeContext): TrustStore {
