@@ -21,6 +21,13 @@ export async function loadSettings(home: string): Promise<NodeSettings> {
       trustThreshold: {type: 'number', minimum: 0, maximum: 3},
       writeStampBits: {type: 'integer', minimum: 0, maximum: 32},
       trustSyncIntervalMs: {type: 'integer', minimum: 100},
+      rate: {type: 'number', exclusiveMinimum: 0},
+      burst: {type: 'integer', minimum: 1},
+      maxConnections: {type: 'integer', minimum: 1},
+      maxRequests: {type: 'integer', minimum: 1},
+      maxQueue: {type: 'integer', minimum: 0},
+      peerConnections: {type: 'integer', minimum: 1, maximum: 256},
+      maxOutgoingRequests: {type: 'integer', minimum: 1},
       eraseSyncIntervalMs: {type: 'integer', minimum: 100},
     },
     })

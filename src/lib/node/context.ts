@@ -23,6 +23,8 @@ export interface NodeContext {
   sources(): Source[]
   /** Runs `work` as an in-flight write that shutdown waits for. */
   track<T>(work: Promise<T>): Promise<T>
+  /** Cap counters (inbound limits and outgoing client), for the status route. */
+  limits?(): Record<string, unknown>
 }
 
 export interface NodeSettings {
@@ -36,6 +38,17 @@ export interface NodeSettings {
   writeStampBits: number
   /** How often the node fetches the trust records of identities within 3 hops of its owner. */
   trustSyncIntervalMs: number
+  /** Inbound caps (limits.ts, issue 4): requests/s and burst per remote address. */
+  rate: number
+  burst: number
+  /** Open inbound connections before new ones get 503. */
+  maxConnections: number
+  /** Inbound requests handled at once, and how many may wait for a slot. */
+  maxRequests: number
+  maxQueue: number
+  /** Outgoing caps (net/client.ts): persistent connections per peer, requests in flight to all peers. */
+  peerConnections: number
+  maxOutgoingRequests: number
   /** Anti-entropy for erasures: how often each peer's tombstone list is read (also once at start). */
   eraseSyncIntervalMs: number
 }
@@ -48,5 +61,12 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   trustThreshold: 0.1,
   writeStampBits: 19,
   trustSyncIntervalMs: 60_000,
+  rate: 1000,
+  burst: 2000,
+  maxConnections: 1024,
+  maxRequests: 256,
+  maxQueue: 1024,
+  peerConnections: 8,
+  maxOutgoingRequests: 512,
   eraseSyncIntervalMs: 30_000,
 }
