@@ -10,6 +10,9 @@ import assert from 'node:assert/strict'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import * as dagCbor from '@ipld/dag-cbor'
+import {generateSecretKey, identityFromSecret} from '../../src/lib/identity/keys.js'
+import {signTrustRecord} from '../../src/lib/records/trust-record.js'
 import {json} from '../helpers.js'
 import {Cluster, runPolar, waitFor, type NodeProcess} from '../node/cluster.js'
 
@@ -169,5 +172,26 @@ describe('search and trust on three nodes', {timeout: 240_000}, () => {
     const score = async (who: string) => json(await d.polar(['trust', 'score', dids[who], '--json'])).score
     await waitFor('x\'s record on the new node', async () => (await score('z')) === 0.5, {timeoutMs: 20_000})
     await waitFor('w\'s record on the new node', async () => (await score('a')) === 0.25, {timeoutMs: 20_000})
+  })
+
+  it('over the wire: forged and malformed trust records are 400 and stored nowhere; bad searches are 400', async () => {
+    const mallory = identityFromSecret('mallory', generateSecretKey())
+    const post = (url: string, path: string, body: unknown) => fetch(url + path, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
+    const good = signTrustRecord([{did: dids.x, weight: 1}], mallory)
+    const forged = dagCbor.decode(good.bytes) as any
+    forged.trusts = [{did: dids.y, weight: 1}] // changed after signing
+    const negative = {...forged, trusts: [{did: dids.y, weight: -5}]}
+    for (const bad of [dagCbor.encode(forged), dagCbor.encode(negative), Buffer.from('not cbor'), dagCbor.encode({...forged, owner: dids.a})]) {
+      const r = await post(a.url, '/v1/trust', {record: Buffer.from(bad).toString('base64')})
+      assert.equal(r.status, 400)
+      assert.equal((await r.json() as any).error.code, 'BAD_RECORD')
+    }
+    for (const body of [{}, {record: 5}, {record: 'x'.repeat(40_000)}]) assert.equal((await post(a.url, '/v1/trust', body)).status, 400)
+    for (const n of [a, b, c]) assert.equal((await fetch(`${n.url}/v1/trust/${mallory.did}`)).status, 404)
+    // The same record unforged is taken, and gossiped to the other nodes.
+    const ok = await post(a.url, '/v1/trust', {record: Buffer.from(good.bytes).toString('base64')})
+    assert.equal(ok.status, 200)
+    await waitFor('mallory\'s record on c', async () => (await fetch(`${c.url}/v1/trust/${mallory.did}`)).status === 200)
+    for (const q of ['limit=0', 'limit=abc', 'owner=x', `q=${Array.from({length: 20}, (_, i) => `w${i}`).join('+')}`, 'from=junk']) assert.equal((await fetch(`${a.url}/v1/search?${q}`)).status, 400, q)
   })
 })
