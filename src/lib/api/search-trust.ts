@@ -3,7 +3,7 @@ import {isDid, type Identity} from '../identity/index.js'
 import type {LocalNodeClient} from './client.js'
 import {PeerClient} from '../net/client.js'
 import {decodeTrustRecord, signTrustRecord, type TrustEntry} from '../records/trust-record.js'
-import {parseQuery, queryParams, searchLocal, searchNetwork, type PeerSearcher, type SearchReport} from '../search/index.js'
+import {parseQuery, queryParams, searchCandidates, searchNetwork, type PeerSearcher, type SearchReport} from '../search/index.js'
 import type {Store} from '../store/store.js'
 import {changeEntries, type TrustChange} from '../trust/change.js'
 import {TrustStore} from '../trust/store.js'
@@ -51,7 +51,7 @@ export async function search(via: Via, input: SearchInput): Promise<SearchReport
       const trust = new TrustStore(via.store.db)
       const {PeerTable} = await import('../node/peer-table.js')
       const peers = new PeerTable(via.store.db, '').live().map((p) => searcher(p.url, p.did))
-      return await searchNetwork(q, searchLocal(via.store.db, q), peers, (owner) => (input.self ? trust.score(input.self, owner, {withPaths: false}).score : 0))
+      return await searchNetwork(q, searchCandidates(via.store.db, q), peers, (owner) => (input.self ? trust.score(input.self, owner, {withPaths: false}).score : 0))
     }
     // Remote: that node's index first (it also scores owners from `self`), then its peers.
     let trustMap: Record<string, unknown> = {}

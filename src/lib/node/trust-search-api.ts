@@ -1,6 +1,6 @@
 import {isDid} from '../identity/index.js'
 import {HttpError, readJson, sendJson, type Router} from '../net/http.js'
-import {parseQuery, queryFromParams, queryParams, searchLocal, searchNetwork, type PeerSearcher, type SearchQuery} from '../search/index.js'
+import {parseQuery, queryFromParams, queryParams, searchCandidates, searchLocal, searchNetwork, type PeerSearcher, type SearchQuery} from '../search/index.js'
 import {decodeTrustRecord} from '../records/trust-record.js'
 import {acceptTrust, nodeOwner, trustStore} from '../trust/sync.js'
 import {MAX_TRUST_RECORDS_FOREIGN} from '../trust/limits.js'
@@ -103,7 +103,7 @@ export function localSearchTrustRoutes(router: Router, ctx: NodeContext): void {
     const q = parseQuery(input)
     const from = url.searchParams.get('from') ?? nodeOwner(ctx)
     const store = trustStore(ctx)
-    const report = await searchNetwork(q, searchLocal(ctx.store.db, q), peerSearchers(ctx, q, input.query), (owner) => (from && isDid(from) ? store.score(from, owner, {withPaths: false}).score : 0))
+    const report = await searchNetwork(q, searchCandidates(ctx.store.db, q), peerSearchers(ctx, q, input.query), (owner) => (from && isDid(from) ? store.score(from, owner, {withPaths: false}).score : 0))
     sendJson(res, 200, report)
   })
 

@@ -10,7 +10,7 @@ import {matches, relevance, type SearchQuery} from './query.js'
 import type {LocalHit} from './local.js'
 
 export {parseQuery, ftsExpression, relevance, matches, words, DEFAULT_LIMIT, MAX_LIMIT, type SearchQuery} from './query.js'
-export {searchLocal, type LocalHit} from './local.js'
+export {searchLocal, searchCandidates, type LocalHit} from './local.js'
 
 /** Peers asked at once. */
 export const SEARCH_CONCURRENCY = 8

@@ -44,3 +44,12 @@ export function searchLocal(db: Database, q: SearchQuery): LocalHit[] {
   const tagsOf = db.prepare('SELECT tag FROM record_tags WHERE record = ? ORDER BY tag').pluck()
   return rows.map((r) => ({...r, tags: tagsOf.all(r.record) as string[]}))
 }
+
+/**
+ * Candidates for a ranked search here: more than `limit` (3×, at most 300),
+ * because the final order also weighs the owner's trust, which bm25 does not
+ * see; searchNetwork() cuts back to `limit`.
+ */
+export function searchCandidates(db: Database, q: SearchQuery): LocalHit[] {
+  return searchLocal(db, {...q, limit: Math.min(q.limit * 3, 300)})
+}
