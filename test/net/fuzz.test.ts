@@ -240,7 +240,9 @@ describe('fuzzing the public listener', {timeout: 120_000}, () => {
         return
       }
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
-      if (res.status >= 500) throw new Error(`${r.method} ${r.path.slice(0, 200)} → ${res.status} ${res.body.toString('utf8').slice(0, 300)}`)
+      // 501 for a CAR of a path under a CID is the documented gateway answer (path-gateway spec; docs/protocol.md).
+      const pathingNotDone = res.status === 501 && /^\/ipfs\/[^/?]+\/./.test(r.path)
+      if (res.status >= 500 && !pathingNotDone) throw new Error(`${r.method} ${r.path.slice(0, 200)} → ${res.status} ${res.body.toString('utf8').slice(0, 300)}`)
       // A dropped peer (it sent a bad block) registers again, so later runs still reach past the peer check.
       if (r.sign === 'peer' && res.status === 403 && res.body.includes('UNKNOWN_PEER')) await register()
     }), {numRuns: RUNS, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false})
