@@ -42,7 +42,7 @@ const docsDir = fileURLToPath(new URL('../docs/', import.meta.url))
 const log = (s) => process.stderr.write(`${s}\n`)
 
 const USAGE = `usage: npm run bench -- [--quick] [--no-build] [--strict] [--list] [FILTER…]
-  --quick     small inputs and fewer runs (a couple of minutes)
+  --quick     small inputs and fewer runs (under four minutes; npm run bench --quick works too)
   --no-build  use the current dist/ instead of running npm run build first
   --strict    exit 1 when a binding goal is not met
   --list      list the row modules and exit

@@ -72,7 +72,7 @@ export class FaultNet {
     this.side = undefined // label → side index while cut
     this.proxies = new Map() // label → {server, port, target, url}
     this.open = new Set() // {src, dst, client, upstream}
-    this.stats = {connections: 0, refused: 0, dropped: 0, unidentified: 0, cutOpen: 0}
+    this.stats = {connections: 0, identified: 0, refused: 0, dropped: 0, unidentified: 0, cutOpen: 0}
   }
 
   /** Starts a proxy for node `label` forwarding to 127.0.0.1:targetPort; resolves its URL. */
@@ -98,7 +98,9 @@ export class FaultNet {
       if (inode) {
         const pids = this.pids()
         const pid = ownerOf(inode, [...pids.keys()])
-        return pid === undefined ? null : pids.get(pid) // null: not a node (the suite, a CLI)
+        if (pid === undefined) return null // not a node (the suite, a CLI)
+        this.stats.identified++
+        return pids.get(pid)
       }
       await delay(2)
     }
