@@ -127,7 +127,9 @@ export class NodeProcess {
 
   /** Starts `polar serve` on `home` and waits for its ready line. */
   static start(home: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<NodeProcess> {
-    const child = spawn(process.execPath, [CLI, 'serve', ...SERVE_ARGS, ...extraArgs], {
+    // A test's own --listen (a restart on the old port) replaces the default one.
+    const base = extraArgs.includes('--listen') ? SERVE_ARGS.filter((a, i, all) => a !== '--listen' && all[i - 1] !== '--listen') : SERVE_ARGS
+    const child = spawn(process.execPath, [CLI, 'serve', ...base, ...extraArgs], {
       env: {...process.env, POLAR_HOME: home, NO_COLOR: '1', POLAR_NODE: '', ...env},
       stdio: ['ignore', 'pipe', 'pipe'],
     })
