@@ -177,7 +177,8 @@ export class FaultNet {
       c.upstream?.destroy()
     }
     this.open.clear()
-    await Promise.all([...this.proxies.values()].map((p) => new Promise((r) => p.server.close(() => r()))))
+    // A socket still being identified is not tracked yet: do not wait for it for ever.
+    await Promise.race([Promise.all([...this.proxies.values()].map((p) => new Promise((r) => p.server.close(() => r())))), delay(2_000)])
     this.proxies.clear()
   }
 }
