@@ -22,6 +22,15 @@ const QUICK = process.argv.includes('--quick') || process.env.npm_config_quick =
 const onlyArg = process.argv.indexOf('--only')
 const ONLY = onlyArg > 0 ? (process.argv[onlyArg + 1] ?? '').split(',').filter(Boolean) : []
 const wanted = (name) => ONLY.length === 0 || ONLY.some((o) => name.includes(o))
+const SCENARIOS = ['kill-mid-push-pull', 'kill-2-of-5-restart', 'restart-db-intact', 'bit-rot-heal', 'partition-heal', 'partition-drop-heal', 'full-disk-node', 'full-disk-embedded']
+{
+  const bad = process.argv.slice(2).filter((a, i, all) => a.startsWith('-') ? !['--quick', '--only'].includes(a) : all[i - 1] !== '--only')
+  const unmatched = ONLY.filter((o) => !SCENARIOS.some((n) => n.includes(o)))
+  if (bad.length || (onlyArg > 0 && ONLY.length === 0) || unmatched.length) {
+    console.error(`${bad.length ? `unknown argument(s): ${bad.join(' ')}` : unmatched.length ? `no scenario matches ${unmatched.join(', ')}` : '--only needs NAME[,NAME…]'}; scenarios: ${SCENARIOS.join(', ')} (npm run chaos -- --help)`)
+    process.exit(2)
+  }
+}
 const BIG = (QUICK ? 48 : 160) * MiB
 const OBJECTS = QUICK ? 5 : 10
 const K = 3
