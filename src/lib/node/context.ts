@@ -32,6 +32,8 @@ export interface NodeSettings {
   minReplicas: number
   repairIntervalMs: number
   pingIntervalMs: number
+  /** Anti-entropy for erasures: how often each peer's tombstone list is read (also once at start). */
+  eraseSyncIntervalMs: number
 }
 
 export const DEFAULT_SETTINGS: NodeSettings = {
@@ -39,4 +41,5 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   minReplicas: 1,
   repairIntervalMs: 30_000,
   pingIntervalMs: 10_000,
+  eraseSyncIntervalMs: 30_000,
 }

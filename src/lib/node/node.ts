@@ -20,6 +20,8 @@ import {localRouter} from './local-api.js'
 import {PeerTable} from './peer-table.js'
 import {publicRouter} from './public-api.js'
 import {repairOnce} from './replicator.js'
+import {Erasures} from '../erase/index.js'
+import {syncErasures} from '../erase/network.js'
 
 export const DEFAULT_LISTEN = '0.0.0.0:7477'
 /** Out-of-turn pings of down peers (repingDown): at most one sweep a second, each ping this short. */
@@ -146,6 +148,11 @@ export class PolarNode {
       const r = await repairOnce(this.ctx, this.settings.replicas, this.loops.signal)
       if (r.repaired) this.log(`repair: ${r.repaired} of ${r.checked} object(s) re-replicated`)
     })
+    // Erasures: finish sweeps a crash cut short, then catch up with the peers' tombstones now and on a timer.
+    const swept = new Erasures(this.store).sweepPending()
+    if (swept) this.log(`erase: finished sweeping ${swept} block(s) of erased objects`)
+    this.every(this.settings.eraseSyncIntervalMs, async () => { await syncErasures(this.ctx, this.loops.signal) })
+    this.track(syncErasures(this.ctx, this.loops.signal)).catch((err) => this.log(`erasure sync: ${(err as Error).message}`))
     this.log(`node ${this.identity.did} listening on ${url}, local API on ${this.socketPath}`)
     return {did: this.identity.did, url, socket: this.socketPath}
   }
