@@ -32,7 +32,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
   const router = new Router()
 
   router.on('GET', /^\/api\/v1\/status$/, (_req, res) => {
-    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, socket: info().socket, peers: ctx.peers.live().length, blocks: ctx.store.blocks.stats(), settings: ctx.settings})
+    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, socket: info().socket, peers: ctx.peers.live().length, blocks: ctx.store.blocks.stats(), settings: ctx.settings, limits: ctx.limits?.()})
   })
 
   router.on('POST', /^\/api\/v1\/push$/, async (req, res, _p, url) => {
@@ -161,6 +161,14 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     }
     ctx.peers.markAlive(did, rttMs)
     sendJson(res, 200, {did, url: peer.url, rttMs})
+  })
+
+  // nat-test through the node (issue 4): its identity signs, its announced URL is tested.
+  router.on('POST', /^\/api\/v1\/nat-test$/, async (_req, res, _p, url) => {
+    const {natTest, DEFAULT_VIA_PEERS} = await import('./nat.js')
+    let via = url.searchParams.getAll('via')
+    if (via.length === 0) via = ctx.peers.live().sort(() => Math.random() - 0.5).slice(0, DEFAULT_VIA_PEERS).map((p) => p.url)
+    sendJson(res, 200, await natTest({identity: ctx.identity, announced: ctx.url, via}))
   })
 
   router.on('DELETE', /^\/api\/v1\/peers\/(did:key:[A-Za-z0-9]{1,60})$/, (_req, res, [did]) => {

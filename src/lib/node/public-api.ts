@@ -12,6 +12,12 @@ import {decodeObjectRecord} from '../records/index.js'
 import type {NodeContext} from './context.js'
 import {fetchObject, locateHolders, NetworkBlockSource} from './fetcher.js'
 import {setReplicaTarget} from './replicator.js'
+import {addressKey, TokenBuckets} from './limits.js'
+import {dialBack, dialBackRefusal} from './nat.js'
+
+/** Dial-backs per address: a few a minute (each one makes this node open a connection). */
+const DIALBACK_RATE = 0.2
+const DIALBACK_BURST = 5
 import {Erasures, MAX_ERASURES_PAGE} from '../erase/index.js'
 import {receiveErase} from '../erase/network.js'
 
@@ -58,6 +64,29 @@ export function publicRouter(ctx: NodeContext): Router {
     ctx.peers.upsert(did, new URL(value.url).origin, 'register', Date.now(), hello.services)
     ctx.log(`peer registered: ${did} at ${value.url}`)
     sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES})
+  })
+
+  // NAT test (draft 002 NAT-TEST, issue 4): any signed node may ask; this node
+  // dials only that URL's /v1/hello, with a short timeout, a few times a minute per address.
+  const dialbacks = new TokenBuckets(DIALBACK_RATE, DIALBACK_BURST, 4096)
+  router.on('POST', /^\/v1\/nat\/dialback$/, async (req, res, _p, url) => {
+    const {value, raw} = await readJson(req, (v) => {
+      if (typeof v?.url !== 'string' || v.url.length > 512 || !/^https?:\/\/[^/?#]+\/?$/.test(v.url)) throw new Error('expected {"url": "http://host:port"}')
+      return {url: v.url as string}
+    }, 4096)
+    const did = verifyRequest(req.headers, 'POST', url.pathname + url.search, raw, ctx.guard, Date.now(), ctx.identity.did)
+    const wait = dialbacks.take(addressKey(req.socket.remoteAddress))
+    if (wait > 0) {
+      sendJson(res, 429, {error: {code: 'RATE_LIMITED', message: `too many dial-back requests from your address; retry in ${Math.ceil(wait / 1000)} s`}}, {'retry-after': String(Math.ceil(wait / 1000))})
+      return
+    }
+    const host = addressKey(req.socket.remoteAddress)
+    const observed = req.socket.remotePort ? (host.includes(':') ? `[${req.socket.remoteAddress}]:${req.socket.remotePort}` : `${host}:${req.socket.remotePort}`) : null
+    const refused = await dialBackRefusal(value.url, req.socket.remoteAddress)
+    if (refused) throw new HttpError(403, 'NOT_ALLOWED', refused)
+    const result = await dialBack(new URL(value.url).origin, did)
+    ctx.log(`nat dial-back for ${did} to ${value.url}: ${result.reachable ? 'reachable' : 'not reachable'}`)
+    sendJson(res, 200, {reachable: result.reachable, url: value.url, observed, reason: result.reason})
   })
 
   router.on('GET', /^\/v1\/peers$/, (_req, res) => {
