@@ -15,7 +15,7 @@ import {mustSucceed, node, repoRoot, timeProcess, usePolarBin} from './lib/proc.
 import {snapshotCli} from './lib/snapshot.js'
 import {renderMarkdown, renderSvg, verdict} from './lib/report.js'
 
-const MODULES = ['./push.js', './pull.js', './startup.js', './node-startup.js']
+const MODULES = ['./push.js', './pull.js', './startup.js', './node-startup.js', './versions.js']
 // Later: './network.js' (convergence, memory per node), './delta.js' (versions)
 // MODULES (and then ORDER) come first in the table, in this order; any other
 // bench/*.js with a row-module default export follows, by file name — listing
@@ -58,6 +58,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--no-build] [--strict] [--list
   --no-build  use the current dist/ instead of running npm run build first
   --strict    exit 1 when a binding goal is not met
   --list      list the row modules and exit
+  --report-only  rewrite docs/benchmarks.md and .svg from bench/results.json, running nothing
   FILTER      run only the modules whose name or a row name contains one of these
               (e.g. push, startup, pull); the other rows keep their last results`
 
@@ -66,7 +67,7 @@ async function main() {
   const flags = new Set(argv.filter((a) => a.startsWith('--')))
   const filters = argv.filter((a) => !a.startsWith('--'))
   for (const f of flags) {
-    if (!['--quick', '--no-build', '--strict', '--list', '--help'].includes(f)) {
+    if (!['--quick', '--no-build', '--strict', '--list', '--report-only', '--help'].includes(f)) {
       log(`unknown option ${f}\n${USAGE}`)
       return 2
     }
@@ -75,6 +76,17 @@ async function main() {
   // `npm run bench --quick` (no `--`) reaches us as npm's config, not as an argument.
   const quick = flags.has('--quick') || process.env.npm_config_quick === 'true'
   const modules = await findModules()
+  if (flags.has('--report-only')) {
+    // Rewrite docs/benchmarks.md and .svg from bench/results.json as it is (after a merge, say).
+    let rows
+    try { rows = JSON.parse(readFileSync(resultsPath, 'utf8')) } catch (e) { log(`cannot read ${resultsPath}: ${e.message}`); return 1 }
+    const order = new Map(modules.map((m, i) => [m.name, i]))
+    rows = rows.map((r, i) => [r, i]).sort(([a, i], [b, j]) => (order.get(a.module) ?? 1e9) - (order.get(b.module) ?? 1e9) || i - j).map(([r]) => r)
+    writeReport(rows, modules)
+    process.stdout.write(`${rows.map(summary).join('\n')}\n`)
+    log('wrote docs/benchmarks.md, docs/benchmarks.svg from bench/results.json (nothing was run)')
+    return 0
+  }
   if (flags.has('--list')) {
     for (const m of modules) process.stdout.write(`${m.name} (bench/${m.file}): ${m.rows.join(', ')}${m.check?.() ? `  [NOT RUNNABLE HERE: ${m.check()}]` : ''}\n  ${m.describe.split('\n').join('\n  ')}\n\n`)
     return 0
@@ -158,9 +170,7 @@ async function runRows({chosen, modules, quick, flags}) {
     .map((r, i) => [r, i]).sort(([a, i], [b, j]) => order.get(a.module) - order.get(b.module) || i - j).map(([r]) => r)
 
   writeFileSync(resultsPath, JSON.stringify(rows, null, 2) + '\n')
-  mkdirSync(docsDir, {recursive: true})
-  writeFileSync(`${docsDir}benchmarks.md`, renderMarkdown(rows, modules))
-  writeFileSync(`${docsDir}benchmarks.svg`, renderSvg(rows))
+  writeReport(rows, modules)
 
   process.stdout.write(`\n${rows.map(summary).join('\n')}\n`)
   const total = (Date.now() - t0) / 1000
@@ -171,6 +181,12 @@ async function runRows({chosen, modules, quick, flags}) {
   if (fresh.some((r) => r.status !== 'ok')) return 1
   if (flags.has('--strict') && fresh.some((r) => !r.informational && !r.met)) return 1
   return 0
+}
+
+function writeReport(rows, modules) {
+  mkdirSync(docsDir, {recursive: true})
+  writeFileSync(`${docsDir}benchmarks.md`, renderMarkdown(rows, modules))
+  writeFileSync(`${docsDir}benchmarks.svg`, renderSvg(rows))
 }
 
 function summary(r) {

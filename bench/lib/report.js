@@ -87,6 +87,7 @@ export function renderMarkdown(rows, modules) {
   L('npm run bench -- --quick          # small inputs, fewer runs: under four minutes (`npm run bench --quick` works too)')
   L('npm run bench -- --quick push     # only the rows of modules whose name or a row name contains "push"')
   L('npm run bench -- --list           # the rows, what they compare, and which cannot run here')
+  L('npm run bench -- --report-only    # rewrite this page from bench/results.json (after a merge), running nothing')
   L('```')
   L()
   L('The runner builds polar first (`npm run build`; `--no-build` skips it). `--strict` exits non-zero')

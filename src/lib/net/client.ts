@@ -226,6 +226,30 @@ export class PeerClient {
     return verifyBlock(cid, r.body, `block from ${this.origin}`)
   }
 
+  /**
+   * Dynamic block mode (issue 6): for each CID, the bases the peer stores it
+   * against ([] for raw blocks, and from nodes without codecs).
+   */
+  async basesOf(cids: CID[], options: RequestOptions = {}): Promise<string[][]> {
+    const r = await this.json('POST', '/v1/blocks/bases', {cids: cids.map(String)}, options)
+    if (!Array.isArray(r?.bases) || r.bases.length !== cids.length) throw new NetworkError(`${this.origin}: malformed bases answer`)
+    return r.bases.map((b: unknown) => (Array.isArray(b) ? b.filter((x) => typeof x === 'string').slice(0, 16) : []))
+  }
+
+  /**
+   * A block in dynamic block mode: one codec byte, then the block encoded as
+   * the peer chose from `accept` and the bases this node holds (`have`). NOT
+   * verified here: the caller decodes it against its own bases and verifies
+   * (src/lib/node/dynamic-source.ts). The raw path stays getBlock.
+   */
+  async getBlockEncoded(cid: CID, accept: string[], have: CID[], options: RequestOptions = {}): Promise<Uint8Array> {
+    const q = `accept=${accept.map(encodeURIComponent).join(',')}&have=${have.map(String).join(',')}`
+    const r = await this.request('GET', `/v1/blocks/${cid}/encoded?${q}`, undefined, {...options, maxBytes: MAX_BLOCK_SIZE + 64 * 1024})
+    if (r.status === 404) throw new NotFoundError(`${this.origin} does not have block ${cid} (or no dynamic block mode)`)
+    if (r.status !== 200) throw errorFromResponse(r.status, safeJson(r.body), this.origin)
+    return r.body
+  }
+
   async putBlocks(blocks: Array<{cid: CID; bytes: Uint8Array}>, options: RequestOptions = {}): Promise<number> {
     const r = await this.request('POST', '/v1/blocks', encodeFrames(blocks), {...options, sign: true, contentType: 'application/vnd.polar.blocks'})
     const parsed = safeJson(r.body)

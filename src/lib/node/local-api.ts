@@ -8,8 +8,9 @@ import {KeyStore, DEFAULT_KEY_NAME} from '../identity/index.js'
 import {HttpError, readJson, Router, sendJson, statusOf} from '../net/http.js'
 import {pushObject, writeChunks} from '../objects/index.js'
 import type {NodeContext} from './context.js'
-import {locateHolders, NETWORK_PREFETCH, NetworkBlockSource} from './fetcher.js'
+import {locateHolders, NETWORK_PREFETCH} from './fetcher.js'
 import {placeReplicas, setReplicaTarget} from './replicator.js'
+import {DynamicBlockSource} from './dynamic-source.js'
 import {Erasures} from '../erase/index.js'
 import {eraseThroughNode} from '../erase/network.js'
 
@@ -49,6 +50,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
       name: q.get('name') ?? undefined,
       tags: q.getAll('tag'),
       mime: q.get('mime') ?? undefined,
+      base: q.get('base') ?? undefined,
     }))
     setReplicaTarget(ctx, result.cid, replicas)
     const record = ctx.store.records.bytesOf(result.record)!
@@ -90,7 +92,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
       throw new NotFoundError(`no object ${root} on this node or its ${sources.length} peer(s); check the CID, or add a peer that holds it (polar peers add URL)`)
     }
     const writer = ctx.store.blocks.writer({checkpointBytes: NETWORK_CHECKPOINT_BYTES})
-    const source = new NetworkBlockSource(ctx.store, [...located.holders, ...located.others], writer, ctx.peers, ctx.log, root)
+    const source = new DynamicBlockSource(ctx.store, [...located.holders, ...located.others], writer, ctx.peers, ctx.log, root)
     const abort = new AbortController()
     res.on('close', () => abort.abort())
     try {
