@@ -290,7 +290,11 @@ async function partition(r, mode) {
     o.ms = Date.now() - pushStart
     const text = pr.stdout.toString() + pr.stderr
     const cid = pr.code === 0 ? json(pr).cid : /\b(baf[a-z2-7]{20,})/.exec(text)?.[1]
-    if (!cid) throw new Error(`push ${name} (${args.join(' ')}): exit ${pr.code}, no CID: ${text.trim().split('\n').pop()}`)
+    if (!cid) {
+      // A hung or crashed push: show the pushing node's log (CI has no CHAOS_VERBOSE).
+      console.error(`---- push ${name} on node ${nodes.indexOf(node)} (${node.url}): exit ${pr.code ?? pr.signal} after ${(o.ms / 1000).toFixed(1)} s; its log ends:\n${node.log.slice(-3000)}\n----`)
+      throw new Error(`push ${name} (${args.join(' ')}): exit ${pr.code ?? `${pr.signal} (killed after ${(o.ms / 1000).toFixed(0)} s)`}, no CID: ${text.trim().split('\n').pop()}`)
+    }
     const obj = {...o, name, side, cid, code: pr.code, res: pr.code === 0 ? json(pr) : undefined, blocks: await blockList(node.url, cid)}
     objs.push(obj)
     return obj
