@@ -5,12 +5,15 @@ export default class Serve extends PolarCommand {
   static override summary = 'Run a node until SIGINT/SIGTERM.'
   static override description = `Starts a polar node on this home: a public HTTP/1.1 listener for peers (the /v1/ peer protocol and the IPFS trustless gateway at /ipfs/{cid}), the local API on POLAR_HOME/polar.sock (mode 0600), and background loops (liveness pings, replica repair). A node identity is created on first start. Other polar commands on this home go through the node while it runs.
 
-With --json the first stdout line is {"event":"ready","did","url","socket"}; logs go to stderr. SIGINT or SIGTERM stops accepting, finishes in-flight writes, closes the database and exits 0. Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs) can also live in POLAR_HOME/settings.json; flags win.`
+With --json the first stdout line is {"event":"ready","did","url","socket"}; logs go to stderr. SIGINT or SIGTERM stops accepting, finishes in-flight writes, closes the database and exits 0. Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs, seeds, stampBits and the other discovery settings of docs/operations.md) can also live in POLAR_HOME/settings.json; flags win.
+
+Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node asks those nodes for the peers they know and registers with each; with neither and peers already in its database, it asks a random known peer.`
 
   static override examples = [
     '<%= config.bin %> serve',
     '<%= config.bin %> serve --listen 127.0.0.1:0 --json',
     '<%= config.bin %> serve --listen 0.0.0.0:7477 --announce http://node.example.org:7477 --replicas 5',
+    '<%= config.bin %> serve --listen 127.0.0.1:0 --seed http://127.0.0.1:7477 --json',
   ]
 
   static override flags = {
@@ -19,6 +22,7 @@ With --json the first stdout line is {"event":"ready","did","url","socket"}; log
     replicas: Flags.integer({description: 'nodes each object is placed on [default: 3]', min: 1, max: 64}),
     'repair-interval': Flags.integer({description: 'seconds between repair passes [default: 30]', min: 1}),
     'ping-interval': Flags.integer({description: 'seconds between liveness pings [default: 10]', min: 1}),
+    seed: Flags.string({description: 'ask this node for peers at start, then register with them (repeatable; adds to "seeds" in settings.json)', multiple: true}),
   }
 
   async run(): Promise<void> {
@@ -30,6 +34,10 @@ With --json the first stdout line is {"event":"ready","did","url","socket"}; log
     if (flags.replicas !== undefined) settings.replicas = flags.replicas
     if (flags['repair-interval'] !== undefined) settings.repairIntervalMs = flags['repair-interval'] * 1000
     if (flags['ping-interval'] !== undefined) settings.pingIntervalMs = flags['ping-interval'] * 1000
+    if (flags.seed?.length) {
+      const {parseSeedUrls} = await import('../lib/node/discovery.js')
+      settings.seeds = [...settings.seeds, ...parseSeedUrls(flags.seed)]
+    }
     const {handleGateway} = await import('../lib/net/gateway.js')
     const node = new PolarNode({
       home, listen: flags.listen, announce: flags.announce, settings,

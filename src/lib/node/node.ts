@@ -18,7 +18,8 @@ import {NetworkBlockSource, type Source} from './fetcher.js'
 import type {CID} from 'multiformats/cid'
 import {localRouter} from './local-api.js'
 import {PeerTable} from './peer-table.js'
-import {publicRouter} from './public-api.js'
+import {Discovery} from './discovery.js'
+import {publicRouter, SERVICES} from './public-api.js'
 import {repairOnce} from './replicator.js'
 
 export const DEFAULT_LISTEN = '0.0.0.0:7477'
@@ -91,6 +92,7 @@ export class PolarNode {
     }
     this.identity = new KeyStore(join(this.home, 'node')).loadOrCreate()
     this.peers = new PeerTable(this.store.db, this.identity.did)
+    this.peers.schedule = {pingIntervalMs: this.settings.pingIntervalMs, maxBackoffMs: Math.max(this.settings.pingIntervalMs, 5 * 60_000), deadRetryMs: this.settings.deadRetryMs}
     const {host, port} = parseListen(this.options.listen ?? DEFAULT_LISTEN)
 
     // Public listener first: the announced URL needs the real port.
@@ -117,7 +119,8 @@ export class PolarNode {
       client: (peer) => this.client(peer.url),
       sources: () => this.peers.live().map((p): Source => ({did: p.did, client: this.client(p.url)})),
       track: (work) => this.track(work),
-    }
+    } as Omit<NodeContext, 'discovery'> as NodeContext
+    this.ctx.discovery = new Discovery(this.ctx, SERVICES)
     ctxHolder.router = publicRouter(this.ctx)
 
     // Local API on the unix socket, created 0600 (umask) so no other user can connect even briefly.
@@ -137,12 +140,19 @@ export class PolarNode {
     }
     chmodSync(this.socketPath, 0o600)
 
-    this.every(this.settings.pingIntervalMs, () => this.pingPeers())
+    // Liveness: each peer is pinged when its turn comes (PeerTable back-off), checked often.
+    this.every(Math.min(this.settings.pingIntervalMs, 1_000), () => this.ctx.discovery.pingDue())
+    this.every(this.settings.gossipIntervalMs, () => this.ctx.discovery.gossipRound())
     this.every(this.settings.repairIntervalMs, async () => {
       const r = await repairOnce(this.ctx, this.settings.replicas, this.loops.signal)
       if (r.repaired) this.log(`repair: ${r.repaired} of ${r.checked} object(s) re-replicated`)
     })
     this.log(`node ${this.identity.did} listening on ${url}, local API on ${this.socketPath}`)
+    // Discovery at start (draft 000): the seeds given, else a random known peer. In the background:
+    // the node serves at once; the record stamp is minted while seeds answer.
+    const seeds = [...new Set(this.settings.seeds)]
+    if (seeds.length > 0) this.ctx.discovery.selfRecord().catch(() => {})
+    this.track(this.ctx.discovery.bootstrap(seeds).catch((err) => { if (!this.stopping) this.log(`discovery at start: ${(err as Error).message}`) }))
     return {did: this.identity.did, url, socket: this.socketPath}
   }
 
@@ -237,29 +247,13 @@ export class PolarNode {
     this.timers.push(t)
   }
 
-  private round = 0
-  /** Liveness: ping live peers every round, dead ones every tenth (back-off). */
-  private async pingPeers(): Promise<void> {
-    this.round++
-    const peers = this.peers.list().filter((p) => p.state !== 'dead' || this.round % 10 === 0)
-    await Promise.all(peers.map(async (p) => {
-      const start = performance.now()
-      try {
-        const hello = await this.client(p.url).hello({timeoutMs: 3_000, signal: this.loops.signal})
-        if (hello.did !== p.did) throw new Error(`answers as ${hello.did}`)
-        this.peers.markAlive(p.did, performance.now() - start)
-      } catch {
-        if (!this.stopping) this.peers.markFailure(p.did)
-      }
-    }))
-  }
-
   /** Stop accepting, finish in-flight writes, close the database and the socket. */
   async stop(): Promise<void> {
     if (this.stopping) return
     this.stopping = true
     for (const t of this.timers) clearInterval(t)
     this.loops.abort()
+    this.ctx?.discovery?.stop()
     const closing = [this.publicServer, this.localServer].map((s) => new Promise<void>((r) => (s ? s.close(() => r()) : r())))
     await Promise.allSettled([...this.inflight])
     this.publicServer?.closeIdleConnections()
