@@ -13,8 +13,8 @@ import {mustSucceed, node, repoRoot, timeProcess, usePolarBin} from './lib/proc.
 import {snapshotCli} from './lib/snapshot.js'
 import {renderMarkdown, renderSvg, verdict} from './lib/report.js'
 
-const MODULES = ['./push.js', './pull.js', './startup.js', './node-startup.js']
-// Later: './network.js' (convergence, memory per node), './delta.js' (versions)
+const MODULES = ['./push.js', './pull.js', './startup.js', './node-startup.js', './network.js']
+// Later: './delta.js' (versions)
 
 const resultsPath = fileURLToPath(new URL('./results.json', import.meta.url))
 const docsDir = fileURLToPath(new URL('../docs/', import.meta.url))

@@ -13,6 +13,10 @@ const PING_CONCURRENCY = 16
 const CONTACT_TIMEOUT_MS = 5_000
 /** Gossip de-duplication memory (record CIDs), like the spent stamps: bounded, pruned when records expire. */
 const MAX_SEEN = 100_000
+/** How long a seed answer waits for this node's first record; then 503 MINTING and the asker retries. */
+const SEED_MINT_WAIT_MS = 5_000
+/** How long a seed request keeps retrying a seed that is still minting. */
+const SEED_RETRY_MS = 60_000
 
 export interface SeedResult {
   asked: number
@@ -84,7 +88,11 @@ export class Discovery {
   /** GET /v1/seed: our record first, then the freshest records of peers that are not dead (bounded). */
   async seedAnswer(limit = this.ctx.settings.seedAnswerMax): Promise<Uint8Array[]> {
     const n = Math.max(1, Math.min(limit, this.ctx.settings.seedAnswerMax))
-    const own = await this.selfRecord()
+    // The first answer needs our record minted; an asker is not kept waiting long for it.
+    const minted = this.selfRecord()
+    minted.catch(() => {})
+    const own = await Promise.race([minted, new Promise<undefined>((r) => setTimeout(() => r(undefined), SEED_MINT_WAIT_MS).unref())])
+    if (!own) throw new HttpError(503, 'MINTING', `this node is still minting its peer record (a ${this.ctx.settings.stampBits}-bit stamp); ask again in a few seconds`)
     const others = this.ctx.peers.records(Date.now() - RECORD_TTL_MS, n - 1).map((r) => r.record)
     return [own.bytes, ...others]
   }
@@ -101,7 +109,7 @@ export class Discovery {
         return
       }
       try {
-        const records = await client.seed({timeoutMs: 15_000, signal})
+        const records = await retryWhileMinting(() => client.seed({timeoutMs: 15_000, signal}), signal)
         result.answered++
         const r = await this.learn(records, `seed ${client.origin}`)
         result.learned += r.learned
@@ -354,8 +362,17 @@ export class Discovery {
   /** At start: the seeds given, or with none, a random known peer. */
   async bootstrap(seeds: string[]): Promise<void> {
     if (seeds.length > 0) {
-      const r = await this.seed(seeds, this.abort.signal)
-      this.ctx.log(`seeded from ${r.answered} of ${r.asked} seed(s): ${r.learned} peer(s) learned, ${r.registered} registered`)
+      // Until one seed answers: a node started with its seeds (several machines booting) must not give up.
+      for (let wait = 2_000; !this.abort.signal.aborted; wait = Math.min(wait * 2, 5 * 60_000)) {
+        const r = await this.seed(seeds, this.abort.signal)
+        if (r.answered > 0) {
+          this.ctx.log(`seeded from ${r.answered} of ${r.asked} seed(s): ${r.learned} peer(s) learned, ${r.registered} registered`)
+          return
+        }
+        if (this.abort.signal.aborted) return
+        this.ctx.log(`no seed answered; trying again in ${wait / 1000} s`)
+        await sleep(wait, this.abort.signal)
+      }
       return
     }
     const known = this.ctx.peers.list()
@@ -444,6 +461,29 @@ function expandV6(address: string): string[] {
   const t = tail ? tail.split(':') : []
   const fill = Array(Math.max(0, 8 - h.length - t.length)).fill('0')
   return [...h, ...(address.includes('::') ? fill : []), ...t].map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms)
+    signal.addEventListener('abort', () => {
+      clearTimeout(t)
+      resolve()
+    }, {once: true})
+  })
+}
+
+/** Retries a seed request while the seed answers 503 MINTING (its first record is on its way). */
+async function retryWhileMinting<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const deadline = Date.now() + SEED_RETRY_MS
+  for (;;) {
+    try {
+      return await fn()
+    } catch (err) {
+      if ((err as {code?: string}).code !== 'MINTING' || Date.now() > deadline || signal?.aborted) throw err
+      await new Promise((r) => setTimeout(r, 1_000))
+    }
+  }
 }
 
 function pickRandom<T>(items: T[], n: number): T[] {

@@ -54,8 +54,8 @@ export class PeerTable {
   schedule: LivenessSchedule = {pingIntervalMs: 10_000, maxBackoffMs: 5 * 60_000, deadRetryMs: 30 * 60_000}
 
   markAlive(did: string, rttMs: number, now = Date.now()): void {
-    this.db.prepare(`UPDATE peers SET last_seen = ?, rtt_ms = ?, failures = 0, state = 'alive', dead_since = NULL, backoff_ms = ?, next_ping = ? WHERE did = ?`)
-      .run(now, Math.round(rttMs), this.schedule.pingIntervalMs, now + this.schedule.pingIntervalMs, did)
+    this.db.prepare(`UPDATE peers SET last_seen = ?, rtt_ms = ?, failures = 0, state = 'alive', dead_since = NULL, backoff_ms = 0, next_ping = ? WHERE did = ?`)
+      .run(now, Math.round(rttMs), now + this.schedule.pingIntervalMs, did)
   }
 
   /**
@@ -92,11 +92,11 @@ export class PeerTable {
     if (entry.did === this.selfDid) return
     const rtt = entry.rttMs === undefined ? null : Math.round(entry.rttMs)
     this.db.prepare(`INSERT INTO peers (did, url, services, first_seen, last_seen, learned_from, record, record_time, urls, address, rtt_ms, next_ping, backoff_ms)
-      VALUES (@did, @url, @services, @now, @now, @learnedFrom, @record, @recordTime, @urls, @address, @rtt, @next, @interval)
+      VALUES (@did, @url, @services, @now, @now, @learnedFrom, @record, @recordTime, @urls, @address, @rtt, @next, 0)
       ON CONFLICT(did) DO UPDATE SET url = excluded.url, services = excluded.services, last_seen = excluded.last_seen, record = excluded.record,
         record_time = excluded.record_time, urls = excluded.urls, address = COALESCE(excluded.address, address), rtt_ms = COALESCE(excluded.rtt_ms, rtt_ms),
-        failures = 0, state = 'alive', dead_since = NULL, next_ping = excluded.next_ping, backoff_ms = excluded.backoff_ms`)
-      .run({...entry, services: serviceString(entry.services), urls: JSON.stringify(entry.urls), now, rtt, next: now + this.schedule.pingIntervalMs, interval: this.schedule.pingIntervalMs})
+        failures = 0, state = 'alive', dead_since = NULL, next_ping = excluded.next_ping, backoff_ms = 0`)
+      .run({...entry, services: serviceString(entry.services), urls: JSON.stringify(entry.urls), now, rtt, next: now + this.schedule.pingIntervalMs})
   }
 
   /** A newer record for a peer already in the table whose URL did not change (no dial-back needed). */
