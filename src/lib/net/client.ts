@@ -125,6 +125,8 @@ export class PeerClient {
   async seed(options: RequestOptions & {limit?: number} = {}): Promise<Uint8Array[]> {
     const r = await this.json('GET', `/v1/seed${options.limit ? `?limit=${options.limit}` : ''}`, undefined, options)
     if (!Array.isArray(r?.records) || !r.records.every((x: unknown) => typeof x === 'string')) throw new NetworkError(`${this.origin}/v1/seed: malformed answer`)
+    // A fresh node answers before its own record is minted: ask again shortly (its record is what we register with).
+    if (r.minting === true) throw new NetworkError(`${this.origin} is still minting its peer record; ask again in a few seconds`, {code: 'MINTING'})
     return r.records.map((x: string) => Buffer.from(x, 'base64'))
   }
 

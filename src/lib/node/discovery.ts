@@ -13,7 +13,7 @@ const PING_CONCURRENCY = 16
 const CONTACT_TIMEOUT_MS = 5_000
 /** Gossip de-duplication memory (record CIDs), like the spent stamps: bounded, pruned when records expire. */
 const MAX_SEEN = 100_000
-/** How long a seed answer waits for this node's first record; then 503 MINTING and the asker retries. */
+/** How long a seed answer waits for this node's first record; then it answers without it (`minting: true`) and the asker retries. */
 const SEED_MINT_WAIT_MS = 5_000
 /** How long a seed request keeps retrying a seed that is still minting. */
 const SEED_RETRY_MS = 60_000
@@ -86,15 +86,14 @@ export class Discovery {
   }
 
   /** GET /v1/seed: our record first, then the freshest records of peers that are not dead (bounded). */
-  async seedAnswer(limit = this.ctx.settings.seedAnswerMax): Promise<Uint8Array[]> {
+  async seedAnswer(limit = this.ctx.settings.seedAnswerMax): Promise<{records: Uint8Array[]; minting: boolean}> {
     const n = Math.max(1, Math.min(limit, this.ctx.settings.seedAnswerMax))
     // The first answer needs our record minted; an asker is not kept waiting long for it.
     const minted = this.selfRecord()
     minted.catch(() => {})
     const own = await Promise.race([minted, new Promise<undefined>((r) => setTimeout(() => r(undefined), SEED_MINT_WAIT_MS).unref())])
-    if (!own) throw new HttpError(503, 'MINTING', `this node is still minting its peer record (a ${this.ctx.settings.stampBits}-bit stamp); ask again in a few seconds`)
-    const others = this.ctx.peers.records(Date.now() - RECORD_TTL_MS, n - 1).map((r) => r.record)
-    return [own.bytes, ...others]
+    const others = this.ctx.peers.records(Date.now() - RECORD_TTL_MS, own ? n - 1 : n).map((r) => r.record)
+    return own ? {records: [own.bytes, ...others], minting: false} : {records: others, minting: true}
   }
 
   /** Asks each seed for its peers, then registers with every peer not yet known. */
@@ -473,7 +472,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-/** Retries a seed request while the seed answers 503 MINTING (its first record is on its way). */
+/** Retries a seed request while the seed is still minting its first record (client.seed throws MINTING). */
 async function retryWhileMinting<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   const deadline = Date.now() + SEED_RETRY_MS
   for (;;) {

@@ -61,8 +61,8 @@ export function publicRouter(ctx: NodeContext): Router {
   router.on('GET', /^\/v1\/seed$/, async (_req, res, _p, url) => {
     const limit = Number(url.searchParams.get('limit') ?? ctx.settings.seedAnswerMax)
     if (!Number.isInteger(limit) || limit < 1) throw new HttpError(400, 'BAD_REQUEST', 'limit must be a positive integer')
-    const records = await ctx.discovery.seedAnswer(limit)
-    sendJson(res, 200, {records: records.map((b) => Buffer.from(b).toString('base64'))})
+    const {records, minting} = await ctx.discovery.seedAnswer(limit)
+    sendJson(res, 200, {records: records.map((b) => Buffer.from(b).toString('base64')), ...(minting ? {minting: true} : {})})
   })
 
   router.on('POST', /^\/v1\/peers\/announce$/, async (req, res, _p, url) => {
