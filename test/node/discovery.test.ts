@@ -72,6 +72,22 @@ describe('discovery: seed, register, gossip', {timeout: 180_000}, () => {
     await waitFor('node 0 to know the newcomer', async () => (await peerDids(nodes[0])).includes(late.did), {timeoutMs: 30_000})
   })
 
+  it('restarted with no seed, a node asks a random known peer and learns who joined meanwhile', async () => {
+    const home = withSettings(cluster, FAST)
+    const x = await cluster.start(home, ['--seed', nodes[0].url])
+    await waitFor('x to know node 0', async () => (await peerDids(x)).includes(nodes[0].did), {timeoutMs: 30_000})
+    await x.stop()
+    const y = await cluster.start(withSettings(cluster, FAST), ['--seed', nodes[3].url])
+    await waitFor('every first node to know y', async () => {
+      for (const n of nodes) if (!(await peerDids(n)).includes(y.did)) return false
+      return true
+    }, {timeoutMs: 30_000})
+    const again = await cluster.start(home)
+    await waitFor('the restarted node to learn y', async () => (await peerDids(again)).includes(y.did), {timeoutMs: 30_000})
+      .catch((err) => assert.fail(`${err.message}\n${again.stderr().slice(-3000)}`))
+    assert.match(again.stderr(), /asked known peer/)
+  })
+
   it('polar seed with no node on the home lists what the seed offers and registers nothing; exit 5 when no seed answers, 2 for a bad URL', async () => {
     const home = cluster.home()
     const {runPolar} = await import('./cluster.js')
