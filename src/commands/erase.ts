@@ -1,9 +1,48 @@
-import {PendingCommand} from '../lib/cli/pending-command.js'
+import {Args, Flags} from '@oclif/core'
+import {PolarCommand} from '../lib/cli/base-command.js'
+import {DEFAULT_KEY_NAME, KeyStore} from '../lib/identity/index.js'
+import type {EraseResult} from '../lib/erase/index.js'
 
-export default class Erase extends PendingCommand {
-  static override summary = 'Owner-signed erase of an object on every node that holds it (not implemented yet)'
-  static override description = 'Owner-signed erase of an object on every node that holds it. This command is registered but arrives with the "erase, search and trust" issue; until then it exits 1.'
-  static override examples = ['<%= config.bin %> erase bafy...']
-  static override strict = false
-  static override issue = 'erase, search and trust'
+export default class Erase extends PolarCommand {
+  static override summary = 'Erase an object you own, on every node that holds it.'
+  static override description = `Signs an erase record with your key (only the object's owner can erase it) and applies it: the object record is deleted, with every block of the object that no other object on the node needs, and a tombstone is kept so the object is never replicated to or accepted by the node again.
+
+Through a running node (polar serve) the erase goes to every peer, which forward it in turn; a node that is offline applies it when it is back (it reads its peers' tombstones at start and every 30 s). CID may be the object's root CID or its record CID. Exit 3 when no such object is known, 6 when your key does not own it (nothing is erased anywhere).`
+
+  static override examples = [
+    '<%= config.bin %> erase bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e',
+    '<%= config.bin %> erase bafy... --key work --json',
+    '<%= config.bin %> erase bafy... --node http://node.example:7477',
+  ]
+
+  static override args = {
+    cid: Args.string({description: 'root CID or record CID of the object', required: true}),
+  }
+
+  static override flags = {
+    key: Flags.string({char: 'k', description: 'identity that owns the object and signs the erase', default: DEFAULT_KEY_NAME}),
+  }
+
+  async run(): Promise<EraseResult> {
+    const {args, flags} = await this.parse(Erase)
+    const target = await this.target(flags)
+    let result: EraseResult
+    if (target.kind === 'local') {
+      result = await target.client.json<EraseResult>('POST', '/api/v1/erase', {cid: args.cid, key: flags.key})
+    } else {
+      const identity = new KeyStore(target.home).load(flags.key)
+      if (target.kind === 'remote') {
+        const {remoteErase} = await import('../lib/erase/remote.js')
+        result = await remoteErase(target.url, identity, args.cid)
+      } else {
+        const {eraseEmbedded} = await import('../lib/erase/index.js')
+        result = await eraseEmbedded(await this.openStore(target.home), identity, args.cid)
+      }
+    }
+    if (!this.jsonEnabled()) {
+      this.log(`erased ${result.cid}`)
+      this.note(`${result.records.length} record(s); ${result.blocks} block(s) deleted here; ${result.nodes.length} node(s) confirmed${target.kind === 'embedded' ? ' (this store only; no node running)' : ''}`)
+    }
+    return result
+  }
 }

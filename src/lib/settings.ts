@@ -18,6 +18,7 @@ export async function loadSettings(home: string): Promise<NodeSettings> {
       minReplicas: {type: 'integer', minimum: 0, maximum: 64},
       repairIntervalMs: {type: 'integer', minimum: 100},
       pingIntervalMs: {type: 'integer', minimum: 100},
+      eraseSyncIntervalMs: {type: 'integer', minimum: 100},
       // discovery (#4)
       stampBits: {type: 'integer', minimum: 0, maximum: 32},
       seeds: {type: 'array', items: {type: 'string', pattern: '^https?://'}, maxItems: 64},

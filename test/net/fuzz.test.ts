@@ -16,6 +16,7 @@ import {generateSecretKey, identityFromSecret, type Identity} from '../../src/li
 import {signRequest as signRequestFor} from '../../src/lib/net/auth.js'
 import {encodeFrames} from '../../src/lib/net/frames.js'
 import {signObjectRecord} from '../../src/lib/records/index.js'
+import {signEraseRecord} from '../../src/lib/records/erase-record.js'
 import {Cluster, type NodeProcess} from '../node/cluster.js'
 
 /** Requests in these tests are signed for the node under test (`x-polar-to`). */
@@ -51,7 +52,7 @@ const cidText = fc.oneof(
   pathSafe,
 )
 const routePath = fc.oneof(
-  fc.constantFrom('/', '/v1', '/v1/', '/v1/hello', '/v1/peers', '/v1/peers/register', '/v1/blocks', '/v1/blocks/has', '/v1/records', '/v1/replicate', '/v1/objects', '/ipfs', '/ipfs/', '/api/v1/status', '/api/v1/push', '/v2/hello',
+  fc.constantFrom('/', '/v1', '/v1/', '/v1/hello', '/v1/peers', '/v1/peers/register', '/v1/blocks', '/v1/blocks/has', '/v1/records', '/v1/replicate', '/v1/objects', '/v1/erase', '/v1/erasures', '/v1/erasures?after=-1', '/v1/erasures?after=99999999999999999999', '/ipfs', '/ipfs/', '/api/v1/status', '/api/v1/push', '/v2/hello',
     '/v1/seed', '/v1/seed?limit=0', '/v1/seed?limit=1', '/v1/seed?limit=x', '/v1/peers/announce', '/v1/peers/gossip'),
   cidText.map((c) => `/v1/blocks/${c}`),
   cidText.map((c) => `/v1/records?root=${encodeURIComponent(c)}`),
@@ -73,12 +74,25 @@ const localUrl = fc.oneof(
   printable,
   fc.constant('http://127.0.0.1:1'),
 )
+// Erase bodies (issue 5): real erase records of the owner's records, a stranger's
+// erases, erases paired with the wrong record, and junk in either field.
+const eraseBody = fc.record({size: fc.nat(), root: fc.uint8Array({maxLength: 64}), who: fc.constantFrom('owner', 'stranger', 'mismatch', 'junk')}).map(({size, root, who}) => {
+  const rec = signObjectRecord({root: cidOf(RAW_CODE, root), size, name: 'x', mime: 'application/octet-stream', tags: [], time: Date.now()}, owner)
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64')
+  if (who === 'junk') return JSON.stringify({erase: b64(randomBytes(size % 200)), record: b64(rec.bytes)})
+  const signer = who === 'stranger' ? stranger : owner
+  const erase = signEraseRecord(who === 'stranger' ? {...rec, record: {...rec.record, owner: stranger.did}} : rec, signer)
+  const other = signObjectRecord({root: cidOf(RAW_CODE, Uint8Array.of(...root, 7)), size, name: 'y', mime: 'text/plain', tags: [], time: Date.now()}, owner)
+  return JSON.stringify({erase: b64(erase.bytes), record: b64(who === 'mismatch' ? other.bytes : rec.bytes)})
+})
 const jsonBody = fc.oneof(
   fc.json({maxDepth: 4}),
   fc.array(cidText, {maxLength: 40}).map((cids) => JSON.stringify({cids})),
   localUrl.map((url) => JSON.stringify({url})),
   fc.array(fc.oneof(record, fc.base64String({maxLength: 300})), {maxLength: 70}).map((records) => JSON.stringify({records})), // peer gossip (#4)
   fc.tuple(fc.oneof(record, fc.base64String({maxLength: 200})), fc.array(localUrl, {maxLength: 3})).map(([r, sources]) => JSON.stringify({record: r, sources})),
+  eraseBody,
+  fc.tuple(fc.base64String({maxLength: 200}), fc.oneof(record, fc.base64String({maxLength: 200}))).map(([erase, r]) => JSON.stringify({erase, record: r})),
   fc.constantFrom('{', '[', '{"cids":', '"\\ud800"', '{"__proto__": {"cids": ["x"]}}', '{"cids": {"length": 3}}', 'null', '1e999', '[' .repeat(5000)),
 )
 const body = fc.oneof(
@@ -111,6 +125,8 @@ const targeted: fc.Arbitrary<FuzzRequest> = fc.oneof(
   routed(fc.constant('POST'), fc.constant('/v1/blocks'), frames),
   routed(fc.constant('POST'), fc.constant('/v1/replicate'), asBytes(jsonBody)),
   routed(fc.constant('POST'), fc.constant('/v1/objects'), asBytes(jsonBody)),
+  routed(fc.constant('POST'), fc.constant('/v1/erase'), asBytes(fc.oneof(eraseBody, jsonBody))),
+  routed(fc.constantFrom('GET', 'HEAD'), fc.oneof(fc.nat().map((n) => `/v1/erasures?after=${n}`), printable.map((x) => `/v1/erasures?after=${encodeURIComponent(x)}`)), fc.constant(undefined)),
   routed(fc.constantFrom('GET', 'HEAD'), cidText.map((c) => `/v1/blocks/${c}`), fc.constant(undefined)),
   routed(fc.constant('GET'), cidText.map((c) => `/v1/records?root=${encodeURIComponent(c)}`), fc.constant(undefined)),
   routed(fc.constantFrom('GET', 'HEAD'), fc.tuple(cidText, fc.constantFrom('', '?format=raw', '?format=car', '?format=tar', '?dag-scope=block&format=car')).map(([c, q]) => `/ipfs/${c}${q}`), fc.constant(undefined)),

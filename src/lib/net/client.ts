@@ -176,6 +176,16 @@ export class PeerClient {
     return this.json('GET', `/v1/records?root=${root}`, undefined, options)
   }
 
+  /** Sends an erase record with the object record it erases (POST /v1/erase); the peer verifies both, applies, and forwards. */
+  erase(erase: Uint8Array, record: Uint8Array, options: RequestOptions = {}): Promise<{applied: boolean; records: number; blocks: number}> {
+    return this.json('POST', '/v1/erase', {erase: Buffer.from(erase).toString('base64'), record: Buffer.from(record).toString('base64')}, {...options, timeoutMs: options.timeoutMs ?? 10_000})
+  }
+
+  /** The peer's tombstones after its sequence number `after` (anti-entropy, GET /v1/erasures). */
+  erasures(after: number, options: RequestOptions = {}): Promise<{erasures: Array<{seq: number; erase: string; record: string}>; next: number}> {
+    return this.json('GET', `/v1/erasures?after=${after}`, undefined, options)
+  }
+
   close(): Promise<void> {
     return this.pool.close()
   }

@@ -34,6 +34,8 @@ export interface NodeSettings {
   minReplicas: number
   repairIntervalMs: number
   pingIntervalMs: number
+  /** Anti-entropy for erasures: how often each peer's tombstone list is read (also once at start). */
+  eraseSyncIntervalMs: number
   // Discovery (#4, discovery.ts; docs/operations.md "Settings").
   /** Hashcash difficulty of peer records: minted for our own, demanded of others'. */
   stampBits: number
@@ -62,6 +64,7 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   minReplicas: 1,
   repairIntervalMs: 30_000,
   pingIntervalMs: 10_000,
+  eraseSyncIntervalMs: 30_000,
   stampBits: DEFAULT_STAMP_BITS,
   seeds: [],
   gossipIntervalMs: 1_000,

@@ -10,6 +10,8 @@ import {pushObject, writeChunks} from '../objects/index.js'
 import type {NodeContext} from './context.js'
 import {locateHolders, NETWORK_PREFETCH, NetworkBlockSource} from './fetcher.js'
 import {placeReplicas, setReplicaTarget} from './replicator.js'
+import {Erasures} from '../erase/index.js'
+import {eraseThroughNode} from '../erase/network.js'
 
 export const ERROR_TRAILER = 'x-polar-error'
 
@@ -71,6 +73,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     assertSupportedCid(root)
     const out = url.searchParams.get('out')
     if (out !== null && !isAbsolute(out)) throw new InputError('out must be an absolute path')
+    if (new Erasures(ctx.store).rootIsErased(root)) throw new NotFoundError(`${root} was erased by its owner; this node will not fetch it again`, {code: 'ERASED'})
     const sources = ctx.sources()
     const local = ctx.store.blocks.has(root)
     const located = local ? {holders: sources, others: [], answered: sources.length} : await locateHolders(root, sources)
@@ -98,6 +101,16 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
       await writer.close().catch((err) => ctx.log(`could not keep fetched blocks: ${(err as Error).message}`))
       if (source.healed) ctx.log(`healed ${source.healed} corrupt block(s) of ${root} from peers`)
     }
+  })
+
+  router.on('POST', /^\/api\/v1\/erase$/, async (req, res) => {
+    const {value} = await readJson(req, (v) => {
+      if (typeof v?.cid !== 'string' || v.cid.length > 512) throw new Error('expected {"cid": string, "key"?: string}')
+      if (v.key !== undefined && typeof v.key !== 'string') throw new Error('key must be a string')
+      return {cid: v.cid as string, key: (v.key ?? DEFAULT_KEY_NAME) as string}
+    })
+    const identity = new KeyStore(ctx.home).load(value.key)
+    sendJson(res, 200, await eraseThroughNode(ctx, value.cid, identity))
   })
 
   router.on('GET', /^\/api\/v1\/peers$/, (_req, res) => {

@@ -21,6 +21,8 @@ import {PeerTable} from './peer-table.js'
 import {Discovery} from './discovery.js'
 import {publicRouter, SERVICES} from './public-api.js'
 import {repairOnce} from './replicator.js'
+import {Erasures} from '../erase/index.js'
+import {syncErasures} from '../erase/network.js'
 
 export const DEFAULT_LISTEN = '0.0.0.0:7477'
 export const SOCKET_NAME = 'polar.sock'
@@ -147,6 +149,11 @@ export class PolarNode {
       const r = await repairOnce(this.ctx, this.settings.replicas, this.loops.signal)
       if (r.repaired) this.log(`repair: ${r.repaired} of ${r.checked} object(s) re-replicated`)
     })
+    // Erasures: finish sweeps a crash cut short, then catch up with the peers' tombstones now and on a timer.
+    const swept = new Erasures(this.store).sweepPending()
+    if (swept) this.log(`erase: finished sweeping ${swept} block(s) of erased objects`)
+    this.every(this.settings.eraseSyncIntervalMs, async () => { await syncErasures(this.ctx, this.loops.signal) })
+    this.track(syncErasures(this.ctx, this.loops.signal)).catch((err) => this.log(`erasure sync: ${(err as Error).message}`))
     this.log(`node ${this.identity.did} listening on ${url}, local API on ${this.socketPath}`)
     // Discovery at start (draft 000): the seeds given, else a random known peer. In the background:
     // the node serves at once; the record stamp is minted while seeds answer.

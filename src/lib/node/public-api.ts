@@ -12,6 +12,8 @@ import {decodeObjectRecord} from '../records/index.js'
 import type {NodeContext} from './context.js'
 import {fetchObject, locateHolders, NetworkBlockSource} from './fetcher.js'
 import {setReplicaTarget} from './replicator.js'
+import {Erasures, MAX_ERASURES_PAGE} from '../erase/index.js'
+import {receiveErase} from '../erase/network.js'
 
 export const PROTOCOL_VERSION = 1
 export const SERVICES = 'polar/1'
@@ -171,6 +173,7 @@ export function publicRouter(ctx: NodeContext): Router {
     } catch (err) {
       throw new HttpError(400, 'BAD_RECORD', (err as Error).message)
     }
+    if (new Erasures(ctx.store).isErased(signed.cid)) throw new HttpError(410, 'ERASED', `${signed.record.root} (record ${signed.cid}) was erased by its owner; this node will not hold it again`)
     const root = signed.record.root
     const key = root.toString()
     if (value.replicas !== undefined) setReplicaTarget(ctx, root, value.replicas)
@@ -185,6 +188,34 @@ export function publicRouter(ctx: NodeContext): Router {
       replicating.set(key, job)
     }
     sendJson(res, 200, await job)
+  })
+
+  router.on('POST', /^\/v1\/erase$/, async (req, res) => {
+    // Unsigned on purpose: an erase record is signed by the object's owner and
+    // verified against the record it erases, whoever relays it.
+    const {value} = await readJson(req, (v) => {
+      if (typeof v?.erase !== 'string' || typeof v?.record !== 'string' || v.erase.length > 32 * 1024 || v.record.length > 32 * 1024) throw new Error('expected {"erase": base64, "record": base64}')
+      return {erase: Buffer.from(v.erase, 'base64'), record: Buffer.from(v.record, 'base64')}
+    }, 80 * 1024)
+    let applied
+    try {
+      applied = receiveErase(ctx, value.erase, value.record)
+    } catch (err) {
+      if (err instanceof IntegrityError) throw new HttpError(400, 'BAD_RECORD', err.message)
+      throw err
+    }
+    sendJson(res, 200, applied)
+  })
+
+  router.on('GET', /^\/v1\/erasures$/, (_req, res, _p, url) => {
+    const text = url.searchParams.get('after') ?? '0'
+    const after = /^\d{1,15}$/.test(text) ? Number(text) : NaN
+    if (!Number.isSafeInteger(after)) throw new HttpError(400, 'BAD_REQUEST', 'after must be a non-negative integer (a sequence number from an earlier page)')
+    const rows = new Erasures(ctx.store).page(after, MAX_ERASURES_PAGE)
+    sendJson(res, 200, {
+      erasures: rows.map((r) => ({seq: r.seq, erase: Buffer.from(r.erase).toString('base64'), record: Buffer.from(r.record).toString('base64')})),
+      next: rows.length > 0 ? rows[rows.length - 1].seq : after,
+    })
   })
 
   router.on('POST', /^\/v1\/objects$/, (req, res) => {
@@ -210,6 +241,13 @@ async function replicate(ctx: NodeContext, root: CID, recordBytes: Uint8Array, f
     await source.finish()
   } finally {
     await writer.close() // keep every verified block, even if the rest failed: a retry resumes
+  }
+  const erasures = new Erasures(ctx.store)
+  const {cid: recordCid} = decodeObjectRecord(recordBytes)
+  if (erasures.isErased(recordCid)) {
+    // Erased while its blocks were on their way: give them back, refuse the record.
+    erasures.sweep(root)
+    throw new HttpError(410, 'ERASED', `${root} (record ${recordCid}) was erased by its owner while it was being replicated`)
   }
   ctx.store.records.putObject(recordBytes)
   return {held: ctx.store.blocks.has(root), blocks: source.fetched}

@@ -28,7 +28,7 @@ export class RecordStore {
         const tag = this.db.prepare('INSERT OR IGNORE INTO record_tags (record, tag) VALUES (?, ?)')
         for (const t of r.tags) tag.run(cid, t)
       }
-    })()
+    }).immediate()
     return signed
   }
 

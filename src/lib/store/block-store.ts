@@ -140,6 +140,54 @@ export class BlockStore {
     this.db.prepare('UPDATE packs SET holder = NULL WHERE id = ? AND holder = ?').run(pack, holder)
   }
 
+  /**
+   * The one way blocks leave the store (erase's sweep, docs/storage.md
+   * "Deleting blocks"). Drops the index rows of `cids` in one IMMEDIATE
+   * transaction, except blocks still needed as the base of another stored
+   * block (neededAsBases). The bytes stay in their pack as dead space: an
+   * unindexed byte range is never read again.
+   */
+  deleteBlocks(cids: CID[]): {deleted: number; bytes: number; kept: CID[]} {
+    const del = this.db.prepare('DELETE FROM blocks WHERE cid = ? RETURNING length')
+    return this.db.transaction(() => {
+      const bases = this.neededAsBases(cids)
+      const kept: CID[] = []
+      let deleted = 0
+      let bytes = 0
+      for (const cid of cids) {
+        if (bases.has(cid.toString())) {
+          kept.push(cid)
+          continue
+        }
+        const row = del.get(cid.bytes) as {length: number} | undefined
+        if (row) {
+          deleted++
+          bytes += row.length
+        }
+      }
+      return {deleted, bytes, kept}
+    }).immediate()
+  }
+
+  /**
+   * Of `cids`, those some other stored block is built on (a delta-encoded
+   * block names base blocks: Planet draft, "copy/insert against base
+   * blocks"), which deleteBlocks must keep. It runs inside deleteBlocks'
+   * transaction. Every block this store holds today is whole, so none are.
+   */
+  neededAsBases(_cids: CID[]): Set<string> {
+    return new Set()
+  }
+
+  /** Closes the cached read descriptor of a pack that compaction removed. */
+  forgetPack(id: number): void {
+    const fd = this.fds.get(id)
+    if (fd !== undefined) {
+      this.fds.delete(id)
+      closeSync(fd)
+    }
+  }
+
   /** Counts and bytes, for status output and tests. */
   stats(): {blocks: number; bytes: number; packs: number; packBytes: number} {
     const b = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length), 0) AS bytes FROM blocks').get() as {n: number; bytes: number}
@@ -153,7 +201,7 @@ export class BlockStore {
   }
 }
 
-function leaseIsStale(row: PackRow): boolean {
+export function leaseIsStale(row: PackRow): boolean {
   if (!row.holder) return true
   const sep = row.holder.lastIndexOf(':')
   const host = row.holder.slice(0, sep)

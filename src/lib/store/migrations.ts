@@ -70,6 +70,27 @@ export const MIGRATIONS: string[] = [
     since INTEGER NOT NULL
   );
   `,
+  // erase (issue 5): tombstones of erased object records, kept so an erased
+  // object is never accepted or replicated again, served to peers in seq
+  // order for anti-entropy; erasure_sync is how far each peer's list was read.
+  `
+  CREATE TABLE erasures (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, -- local order, the cursor peers page by
+    cid TEXT NOT NULL UNIQUE,              -- CID of the signed erase record
+    target TEXT NOT NULL UNIQUE,           -- CID of the object record it erases
+    root TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    time INTEGER NOT NULL,                 -- the erase record's time (ms)
+    bytes BLOB NOT NULL,                   -- the signed erase record
+    record BLOB NOT NULL,                  -- the erased object record (proves the owner)
+    received INTEGER NOT NULL
+  );
+  CREATE INDEX erasures_root ON erasures(root);
+  CREATE TABLE erasure_sync (
+    peer TEXT PRIMARY KEY,                 -- peer did
+    after INTEGER NOT NULL                 -- highest seq of theirs applied here
+  ) WITHOUT ROWID;
+  `,
   // peers (#4, discovery): each peer's latest signed peer record and the liveness schedule.
   `
   ALTER TABLE peers ADD COLUMN record BLOB;                       -- latest verified peer record (dag-cbor), NULL for peers added by URL

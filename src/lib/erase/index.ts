@@ -1,0 +1,29 @@
+/**
+ * Erase (draft 000 "Erase", DESIGN.md "Records"): owner-signed erase records,
+ * tombstones, and the mark-and-sweep that deletes the blocks no remaining
+ * object needs. docs/protocol.md has the routes, docs/storage.md the tables.
+ */
+import type {Identity} from '../identity/index.js'
+import type {Store} from '../store/store.js'
+import {compactPacks} from '../store/compact.js'
+import {Erasures, signErasures} from './erasures.js'
+
+export {Erasures, signErasures, MAX_ERASURES_PAGE, type Applied, type ErasureRow} from './erasures.js'
+export {unneededBlocks} from './sweep.js'
+export type {EraseResult} from './network.js'
+
+/** `polar erase` with no node running: erases in this home's store only (no peers to tell). */
+export function eraseLocal(store: Store, identity: Identity, cidText: string): {cid: string; erased: true; records: string[]; nodes: string[]; blocks: number} {
+  const erasures = new Erasures(store)
+  const signed = signErasures(erasures.recordsFor(cidText), identity)
+  let blocks = 0
+  for (const v of signed) blocks += erasures.apply(v).blocks
+  return {cid: cidText, erased: true, records: signed.map((v) => v.object.cid.toString()), nodes: [], blocks}
+}
+
+/** eraseLocal, then compaction of the packs the erase left mostly dead (the command's embedded path). */
+export async function eraseEmbedded(store: Store, identity: Identity, cidText: string): Promise<ReturnType<typeof eraseLocal> & {reclaimed: number}> {
+  const result = eraseLocal(store, identity, cidText)
+  const {reclaimed} = result.blocks > 0 ? await compactPacks(store.blocks) : {reclaimed: 0}
+  return {...result, reclaimed}
+}
