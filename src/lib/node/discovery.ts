@@ -17,6 +17,9 @@ const MAX_SEEN = 100_000
 const SEED_MINT_WAIT_MS = 5_000
 /** How long a seed request keeps retrying a seed that is still minting. */
 const SEED_RETRY_MS = 60_000
+/** A peer whose registration failed is tried again after this long (when its record comes by again). */
+const REGISTER_RETRY_MS = 30_000
+const FIRST_PULL_MS = 2_000
 
 export interface SeedResult {
   asked: number
@@ -46,11 +49,15 @@ export class Discovery {
   private readonly seen = new Map<string, number>()
   /** Records to pass on at the next gossip round. */
   private readonly outbox = new Map<string, Uint8Array>()
+  /** Peers whose registration failed lately: did → when (retried after REGISTER_RETRY_MS). */
+  private readonly failed = new Map<string, number>()
   /** Peers being registered: did → address (counted against the subnet caps). */
   private readonly pending = new Map<string, string>()
   private active = 0
   private readonly waiting: Array<() => void> = []
-  private lastPull = Date.now()
+  /** Pulls start often (a network that is forming) and slow down to pullIntervalMs. */
+  private pullGap = FIRST_PULL_MS
+  private nextPull = Date.now() + FIRST_PULL_MS
   private readonly abort = new AbortController()
 
   constructor(private readonly ctx: NodeContext, private readonly services: string) {}
@@ -167,7 +174,6 @@ export class Discovery {
     const key = r.cid.toString()
     const now = Date.now()
     const seenUntil = this.seen.get(key)
-    if (seenUntil !== undefined && seenUntil > now && !allowSeen) return null
     const held = this.ctx.peers.get(record.did)
     if (held?.recordTime != null && record.time < held.recordTime) {
       this.ctx.log(`peer record from ${from} refused: replayed (${record.did}'s record of ${new Date(record.time).toISOString()} is older than the one held)`)
@@ -183,6 +189,8 @@ export class Discovery {
       this.seen.set(key, expiresAt(record))
     }
     if (held?.recordTime != null && record.time === held.recordTime) return allowSeen ? r : null
+    // Seen before but not in the table: its registration failed or was refused; retried after a pause.
+    if (!allowSeen && (this.pending.has(record.did) || (this.failed.get(record.did) ?? 0) > now - REGISTER_RETRY_MS)) return null
     return r
   }
 
@@ -253,9 +261,12 @@ export class Discovery {
       this.ctx.peers.putRecord({did, url: urls[0], urls: best.record.urls, services: best.record.services, record: best.bytes, recordTime: best.record.time, address: this.pending.get(did) ?? null, learnedFrom: from, rttMs: rtt})
       this.outbox.set(r.cid.toString(), r.bytes)
       if (best !== r) this.outbox.set(best.cid.toString(), best.bytes)
+      this.failed.delete(did)
       this.ctx.log(`peer learned: ${did} at ${urls[0]} (from ${from})`)
       return true
     } catch (err) {
+      if (this.failed.size >= MAX_SEEN) this.failed.clear()
+      this.failed.set(did, Date.now())
       if (!this.abort.signal.aborted) this.ctx.log(`could not register with ${did} at ${urls[0]} (from ${from}): ${(err as Error).message}`)
       return false
     } finally {
@@ -341,8 +352,9 @@ export class Discovery {
         }
       }))
     }
-    if (now - this.lastPull >= this.ctx.settings.pullIntervalMs) {
-      this.lastPull = now
+    if (now >= this.nextPull) {
+      this.pullGap = Math.min(this.pullGap * 2, this.ctx.settings.pullIntervalMs)
+      this.nextPull = now + this.pullGap
       await this.pullOnce()
     }
   }
