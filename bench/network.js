@@ -91,6 +91,10 @@ export async function measureNetwork(n, {log = (s) => process.stderr.write(s + '
       await new Promise((r) => setTimeout(r, 100))
     }
     const tDone = performance.now()
+    if (process.env.POLAR_BENCH_LOGS) {
+      const {writeFileSync} = await import('node:fs')
+      writeFileSync(process.env.POLAR_BENCH_LOGS, nodes.map((node, i) => `--- node ${i} ${node.did} ${node.url}\n${node.stderr()}`).join('\n'))
+    }
     const fromSpawn = (tDone - t0) / 1000
     const fromReady = (tDone - tReady) / 1000
     log(`  converged: ${fromSpawn.toFixed(1)} s from spawn (${((tReady - t0) / 1000).toFixed(1)} s for all ${n - 1} to be ready, then ${fromReady.toFixed(1)} s); known per node ${min(last)}-${max(last)} of ${n - 1}`)

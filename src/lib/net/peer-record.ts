@@ -4,6 +4,7 @@ import {cidOf} from '../content/cid.js'
 import {DAG_CBOR_CODE} from '../content/constants.js'
 import {IntegrityError, InputError} from '../errors.js'
 import {isDid, verifySignature, type Identity} from '../identity/index.js'
+import {mintStampInWorker} from './mint-worker.js'
 import {mintStamp, stampProblem, type Stamp} from './stamp.js'
 
 /**
@@ -73,6 +74,9 @@ export function urlProblem(url: unknown): string | null {
   return null
 }
 
+/** Stamps of at least this difficulty are minted in a worker thread. */
+export const WORKER_MIN_BITS = 14
+
 export interface MintOptions {
   urls: string[]
   services: string
@@ -85,7 +89,9 @@ export interface MintOptions {
 /** Mints a stamp (about a second of work at the default difficulty) and signs a fresh record. */
 export async function mintPeerRecord(identity: Identity, options: MintOptions): Promise<SignedPeerRecord> {
   const time = Math.trunc(options.time ?? Date.now())
-  const stamp = await mintStamp(stampResource(identity.did), time, options.bits, options.signal)
+  // A worker for real work (its garbage never grows the node's heap); cheap stamps (tests) in-process.
+  const mint = options.bits >= WORKER_MIN_BITS ? mintStampInWorker : mintStamp
+  const stamp = await mint(stampResource(identity.did), time, options.bits, options.signal)
   return signPeerRecord(identity, {urls: options.urls, services: options.services, userKeys: options.userKeys ?? [], time, stamp})
 }
 

@@ -299,8 +299,11 @@ export class Discovery {
     }
     const held = this.ctx.peers.get(did)
     if (held && held.url === urls[0] && held.recordTime === r.record.time && held.state === 'alive') return this.selfRecord()
-    const admitted = await this.reserve(r, `announce by ${signer}`)
-    if (!admitted) throw new HttpError(403, 'PEER_LIMIT', `this node does not take ${did} at ${urls[0]} into its peer table (subnet or size cap; see its log)`)
+    // Both sides may register with each other at once: ours in flight already passed the caps.
+    const inFlight = this.pending.has(did)
+    if (!inFlight && !(await this.reserve(r, `announce by ${signer}`))) {
+      throw new HttpError(403, 'PEER_LIMIT', `this node does not take ${did} at ${urls[0]} into its peer table (subnet or size cap; see its log)`)
+    }
     const probe = new PeerClient(urls[0], undefined, 1)
     try {
       const started = performance.now()
@@ -320,7 +323,7 @@ export class Discovery {
       this.outbox.set(r.cid.toString(), r.bytes)
       if (!known) this.ctx.log(`peer registered: ${did} at ${urls[0]}`)
     } finally {
-      this.pending.delete(did)
+      if (!inFlight) this.pending.delete(did)
       probe.destroy().catch(() => {})
     }
     return this.selfRecord()
