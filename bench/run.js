@@ -13,7 +13,7 @@ import {mustSucceed, node, repoRoot, timeProcess, usePolarBin} from './lib/proc.
 import {snapshotCli} from './lib/snapshot.js'
 import {renderMarkdown, renderSvg, verdict} from './lib/report.js'
 
-const MODULES = ['./push.js', './pull.js', './startup.js', './node-startup.js', './network.js']
+const MODULES = ['./push.js', './pull.js', './startup.js', './node-startup.js', './versions.js', './network.js']
 // Later: './delta.js' (versions)
 
 const resultsPath = fileURLToPath(new URL('./results.json', import.meta.url))

@@ -1,9 +1,54 @@
-import {PendingCommand} from '../lib/cli/pending-command.js'
+import {Flags} from '@oclif/core'
+import {PolarCommand} from '../lib/cli/base-command.js'
+import {InputError} from '../lib/errors.js'
+import type {NatReport} from '../lib/node/nat.js'
 
-export default class NatTest extends PendingCommand {
-  static override summary = 'Ask a peer to dial back to the announced address (not implemented yet)'
-  static override description = 'Ask a peer to dial back to the announced address. This command is registered but arrives with the "peers" issue; until then it exits 1.'
-  static override examples = ['<%= config.bin %> nat-test --via http://peer.example:7477']
-  static override strict = false
-  static override issue = 'peers'
+export default class NatTest extends PolarCommand {
+  static override summary = 'Ask a peer to dial back to the address this node announces.'
+  static override description = `The node on this home asks a peer (--via URL, repeatable; default: up to 3 live peers from its table, in turn until one answers) to dial back to the URL it announces. The peer opens a new connection to that URL's /v1/hello, checks that the node answering is this one, and says which address it saw our request come from. Meanwhile the default gateway is asked whether it offers port mapping (NAT-PMP, UPnP IGD; one second at most).
+
+Exit 0 when the dial-back got through, 5 when it did not (behind a NAT or a firewall, or a wrong --announce) or no peer could run the test. --node URL names the peer to ask (like --via); --node SOCKET uses the node on that socket.`
+
+  static override examples = [
+    '<%= config.bin %> nat-test',
+    '<%= config.bin %> nat-test --via http://peer.example:7477 --json',
+  ]
+
+  static override flags = {
+    via: Flags.string({description: 'peer URL to ask for the dial-back (repeatable) [default: up to 3 known live peers]', multiple: true}),
+  }
+
+  async run(): Promise<NatReport> {
+    const {flags} = await this.parse(NatTest)
+    const via = [...(flags.via ?? [])]
+    let nodeFlag = flags.node
+    if (nodeFlag && /^https?:\/\//.test(nodeFlag)) {
+      via.push(nodeFlag) // a remote node cannot be tested from here, but it can do the dialing
+      nodeFlag = undefined
+    }
+    for (const v of via) if (!/^https?:\/\/[^/?#]+\/?$/.test(v)) throw new InputError(`--via must be a peer URL like http://host:port, got ${JSON.stringify(v)}`)
+    const target = await this.target({home: flags.home, node: nodeFlag})
+    if (target.kind !== 'local') throw new InputError('`polar nat-test` tests the address a running node announces: start one on this home with `polar serve` (or name its socket with --node)')
+    const query = via.map((v) => `via=${encodeURIComponent(v)}`).join('&')
+    const report: NatReport = await target.client.json('POST', `/api/v1/nat-test${query ? '?' + query : ''}`)
+    if (this.jsonEnabled()) {
+      if (!report.reachable) {
+        this.logJson(report)
+        this.exit(5)
+      }
+      return report
+    }
+    const pm = report.portMapping
+    const mapping = pm.natPmp ? `NAT-PMP (public address ${pm.natPmp.publicAddress})` : pm.upnp ? `UPnP IGD (${pm.upnp.location})` : 'none found'
+    this.log(`reachable:    ${report.reachable ? 'yes' : 'no'}`)
+    this.log(`announced:    ${report.announced}`)
+    this.log(`observed:     ${report.observed ?? '-'} (as ${report.via.url} saw us)`)
+    this.log(`via:          ${report.via.did} at ${report.via.url}`)
+    this.log(`port mapping: ${mapping}${pm.gateway ? ` (gateway ${pm.gateway})` : ''}`)
+    if (!report.reachable) {
+      this.log(`reason:       ${report.reason}`)
+      this.exit(5)
+    }
+    return report
+  }
 }

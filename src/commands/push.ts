@@ -9,13 +9,17 @@ export default class Push extends PolarCommand {
   static override summary = 'Store a file or standard input as a signed object.'
   static override description = `Chunks the input into a UnixFS DAG (IPFS unixfs-v1-2025 profile: CIDv1, sha2-256, 1 MiB raw leaves, balanced, 1024 links per node), stores every block durably, signs an object record with your key, and prints the root CID. The same bytes always give the same CID, and the same CID as \`ipfs add\` with that profile.
 
-With a node running on this home (polar serve), the node stores the object and places it on --replicas nodes chosen by rendezvous hashing; push fails with exit 5 only when fewer than --min-replicas hold it (the node keeps placing the rest). Without a node, the object goes to the embedded store (1 replica).`
+With a node running on this home (polar serve), the node stores the object and places it on --replicas nodes chosen by rendezvous hashing; push fails with exit 5 only when fewer than --min-replicas hold it (the node keeps placing the rest). Without a node, the object goes to the embedded store (1 replica).
+
+Blocks are stored in their smallest encoding (gzip, or a delta against an earlier version) — the CID is the same either way. A new push with the same --name by the same key is delta-encoded against your newest object of that name; --base CID names the earlier version instead (--base none: no base). Pulls always give back the exact bytes.`
 
   static override examples = [
     '<%= config.bin %> push report.pdf',
     'cat data.csv | <%= config.bin %> push - -q --name data.csv --tag dataset',
     '<%= config.bin %> push photo.jpg --tag holiday --tag 2026 --json',
     '<%= config.bin %> push backup.tar --replicas 5 --min-replicas 3',
+    '<%= config.bin %> push site-v2.tar --base bafybeib...   # delta-encode against an earlier version',
+    '<%= config.bin %> push notes.txt --base none            # no automatic base',
   ]
 
   static override args = {
@@ -29,6 +33,7 @@ With a node running on this home (polar serve), the node stores the object and p
     key: Flags.string({char: 'k', description: 'identity that signs the record', default: DEFAULT_KEY_NAME}),
     replicas: Flags.integer({description: 'nodes to place the object on [default: the node setting, 3]', min: 1, max: 64}),
     'min-replicas': Flags.integer({description: 'fail (exit 5) when fewer nodes than this hold it', min: 0, max: 64, default: 1}),
+    base: Flags.string({description: 'root CID of an earlier version to delta-encode against, or "none" [default: your newest object of the same name]'}),
     quiet: Flags.boolean({char: 'q', description: 'print the CID alone', default: false}),
   }
 
@@ -38,7 +43,7 @@ With a node running on this home (polar serve), the node stores the object and p
     const identity = new KeyStore(target.home).loadOrCreate(flags.key)
     let result: PushResult
     if (target.kind === 'local') {
-      result = await target.client.push({file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, key: flags.key, replicas: flags.replicas, minReplicas: flags['min-replicas']})
+      result = await target.client.push({file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, key: flags.key, replicas: flags.replicas, minReplicas: flags['min-replicas'], base: flags.base})
     } else if (target.kind === 'remote') {
       const {remotePushRequest} = await import('../lib/api/remote.js')
       return remotePushRequest(target.url, identity, {name: flags.name ?? args.file})
@@ -46,7 +51,7 @@ With a node running on this home (polar serve), the node stores the object and p
       const store = await this.openStore(target.home)
       const progress = progressReporter('push', !flags.quiet && !this.jsonEnabled() && Boolean(process.stderr.isTTY))
       try {
-        result = await pushObject(store, identity, {file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, onProgress: progress.update})
+        result = await pushObject(store, identity, {file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, base: flags.base, onProgress: progress.update})
       } finally {
         progress.done()
       }

@@ -5,7 +5,9 @@ export default class Serve extends PolarCommand {
   static override summary = 'Run a node until SIGINT/SIGTERM.'
   static override description = `Starts a polar node on this home: a public HTTP/1.1 listener for peers (the /v1/ peer protocol and the IPFS trustless gateway at /ipfs/{cid}), the local API on POLAR_HOME/polar.sock (mode 0600), and background loops (liveness pings, replica repair). A node identity is created on first start. Other polar commands on this home go through the node while it runs.
 
-With --json the first stdout line is {"event":"ready","did","url","socket"}; logs go to stderr. SIGINT or SIGTERM stops accepting, finishes in-flight writes, closes the database and exits 0. Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs, seeds, stampBits and the other discovery settings of docs/operations.md) can also live in POLAR_HOME/settings.json; flags win.
+With --json the first stdout line is {"event":"ready","did","url","socket"}; logs go to stderr. SIGINT or SIGTERM stops accepting, finishes in-flight writes, closes the database and exits 0. Caps: each remote address gets --rate requests per second with a --burst (over it: 429 with Retry-After); past --max-connections open connections or --max-requests busy requests plus a full queue the node answers 503 with Retry-After, and serves normally again when the load goes.
+
+Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs, eraseSyncIntervalMs, rate, burst, maxConnections, maxRequests, maxQueue, peerConnections, maxOutgoingRequests, seeds, stampBits and the other discovery settings of docs/operations.md) can also live in POLAR_HOME/settings.json; flags win.
 
 Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node asks those nodes for the peers they know and registers with each; with neither and peers already in its database, it asks a random known peer.`
 
@@ -13,6 +15,7 @@ Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node ask
     '<%= config.bin %> serve',
     '<%= config.bin %> serve --listen 127.0.0.1:0 --json',
     '<%= config.bin %> serve --listen 0.0.0.0:7477 --announce http://node.example.org:7477 --replicas 5',
+    '<%= config.bin %> serve --rate 50 --burst 100 --max-connections 256',
     '<%= config.bin %> serve --listen 127.0.0.1:0 --seed http://127.0.0.1:7477 --json',
   ]
 
@@ -22,6 +25,10 @@ Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node ask
     replicas: Flags.integer({description: 'nodes each object is placed on [default: 3]', min: 1, max: 64}),
     'repair-interval': Flags.integer({description: 'seconds between repair passes [default: 30]', min: 1}),
     'ping-interval': Flags.integer({description: 'seconds between liveness pings [default: 10]', min: 1}),
+    rate: Flags.integer({description: 'requests per second each remote address may make; over it: 429 with Retry-After [default: 1000]', min: 1}),
+    burst: Flags.integer({description: 'requests an address may make at once above --rate [default: 2000]', min: 1}),
+    'max-connections': Flags.integer({description: 'open inbound connections; requests on more get 503 with Retry-After [default: 1024]', min: 1}),
+    'max-requests': Flags.integer({description: 'inbound requests handled at once (up to 1024 more wait in a queue) [default: 256]', min: 1}),
     seed: Flags.string({description: 'ask this node for peers at start, then register with them (repeatable; adds to "seeds" in settings.json)', multiple: true}),
   }
 
@@ -34,6 +41,10 @@ Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node ask
     if (flags.replicas !== undefined) settings.replicas = flags.replicas
     if (flags['repair-interval'] !== undefined) settings.repairIntervalMs = flags['repair-interval'] * 1000
     if (flags['ping-interval'] !== undefined) settings.pingIntervalMs = flags['ping-interval'] * 1000
+    if (flags.rate !== undefined) settings.rate = flags.rate
+    if (flags.burst !== undefined) settings.burst = flags.burst
+    if (flags['max-connections'] !== undefined) settings.maxConnections = flags['max-connections']
+    if (flags['max-requests'] !== undefined) settings.maxRequests = flags['max-requests']
     if (flags.seed?.length) {
       const {parseSeedUrls} = await import('../lib/node/discovery.js')
       settings.seeds = [...settings.seeds, ...parseSeedUrls(flags.seed)]

@@ -18,6 +18,13 @@ export async function loadSettings(home: string): Promise<NodeSettings> {
       minReplicas: {type: 'integer', minimum: 0, maximum: 64},
       repairIntervalMs: {type: 'integer', minimum: 100},
       pingIntervalMs: {type: 'integer', minimum: 100},
+      rate: {type: 'number', exclusiveMinimum: 0},
+      burst: {type: 'integer', minimum: 1},
+      maxConnections: {type: 'integer', minimum: 1},
+      maxRequests: {type: 'integer', minimum: 1},
+      maxQueue: {type: 'integer', minimum: 0},
+      peerConnections: {type: 'integer', minimum: 1, maximum: 256},
+      maxOutgoingRequests: {type: 'integer', minimum: 1},
       eraseSyncIntervalMs: {type: 'integer', minimum: 100},
       // discovery (#4)
       stampBits: {type: 'integer', minimum: 0, maximum: 32},

@@ -129,6 +129,9 @@ const targeted: fc.Arbitrary<FuzzRequest> = fc.oneof(
   routed(fc.constantFrom('GET', 'HEAD'), fc.oneof(fc.nat().map((n) => `/v1/erasures?after=${n}`), printable.map((x) => `/v1/erasures?after=${encodeURIComponent(x)}`)), fc.constant(undefined)),
   routed(fc.constantFrom('GET', 'HEAD'), cidText.map((c) => `/v1/blocks/${c}`), fc.constant(undefined)),
   routed(fc.constant('GET'), cidText.map((c) => `/v1/records?root=${encodeURIComponent(c)}`), fc.constant(undefined)),
+  // Dynamic block mode (block codecs).
+  routed(fc.constant('POST'), fc.constant('/v1/blocks/bases'), asBytes(jsonBody)),
+  routed(fc.constantFrom('GET', 'HEAD'), fc.tuple(cidText, printable, fc.array(cidText, {maxLength: 20})).map(([c, a, h]) => `/v1/blocks/${c}/encoded?accept=${encodeURIComponent(a)},gzip,delta&have=${h.map(encodeURIComponent).join(',')}`), fc.constant(undefined)),
   routed(fc.constantFrom('GET', 'HEAD'), fc.tuple(cidText, fc.constantFrom('', '?format=raw', '?format=car', '?format=tar', '?dag-scope=block&format=car')).map(([c, q]) => `/ipfs/${c}${q}`), fc.constant(undefined)),
 )
 const request: fc.Arbitrary<FuzzRequest> = fc.oneof({weight: 3, arbitrary: targeted}, {weight: 1, arbitrary: anyRequest})

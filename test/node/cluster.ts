@@ -126,8 +126,11 @@ export class NodeProcess {
   stderr(): string { return this.err }
 
   /** Starts `polar serve` on `home` and waits for its ready line. */
-  static start(home: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<NodeProcess> {
-    const child = spawn(process.execPath, [CLI, 'serve', ...SERVE_ARGS, ...extraArgs], {
+  /** `prefix` runs the node under another command (e.g. `ip netns exec NS` for the NAT test). */
+  static start(home: string, extraArgs: string[] = [], env: Record<string, string> = {}, prefix: string[] = []): Promise<NodeProcess> {
+    const base = extraArgs.includes('--listen') ? SERVE_ARGS.filter((a, i) => a !== '--listen' && SERVE_ARGS[i - 1] !== '--listen') : SERVE_ARGS
+    const argv = [...prefix.slice(1), process.execPath, CLI, 'serve', ...base, ...extraArgs]
+    const child = spawn(prefix[0] ?? process.execPath, prefix.length ? argv : argv.slice(1), {
       env: {...process.env, POLAR_HOME: home, NO_COLOR: '1', POLAR_NODE: '', ...env},
       stdio: ['ignore', 'pipe', 'pipe'],
     })

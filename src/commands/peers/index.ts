@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {PolarCommand} from '../../lib/cli/base-command.js'
-import {InputError, NotImplementedError} from '../../lib/errors.js'
+import {InputError} from '../../lib/errors.js'
 
 export interface PeerRow {
   did: string
@@ -19,16 +19,17 @@ export default class Peers extends PolarCommand {
     '<%= config.bin %> peers',
     '<%= config.bin %> peers --json --service polar',
     '<%= config.bin %> peers --node http://node.example:7477',
+    '<%= config.bin %> peers --watch',
   ]
 
   static override flags = {
     service: Flags.string({description: 'only peers whose service string matches this regular expression'}),
-    watch: Flags.boolean({description: 'live view (arrives with the peers issue)', default: false}),
+    watch: Flags.boolean({description: 'live table that updates as peers come and go (q quits); a plain listing when stdout is not a terminal', default: false}),
+    interval: Flags.integer({description: 'seconds between updates of --watch', default: 1, min: 1, max: 3600}),
   }
 
   async run(): Promise<PeerRow[]> {
     const {flags} = await this.parse(Peers)
-    if (flags.watch) throw new NotImplementedError('`polar peers --watch`', 'peers')
     let filter: RegExp | undefined
     if (flags.service !== undefined) {
       try {
@@ -38,18 +39,29 @@ export default class Peers extends PolarCommand {
       }
     }
     const target = await this.target(flags)
-    let rows: PeerRow[]
-    if (target.kind === 'local') rows = (await target.client.json('GET', '/api/v1/peers')).peers
-    else if (target.kind === 'remote') {
-      const {remotePeers} = await import('../../lib/api/remote.js')
-      rows = (await remotePeers(target.url)).map((p) => ({...p, rttMs: null}))
-    } else {
-      const store = await this.openStore(target.home)
-      const {PeerTable} = await import('../../lib/node/peer-table.js')
-      rows = new PeerTable(store.db, '').list()
+    const load = async (): Promise<PeerRow[]> => {
+      let rows: PeerRow[]
+      if (target.kind === 'local') rows = (await target.client.json('GET', '/api/v1/peers')).peers
+      else if (target.kind === 'remote') {
+        const {remotePeers} = await import('../../lib/api/remote.js')
+        rows = (await remotePeers(target.url)).map((p) => ({...p, rttMs: null}))
+      } else {
+        const store = await this.openStore(target.home)
+        const {PeerTable} = await import('../../lib/node/peer-table.js')
+        rows = new PeerTable(store.db, '').list()
+      }
+      rows = rows.map((p) => ({did: p.did, url: p.url, services: p.services, lastSeen: p.lastSeen, rttMs: p.rttMs ?? null, state: p.state}))
+      if (filter) rows = rows.filter((p) => filter!.test(p.services))
+      return rows
     }
-    rows = rows.map((p) => ({did: p.did, url: p.url, services: p.services, lastSeen: p.lastSeen, rttMs: p.rttMs ?? null, state: p.state}))
-    if (filter) rows = rows.filter((p) => filter!.test(p.services))
+    // --watch on a terminal: the ink view (loaded only here). Off a terminal, or with --json, the plain listing below.
+    if (flags.watch && process.stdout.isTTY && !this.jsonEnabled()) {
+      const {watchPeers} = await import('../../lib/ui/peers-watch.js')
+      const source = target.kind === 'local' ? 'local node' : target.kind === 'remote' ? target.url : `${target.home} (no node running)`
+      await watchPeers({load, intervalMs: flags.interval * 1000, source})
+      return []
+    }
+    const rows = await load()
     if (!this.jsonEnabled()) {
       if (rows.length === 0) this.note('no peers')
       for (const p of rows) {

@@ -17,6 +17,8 @@ export interface NodePushInput {
   key?: string
   replicas?: number
   minReplicas?: number
+  /** push --base: earlier version to delta-encode against, or "none". */
+  base?: string
 }
 
 /**
@@ -66,6 +68,7 @@ export class LocalNodeClient {
     if (input.key) q.set('key', input.key)
     if (input.replicas !== undefined) q.set('replicas', String(input.replicas))
     if (input.minReplicas !== undefined) q.set('minReplicas', String(input.minReplicas))
+    if (input.base !== undefined) q.set('base', input.base)
     let body: NodeJS.ReadableStream | undefined
     if (input.file === '-') body = process.stdin
     else {

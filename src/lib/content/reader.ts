@@ -13,6 +13,8 @@ import type {FileNode} from './dag-node.js'
 export interface BlockSource {
   get(cid: CID, options?: {signal?: AbortSignal}): Promise<Uint8Array> | Uint8Array
   readonly verifiesBlocks?: boolean
+  /** Told the children of each dag-pb node before they are fetched (a network source can ask about them in one batch). */
+  onLinks?(links: CID[]): void
 }
 
 export interface ReadOptions {
@@ -61,6 +63,7 @@ export async function * readFile(root: CID, source: BlockSource, options: ReadOp
       yield node.data
       total += node.data.length
     }
+    source.onLinks?.(node.links)
     // Ordered prefetch window over the children.
     const pending: Promise<Uint8Array>[] = []
     let next = 0

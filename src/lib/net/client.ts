@@ -13,6 +13,65 @@ import {encodeFrames} from './frames.js'
 /** Persistent connections kept to one peer (undici pool). */
 export const CONNECTIONS_PER_PEER = 8
 export const REQUEST_TIMEOUT_MS = 30_000
+/** Retries of a request a peer answered 429/503 with Retry-After (draft 002 "Manage rate caps"). */
+export const MAX_RETRIES = 3
+/** A Retry-After longer than this is not waited for: the error goes to the caller. */
+export const MAX_RETRY_AFTER_MS = 10_000
+
+/** What this process's clients did about caps, for the node status. */
+export const outgoingCounters = {retried: 0, gaveUp: 0, waitedForSlot: 0}
+
+/**
+ * A global cap on requests in flight to all peers together: with per-peer
+ * pools of CONNECTIONS_PER_PEER this bounds the connections in use at once,
+ * whatever the number of peers. Waiters are served in order.
+ */
+export class OutgoingGate {
+  private active = 0
+  private readonly waiting: Array<() => void> = []
+
+  constructor(readonly max: number) {}
+
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (this.active >= this.max) {
+      outgoingCounters.waitedForSlot++
+      await new Promise<void>((resolve, reject) => {
+        const go = () => {
+          signal?.removeEventListener('abort', stop)
+          resolve()
+        }
+        const stop = () => {
+          const i = this.waiting.indexOf(go)
+          if (i >= 0) this.waiting.splice(i, 1)
+          reject(signal!.reason)
+        }
+        if (signal?.aborted) return stop()
+        signal?.addEventListener('abort', stop, {once: true})
+        this.waiting.push(go)
+      })
+    } else this.active++
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      const next = this.waiting.shift()
+      if (next) next() // the slot passes on
+      else this.active--
+    }
+  }
+
+  counters(): {max: number; active: number; waiting: number} {
+    return {max: this.max, active: this.active, waiting: this.waiting.length}
+  }
+}
+
+/** Milliseconds a Retry-After header asks for (delta-seconds or an HTTP date), or undefined. */
+export function retryAfterMs(value: unknown, now = Date.now()): number | undefined {
+  if (typeof value !== 'string' || value === '') return undefined
+  if (/^\d{1,9}$/.test(value)) return Number(value) * 1000
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+}
 
 export interface Hello {
   did: string
@@ -35,8 +94,10 @@ export class PeerClient {
   readonly origin: string
   private readonly pool: Pool
   private peerDid: string | undefined
+  private readonly gate: OutgoingGate | undefined
 
-  constructor(url: string, private readonly identity?: Identity, connections = CONNECTIONS_PER_PEER) {
+  constructor(url: string, private readonly identity?: Identity, connections = CONNECTIONS_PER_PEER, options: {gate?: OutgoingGate} = {}) {
+    this.gate = options.gate
     let u: URL
     try {
       u = new URL(url)
@@ -48,7 +109,33 @@ export class PeerClient {
     this.pool = new Pool(this.origin, {connections, keepAliveTimeout: 30_000, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS})
   }
 
+  /**
+   * One request, retried up to MAX_RETRIES times when the peer answers 429 or
+   * 503 with a Retry-After it can wait for (each try is signed afresh: the
+   * replay guard refuses a nonce twice). The global gate slot is not held while waiting.
+   */
   private async request(method: string, path: string, body: Uint8Array | undefined, options: RequestOptions & {sign?: boolean; contentType?: string; maxBytes?: number}): Promise<{status: number; body: Buffer; headers: Record<string, unknown>}> {
+    for (let attempt = 0; ; attempt++) {
+      const release = this.gate ? await this.gate.acquire(options.signal) : undefined
+      let r
+      try {
+        r = await this.requestOnce(method, path, body, options)
+      } finally {
+        release?.()
+      }
+      if (r.status !== 429 && r.status !== 503) return r
+      const wait = retryAfterMs(r.headers['retry-after'])
+      if (wait === undefined || wait > MAX_RETRY_AFTER_MS) return r
+      if (attempt >= MAX_RETRIES) {
+        outgoingCounters.gaveUp++
+        return r
+      }
+      outgoingCounters.retried++
+      await sleep(wait, options.signal)
+    }
+  }
+
+  private async requestOnce(method: string, path: string, body: Uint8Array | undefined, options: RequestOptions & {sign?: boolean; contentType?: string; maxBytes?: number}): Promise<{status: number; body: Buffer; headers: Record<string, unknown>}> {
     const headers: Record<string, string> = {}
     if (body) headers['content-type'] = options.contentType ?? 'application/json'
     if (options.sign && this.identity) Object.assign(headers, signRequest(this.identity, method, path, body, Date.now(), await this.receiverDid(options)))
@@ -160,6 +247,30 @@ export class PeerClient {
     return verifyBlock(cid, r.body, `block from ${this.origin}`)
   }
 
+  /**
+   * Dynamic block mode (issue 6): for each CID, the bases the peer stores it
+   * against ([] for raw blocks, and from nodes without codecs).
+   */
+  async basesOf(cids: CID[], options: RequestOptions = {}): Promise<string[][]> {
+    const r = await this.json('POST', '/v1/blocks/bases', {cids: cids.map(String)}, options)
+    if (!Array.isArray(r?.bases) || r.bases.length !== cids.length) throw new NetworkError(`${this.origin}: malformed bases answer`)
+    return r.bases.map((b: unknown) => (Array.isArray(b) ? b.filter((x) => typeof x === 'string').slice(0, 16) : []))
+  }
+
+  /**
+   * A block in dynamic block mode: one codec byte, then the block encoded as
+   * the peer chose from `accept` and the bases this node holds (`have`). NOT
+   * verified here: the caller decodes it against its own bases and verifies
+   * (src/lib/node/dynamic-source.ts). The raw path stays getBlock.
+   */
+  async getBlockEncoded(cid: CID, accept: string[], have: CID[], options: RequestOptions = {}): Promise<Uint8Array> {
+    const q = `accept=${accept.map(encodeURIComponent).join(',')}&have=${have.map(String).join(',')}`
+    const r = await this.request('GET', `/v1/blocks/${cid}/encoded?${q}`, undefined, {...options, maxBytes: MAX_BLOCK_SIZE + 64 * 1024})
+    if (r.status === 404) throw new NotFoundError(`${this.origin} does not have block ${cid} (or no dynamic block mode)`)
+    if (r.status !== 200) throw errorFromResponse(r.status, safeJson(r.body), this.origin)
+    return r.body
+  }
+
   async putBlocks(blocks: Array<{cid: CID; bytes: Uint8Array}>, options: RequestOptions = {}): Promise<number> {
     const r = await this.request('POST', '/v1/blocks', encodeFrames(blocks), {...options, sign: true, contentType: 'application/vnd.polar.blocks'})
     const parsed = safeJson(r.body)
@@ -170,6 +281,13 @@ export class PeerClient {
   /** Asks the peer to hold an object: it fetches what it lacks from us (or others) and answers when every block is durable. */
   replicate(record: Uint8Array, sources: string[], options: RequestOptions & {replicas?: number} = {}): Promise<{held: boolean; blocks: number}> {
     return this.json('POST', '/v1/replicate', {record: Buffer.from(record).toString('base64'), sources, replicas: options.replicas}, {...options, sign: true, timeoutMs: options.timeoutMs ?? 10 * 60_000})
+  }
+
+  /** Asks the peer to dial back to `url` (our announced address; nat-test): what it saw and whether it got through. */
+  async dialback(url: string, options: RequestOptions = {}): Promise<{reachable: boolean; url: string; observed: string | null; reason: string | null}> {
+    const r = await this.json('POST', '/v1/nat/dialback', {url}, {...options, sign: true})
+    if (typeof r?.reachable !== 'boolean') throw new NetworkError(`${this.origin}: malformed dial-back answer`)
+    return {reachable: r.reachable, url: String(r.url ?? url), observed: typeof r.observed === 'string' ? r.observed : null, reason: typeof r.reason === 'string' ? r.reason : null}
   }
 
   records(root: CID, options: RequestOptions = {}): Promise<{records: string[]}> {
@@ -193,6 +311,21 @@ export class PeerClient {
   destroy(): Promise<void> {
     return this.pool.destroy()
   }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', stop)
+      resolve()
+    }, ms)
+    const stop = () => {
+      clearTimeout(t)
+      reject(signal!.reason)
+    }
+    signal?.addEventListener('abort', stop, {once: true})
+  })
 }
 
 function safeJson(body: Buffer): any {

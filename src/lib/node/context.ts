@@ -25,6 +25,8 @@ export interface NodeContext {
   sources(): Source[]
   /** Runs `work` as an in-flight write that shutdown waits for. */
   track<T>(work: Promise<T>): Promise<T>
+  /** Cap counters (inbound limits and outgoing client), for the status route. */
+  limits?(): Record<string, unknown>
   /** Peer records, seed requests, gossip and liveness (discovery.ts). */
   discovery: Discovery
 }
@@ -34,6 +36,17 @@ export interface NodeSettings {
   minReplicas: number
   repairIntervalMs: number
   pingIntervalMs: number
+  /** Inbound caps (limits.ts, issue 4): requests/s and burst per remote address. */
+  rate: number
+  burst: number
+  /** Open inbound connections before new ones get 503. */
+  maxConnections: number
+  /** Inbound requests handled at once, and how many may wait for a slot. */
+  maxRequests: number
+  maxQueue: number
+  /** Outgoing caps (net/client.ts): persistent connections per peer, requests in flight to all peers. */
+  peerConnections: number
+  maxOutgoingRequests: number
   /** Anti-entropy for erasures: how often each peer's tombstone list is read (also once at start). */
   eraseSyncIntervalMs: number
   // Discovery (#4, discovery.ts; docs/operations.md "Settings").
@@ -64,6 +77,13 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   minReplicas: 1,
   repairIntervalMs: 30_000,
   pingIntervalMs: 10_000,
+  rate: 1000,
+  burst: 2000,
+  maxConnections: 1024,
+  maxRequests: 256,
+  maxQueue: 1024,
+  peerConnections: 8,
+  maxOutgoingRequests: 512,
   eraseSyncIntervalMs: 30_000,
   stampBits: DEFAULT_STAMP_BITS,
   seeds: [],

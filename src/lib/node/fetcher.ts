@@ -34,9 +34,9 @@ export class NetworkBlockSource implements BlockSource {
   fetched = 0
 
   constructor(
-    private readonly store: Store,
-    private readonly sources: Source[],
-    private readonly writer: PackWriter,
+    protected readonly store: Store,
+    protected readonly sources: Source[],
+    protected readonly writer: PackWriter,
     private readonly peers: PeerTable,
     private readonly log: Log = () => {},
     /**
@@ -54,6 +54,11 @@ export class NetworkBlockSource implements BlockSource {
   async finish(): Promise<void> {
     if (this.deferRoot && this.rootBytes) await this.writer.put(this.deferRoot, this.rootBytes, {heal: this.rootHeal})
     this.rootBytes = undefined
+  }
+
+  /** One block from one peer, verified. Subclasses fetch differently (dynamic-source.ts: encoded blocks). */
+  protected fetchBlock(src: Source, cid: CID, options: {signal?: AbortSignal}, _heal: boolean): Promise<Uint8Array> {
+    return src.client.getBlock(cid, options)
   }
 
   async get(cid: CID, options: {signal?: AbortSignal} = {}): Promise<Uint8Array> {
@@ -76,7 +81,7 @@ export class NetworkBlockSource implements BlockSource {
     for (let i = 0; i < this.sources.length; i++) {
       const src = this.sources[(start + i) % this.sources.length]
       try {
-        const bytes = await src.client.getBlock(cid, options)
+        const bytes = await this.fetchBlock(src, cid, options, heal)
         if (this.deferRoot?.equals(cid)) {
           this.rootBytes = bytes
           this.rootHeal = heal

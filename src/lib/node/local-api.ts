@@ -8,8 +8,9 @@ import {KeyStore, DEFAULT_KEY_NAME} from '../identity/index.js'
 import {HttpError, readJson, Router, sendJson, statusOf} from '../net/http.js'
 import {pushObject, writeChunks} from '../objects/index.js'
 import type {NodeContext} from './context.js'
-import {locateHolders, NETWORK_PREFETCH, NetworkBlockSource} from './fetcher.js'
+import {locateHolders, NETWORK_PREFETCH} from './fetcher.js'
 import {placeReplicas, setReplicaTarget} from './replicator.js'
+import {DynamicBlockSource} from './dynamic-source.js'
 import {Erasures} from '../erase/index.js'
 import {eraseThroughNode} from '../erase/network.js'
 
@@ -32,7 +33,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
   const router = new Router()
 
   router.on('GET', /^\/api\/v1\/status$/, (_req, res) => {
-    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, socket: info().socket, peers: ctx.peers.live().length, blocks: ctx.store.blocks.stats(), settings: ctx.settings})
+    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, socket: info().socket, peers: ctx.peers.live().length, blocks: ctx.store.blocks.stats(), settings: ctx.settings, limits: ctx.limits?.()})
   })
 
   router.on('POST', /^\/api\/v1\/push$/, async (req, res, _p, url) => {
@@ -49,6 +50,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
       name: q.get('name') ?? undefined,
       tags: q.getAll('tag'),
       mime: q.get('mime') ?? undefined,
+      base: q.get('base') ?? undefined,
     }))
     setReplicaTarget(ctx, result.cid, replicas)
     const record = ctx.store.records.bytesOf(result.record)!
@@ -85,7 +87,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
       throw new NotFoundError(`no object ${root} on this node or its ${sources.length} peer(s); check the CID, or add a peer that holds it (polar peers add URL)`)
     }
     const writer = ctx.store.blocks.writer({checkpointBytes: NETWORK_CHECKPOINT_BYTES})
-    const source = new NetworkBlockSource(ctx.store, [...located.holders, ...located.others], writer, ctx.peers, ctx.log, root)
+    const source = new DynamicBlockSource(ctx.store, [...located.holders, ...located.others], writer, ctx.peers, ctx.log, root)
     const abort = new AbortController()
     res.on('close', () => abort.abort())
     try {
@@ -168,6 +170,14 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     }
     ctx.peers.markAlive(did, rttMs)
     sendJson(res, 200, {did, url: peer.url, rttMs})
+  })
+
+  // nat-test through the node (issue 4): its identity signs, its announced URL is tested.
+  router.on('POST', /^\/api\/v1\/nat-test$/, async (_req, res, _p, url) => {
+    const {natTest, DEFAULT_VIA_PEERS} = await import('./nat.js')
+    let via = url.searchParams.getAll('via')
+    if (via.length === 0) via = ctx.peers.live().sort(() => Math.random() - 0.5).slice(0, DEFAULT_VIA_PEERS).map((p) => p.url)
+    sendJson(res, 200, await natTest({identity: ctx.identity, announced: ctx.url, via}))
   })
 
   router.on('DELETE', /^\/api\/v1\/peers\/(did:key:[A-Za-z0-9]{1,60})$/, (_req, res, [did]) => {

@@ -6,7 +6,7 @@ import {InputError, PolarError, toPolarError} from '../errors.js'
 import {ensureHome} from '../home.js'
 import {KeyStore, type Identity} from '../identity/index.js'
 import {ReplayGuard} from '../net/auth.js'
-import {PeerClient} from '../net/client.js'
+import {OutgoingGate, outgoingCounters, PeerClient} from '../net/client.js'
 import {requestUrl, sendError, sendJson, type Router} from '../net/http.js'
 import {openStore, type Store} from '../store/store.js'
 import {socketIsLive} from '../util/socket.js'
@@ -16,6 +16,7 @@ export {socketIsLive}
 import {DEFAULT_SETTINGS, type NodeContext, type NodeSettings} from './context.js'
 import {NetworkBlockSource, type Source} from './fetcher.js'
 import type {CID} from 'multiformats/cid'
+import {InboundLimits} from './limits.js'
 import {localRouter} from './local-api.js'
 import {PeerTable} from './peer-table.js'
 import {Discovery} from './discovery.js'
@@ -71,6 +72,8 @@ export class PolarNode {
   private readonly loops = new AbortController()
   private stopping = false
   private ctx!: NodeContext
+  private limits!: InboundLimits
+  private outgoing!: OutgoingGate
   readonly settings: NodeSettings
   private readonly log: (message: string) => void
 
@@ -99,7 +102,11 @@ export class PolarNode {
 
     // Public listener first: the announced URL needs the real port.
     const ctxHolder: {router?: Router} = {}
+    const st = this.settings
+    this.limits = new InboundLimits({rate: st.rate, burst: st.burst, maxConnections: st.maxConnections, maxRequests: st.maxRequests, maxQueue: st.maxQueue})
+    this.outgoing = new OutgoingGate(st.maxOutgoingRequests)
     this.publicServer = createServer({keepAliveTimeout: 30_000}, (req, res) => this.handle(ctxHolder.router!, req, res, true))
+    this.limits.watch(this.publicServer)
     await new Promise<void>((resolve, reject) => {
       this.publicServer!.once('error', reject)
       this.publicServer!.listen(port, host, () => resolve())
@@ -121,6 +128,13 @@ export class PolarNode {
       client: (peer) => this.client(peer.url),
       sources: () => this.peers.live().map((p): Source => ({did: p.did, client: this.client(p.url)})),
       track: (work) => this.track(work),
+      limits: () => ({
+        ...this.limits.settings,
+        peerConnections: this.settings.peerConnections,
+        maxOutgoingRequests: this.settings.maxOutgoingRequests,
+        inbound: this.limits.counters(),
+        outgoing: {...this.outgoing.counters(), ...outgoingCounters},
+      }),
     } as Omit<NodeContext, 'discovery'> as NodeContext
     this.ctx.discovery = new Discovery(this.ctx, SERVICES)
     ctxHolder.router = publicRouter(this.ctx)
@@ -164,7 +178,15 @@ export class PolarNode {
   }
 
   private async handle(router: Router, req: IncomingMessage, res: ServerResponse, isPublic: boolean): Promise<void> {
+    let release: (() => void) | undefined
     try {
+      if (isPublic && !this.stopping) {
+        // Caps first (limits.ts): a flood is answered 429/503 before any body is read.
+        const admitted = this.limits.admit(req, res)
+        release = admitted instanceof Promise ? await admitted : admitted
+        if (!release) return
+        res.once('close', release)
+      }
       if (this.stopping) {
         req.resume()
         sendJson(res, 503, {error: {code: 'SHUTTING_DOWN', message: 'node is shutting down'}}, {connection: 'close'})
@@ -187,6 +209,8 @@ export class PolarNode {
       if (!expected) this.log(`error on ${req.method} ${req.url}: ${(caught as Error)?.stack ?? caught}`)
       req.resume()
       sendError(res, err)
+    } finally {
+      release?.()
     }
   }
 
@@ -230,7 +254,7 @@ export class PolarNode {
   private client(url: string): PeerClient {
     let c = this.clients.get(url)
     if (!c) {
-      c = new PeerClient(url, this.identity)
+      c = new PeerClient(url, this.identity, this.settings.peerConnections, {gate: this.outgoing})
       this.clients.set(url, c)
     }
     return c

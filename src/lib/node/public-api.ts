@@ -10,8 +10,17 @@ import {decodeFrames, FrameScanner, MAX_BATCH_BYTES} from '../net/frames.js'
 import {HttpError, readBody, readJson, Router, sendJson} from '../net/http.js'
 import {decodeObjectRecord} from '../records/index.js'
 import type {NodeContext} from './context.js'
-import {fetchObject, locateHolders, NetworkBlockSource} from './fetcher.js'
+import {fetchObject, locateHolders} from './fetcher.js'
 import {setReplicaTarget} from './replicator.js'
+import {encodeForPeer, parseOffer} from '../codec/transfer.js'
+import {CODEC_RAW} from '../codec/constants.js'
+import {DynamicBlockSource} from './dynamic-source.js'
+import {addressKey, TokenBuckets} from './limits.js'
+import {dialBack, dialBackRefusal} from './nat.js'
+
+/** Dial-backs per address: a few a minute (each one makes this node open a connection). */
+const DIALBACK_RATE = 0.2
+const DIALBACK_BURST = 5
 import {Erasures, MAX_ERASURES_PAGE} from '../erase/index.js'
 import {receiveErase} from '../erase/network.js'
 
@@ -57,6 +66,29 @@ export function publicRouter(ctx: NodeContext): Router {
     ctx.peers.upsert(did, new URL(value.url).origin, 'register', Date.now(), hello.services)
     ctx.log(`peer registered: ${did} at ${value.url}`)
     sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES})
+  })
+
+  // NAT test (draft 002 NAT-TEST, issue 4): any signed node may ask; this node
+  // dials only that URL's /v1/hello, with a short timeout, a few times a minute per address.
+  const dialbacks = new TokenBuckets(DIALBACK_RATE, DIALBACK_BURST, 4096)
+  router.on('POST', /^\/v1\/nat\/dialback$/, async (req, res, _p, url) => {
+    const {value, raw} = await readJson(req, (v) => {
+      if (typeof v?.url !== 'string' || v.url.length > 512 || !/^https?:\/\/[^/?#]+\/?$/.test(v.url)) throw new Error('expected {"url": "http://host:port"}')
+      return {url: v.url as string}
+    }, 4096)
+    const did = verifyRequest(req.headers, 'POST', url.pathname + url.search, raw, ctx.guard, Date.now(), ctx.identity.did)
+    const wait = dialbacks.take(addressKey(req.socket.remoteAddress))
+    if (wait > 0) {
+      sendJson(res, 429, {error: {code: 'RATE_LIMITED', message: `too many dial-back requests from your address; retry in ${Math.ceil(wait / 1000)} s`}}, {'retry-after': String(Math.ceil(wait / 1000))})
+      return
+    }
+    const host = addressKey(req.socket.remoteAddress)
+    const observed = req.socket.remotePort ? (host.includes(':') ? `[${req.socket.remoteAddress}]:${req.socket.remotePort}` : `${host}:${req.socket.remotePort}`) : null
+    const refused = await dialBackRefusal(value.url, req.socket.remoteAddress)
+    if (refused) throw new HttpError(403, 'NOT_ALLOWED', refused)
+    const result = await dialBack(new URL(value.url).origin, did)
+    ctx.log(`nat dial-back for ${did} to ${value.url}: ${result.reachable ? 'reachable' : 'not reachable'}`)
+    sendJson(res, 200, {reachable: result.reachable, url: value.url, observed, reason: result.reason})
   })
 
   // Discovery (#4, discovery.ts): seed answers, announce with dial-back, gossip.
@@ -121,6 +153,43 @@ export function publicRouter(ctx: NodeContext): Router {
     }
     res.writeHead(200, {'content-type': 'application/vnd.ipld.raw', 'content-length': bytes.length})
     res.end(req.method === 'HEAD' ? undefined : bytes)
+  })
+
+  // Dynamic block mode (issue 6, draft 003): which bases a block is encoded against here…
+  router.on('POST', /^\/v1\/blocks\/bases$/, async (req, res) => {
+    const {value} = await readJson(req, (v) => {
+      if (!Array.isArray(v?.cids) || v.cids.length > 1024 || !v.cids.every((c: unknown) => typeof c === 'string')) throw new Error('expected {"cids": [string, …]} with at most 1024 CIDs')
+      return v.cids as string[]
+    })
+    sendJson(res, 200, {bases: value.map((c) => {
+      try {
+        return ctx.store.blocks.codecs.basesOf(CID.parse(c)).map(String)
+      } catch {
+        return []
+      }
+    })})
+  })
+
+  // …and the block in the encoding that suits the asking peer: ?accept=gzip,delta,delta+gzip&have=BASE,…
+  // Body: one codec byte, then the encoded block (codec 0: the raw bytes). src/lib/codec/transfer.ts.
+  router.on('GET', new RegExp(`^/v1/blocks/${CID_RE}/encoded$`), (req, res, [text], url) => {
+    const cid = parseCid(text)
+    let out
+    try {
+      out = encodeForPeer(ctx.store.blocks, cid, parseOffer(url.searchParams.get('accept'), url.searchParams.get('have')))
+    } catch (err) {
+      if (err instanceof IntegrityError) {
+        ctx.log(`block ${cid} failed verification when a peer asked for it; not served`)
+        throw new NotFoundError(`block ${cid} is damaged here`, {code: 'CORRUPT'})
+      }
+      throw err
+    }
+    // A stored encoding starts with its codec byte already; raw bytes get codec byte 0 in front.
+    const prefix = out.wire === 'raw' ? 1 : 0
+    res.writeHead(200, {'content-type': 'application/vnd.polar.encoded-block', 'content-length': out.body.length + prefix, 'x-polar-codec': String(out.codec)})
+    if (req.method === 'HEAD') return void res.end()
+    if (prefix) res.write(Uint8Array.of(CODEC_RAW))
+    res.end(out.body)
   })
 
   router.on('POST', /^\/v1\/blocks$/, async (req, res, _p, url) => {
@@ -235,7 +304,7 @@ async function replicate(ctx: NodeContext, root: CID, recordBytes: Uint8Array, f
   const writer = ctx.store.blocks.writer({checkpointBytes: NETWORK_CHECKPOINT_BYTES})
   const own = {did: from.did, client: ctx.client(from)}
   const others = ctx.sources().filter((s) => s.did !== from.did)
-  const source = new NetworkBlockSource(ctx.store, [own, ...(await locateHolders(root, others)).holders], writer, ctx.peers, ctx.log, root)
+  const source = new DynamicBlockSource(ctx.store, [own, ...(await locateHolders(root, others)).holders], writer, ctx.peers, ctx.log, root)
   try {
     await fetchObject(root, source)
     await source.finish()

@@ -11,6 +11,7 @@ import {signObjectRecord} from '../records/index.js'
 import type {Store} from '../store/store.js'
 import {writeChunks, type PullResult} from '../util/output.js'
 import {guessMime} from './mime.js'
+import {BaseVersion, EncodingSink, latestVersion, type EncodeStats} from '../codec/versions.js'
 
 export {guessMime}
 export {writeChunks} from '../util/output.js'
@@ -23,6 +24,12 @@ export interface PushInput {
   name?: string
   tags?: string[]
   mime?: string
+  /**
+   * Root CID of an earlier version to delta-encode against (push --base). By
+   * default the newest object of the same owner and name is the base; 'none'
+   * turns that off.
+   */
+  base?: string
   signal?: AbortSignal
   onProgress?: (event: {bytes: number; total?: number}) => void
 }
@@ -40,6 +47,10 @@ export interface PushResult {
   blocks: number
   /** Blocks this push added (the rest were already stored). */
   newBlocks: number
+  /** The earlier version new leaves were delta-encoded against, if any. */
+  base?: string
+  /** How the new leaves were stored (issue 6): counts by codec and bytes written for them vs their raw size. */
+  encoding?: EncodeStats
 }
 
 /** Opens the push source: a readable file (exit 2 if not) or standard input. */
@@ -68,10 +79,12 @@ export async function pushObject(store: Store, identity: Identity, input: PushIn
   const src = input.stream ? {stream: input.stream, name: '', total: undefined} : openSource(input.file)
   const name = input.name ?? src.name
   const mime = input.mime ?? guessMime(name)
+  const base = chooseBase(store, identity, name, input.base)
   const writer = store.blocks.writer()
+  const sink = new EncodingSink(store, writer, base)
   let built
   try {
-    built = await buildFile(src.stream, writer, {
+    built = await buildFile(src.stream, sink, {
       signal: input.signal,
       onProgress: input.onProgress && ((e) => input.onProgress!({bytes: e.bytes, total: src.total})),
     })
@@ -98,7 +111,22 @@ export async function pushObject(store: Store, identity: Identity, input: PushIn
   return {
     cid: built.cid.toString(), size: built.size, name, mime, tags, owner: identity.did, record: recordCid,
     replicas: 1, blocks: built.blocks, newBlocks: writer.written,
+    ...(base && !base.root.equals(built.cid) ? {base: base.root.toString()} : {}), encoding: sink.stats,
   }
+}
+
+/** The base version of a push: --base CID (which must be here), else the newest object of this owner and name. */
+function chooseBase(store: Store, identity: Identity, name: string, base: string | undefined): BaseVersion | undefined {
+  if (base === 'none') return undefined
+  if (base !== undefined) {
+    const root = parseCid(base)
+    assertSupportedCid(root)
+    const version = BaseVersion.open(store, root)
+    if (!version) throw new NotFoundError(`--base ${root}: that object is not (wholly) in this store; pull it first, or push without --base`)
+    return version
+  }
+  const latest = latestVersion(store, identity.did, name)
+  return latest ? BaseVersion.open(store, latest) : undefined
 }
 
 function sameTags(a: string[], b: string[]): boolean {

@@ -7,6 +7,7 @@ import {IntegrityError, NotFoundError} from '../errors.js'
 import {fsyncDir} from '../util/fs.js'
 import {HOST, pidAlive} from '../util/process.js'
 import type {Database} from './db.js'
+import {BlockCodecs, type Encoding} from './block-codecs.js'
 
 /** A pack grows to about this size, then writers start a new one. */
 export const MAX_PACK_SIZE = 1024 * 1024 * 1024
@@ -25,8 +26,8 @@ export const MAX_IN_FLIGHT = 16 * 1024 * 1024
 export const LEASE_MS = 10 * 60 * 1000
 
 
-/** An index entry waiting for its checkpoint: CID bytes, offset, length, and whether it replaces a corrupt copy. */
-type Entry = [Uint8Array, number, number, boolean]
+/** An index entry waiting for its checkpoint: CID bytes, offset, length, whether it replaces a corrupt copy, and its encoding (codec issue) when not raw. */
+type Entry = [Uint8Array, number, number, boolean, Encoding?]
 
 interface PackRow {
   id: number
@@ -65,14 +66,17 @@ export class BlockStore {
   readonly dir: string
   private readonly fds = new Map<number, number>()
   private readonly stmts
+  /** Encoded blocks (gzip, delta): decoding, base cache, dependents (block-codecs.ts). */
+  readonly codecs: BlockCodecs
 
   constructor(readonly db: Database, home: string) {
     this.dir = join(home, 'blocks')
     mkdirSync(this.dir, {recursive: true, mode: 0o700})
     this.stmts = {
       has: db.prepare('SELECT 1 FROM blocks WHERE cid = ?').pluck(),
-      locate: db.prepare('SELECT pack, offset, length FROM blocks WHERE cid = ?'),
+      locate: db.prepare('SELECT pack, offset, length, codec FROM blocks WHERE cid = ?'),
     }
+    this.codecs = new BlockCodecs(this)
   }
 
   packPath(id: number): string {
@@ -85,8 +89,15 @@ export class BlockStore {
 
   /** The block's bytes, hash-checked unless told otherwise; NotFoundError or IntegrityError. */
   get(cid: CID, options: GetOptions = {}): Uint8Array {
-    const loc = this.stmts.locate.get(cid.bytes) as {pack: number; offset: number; length: number} | undefined
+    const loc = this.stmts.locate.get(cid.bytes) as {pack: number; offset: number; length: number; codec: number} | undefined
     if (!loc) throw new NotFoundError(`block ${cid} is not in this store`)
+    // Encoded blocks are decoded here, transparently, and always verified after decoding.
+    if (loc.codec !== 0) return this.codecs.decode(cid)
+    return this.readAt(cid, loc, options)
+  }
+
+  /** The stored bytes at an index location (encoded form for encoded blocks), hash-checked for raw ones unless told otherwise. */
+  readAt(cid: CID, loc: {pack: number; offset: number; length: number}, options: GetOptions = {}): Uint8Array {
     const buf = Buffer.allocUnsafe(loc.length)
     let fd = this.fds.get(loc.pack)
     if (fd === undefined) {
@@ -132,7 +143,10 @@ export class BlockStore {
       const r = this.db.prepare('UPDATE packs SET size = ?, lease_until = ? WHERE id = ? AND holder = ? AND size = ?')
         .run(toSize, Date.now() + LEASE_MS, pack, holder, fromSize)
       if (r.changes !== 1) throw new IntegrityError(`lost the write lease on pack ${pack}; nothing from this write was indexed`)
-      for (const [cid, offset, length, heal] of entries) (heal ? replace : insert).run(cid, pack, offset, length)
+        for (const [cid, offset, length, heal, enc] of entries) {
+        const r = (heal ? replace : insert).run(cid, pack, offset, length)
+        if (heal || enc) this.codecs.indexEncoding(cid, heal, r.changes === 1, enc)
+      }
     }).immediate()
   }
 
@@ -163,6 +177,7 @@ export class BlockStore {
         if (row) {
           deleted++
           bytes += row.length
+          this.codecs.deleted(cid) // a deleted delta no longer holds its bases
         }
       }
       return {deleted, bytes, kept}
@@ -173,10 +188,12 @@ export class BlockStore {
    * Of `cids`, those some other stored block is built on (a delta-encoded
    * block names base blocks: Planet draft, "copy/insert against base
    * blocks"), which deleteBlocks must keep. It runs inside deleteBlocks'
-   * transaction. Every block this store holds today is whole, so none are.
+   * transaction. Block codecs (issue 6): a base is kept while a block that
+   * stays is a delta of it (BlockStore.codecs; to free it, rewrite the
+   * dependents whole first: codecs.rewriteDependents).
    */
-  neededAsBases(_cids: CID[]): Set<string> {
-    return new Set()
+  neededAsBases(cids: CID[]): Set<string> {
+    return this.codecs.neededAsBases(cids)
   }
 
   /** Closes the cached read descriptor of a pack that compaction removed. */
@@ -273,9 +290,9 @@ export class PackWriter {
    * back-pressure. `heal` replaces an indexed copy that failed verification
    * (the caller has verified these bytes).
    */
-  async put(cid: CID, bytes: Uint8Array, options: {heal?: boolean} = {}): Promise<void> {
+  async put(cid: CID, bytes: Uint8Array, options: {heal?: boolean; encoding?: Encoding} = {}): Promise<void> {
     if (this.failed) throw this.failed
-    if (bytes.length > MAX_BLOCK_SIZE) throw new IntegrityError(`block ${cid} is ${bytes.length} bytes, over the ${MAX_BLOCK_SIZE}-byte limit`)
+    if (bytes.length > MAX_BLOCK_SIZE + (options.encoding ? 64 * 1024 : 0)) throw new IntegrityError(`block ${cid} is ${bytes.length} bytes, over the ${MAX_BLOCK_SIZE}-byte limit`)
     const key = cid.toString()
     if (this.seen.has(key) || (!options.heal && this.store.has(cid))) return
     this.seen.add(key)
@@ -293,7 +310,7 @@ export class PackWriter {
     this.writes.push(p)
     this.inFlight.push({p, n: bytes.length})
     this.inFlightBytes += bytes.length
-    this.entries.push([cid.bytes, offset, bytes.length, Boolean(options.heal)])
+    this.entries.push([cid.bytes, offset, bytes.length, Boolean(options.heal), options.encoding])
     this.written++
     this.bytesWritten += bytes.length
     this.sinceCheckpoint += bytes.length
@@ -316,6 +333,19 @@ export class PackWriter {
       this.checkpointing = this.checkpoint()
       this.checkpointing.catch((err) => { this.failed ??= err })
     }
+  }
+
+  /**
+   * Appends a block in encoded form (`bytes` as src/lib/codec encodes them;
+   * the caller has checked they decode to `cid`). Same rules as `put`.
+   */
+  putEncoded(cid: CID, bytes: Uint8Array, encoding: Encoding, options: {heal?: boolean} = {}): Promise<void> {
+    return this.put(cid, bytes, {...options, encoding})
+  }
+
+  /** True when this writer already took `cid` (stored, or pending its checkpoint). */
+  took(cid: CID): boolean {
+    return this.seen.has(cid.toString())
   }
 
   /** Makes everything written so far durable (fdatasync) and indexed. */

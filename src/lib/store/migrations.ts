@@ -91,6 +91,21 @@ export const MIGRATIONS: string[] = [
     after INTEGER NOT NULL                 -- highest seq of theirs applied here
   ) WITHOUT ROWID;
   `,
+  // Block codecs (issue 6, draft 003 "Block protocol"): how each block is stored.
+  // codec 0 = raw bytes (every block before this); 1 gzip, 2 delta, 3 delta+gzip
+  // (src/lib/codec). depth = length of the delta chain under it (0 unless delta).
+  // block_bases: which blocks a delta block copies from, so a base is never
+  // deleted while a block still needs it (dependents are found by base).
+  `
+  ALTER TABLE blocks ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE blocks ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE block_bases (
+    cid BLOB NOT NULL,                    -- the delta block
+    base BLOB NOT NULL,                   -- a block it copies from
+    PRIMARY KEY (cid, base)
+  ) WITHOUT ROWID;
+  CREATE INDEX block_bases_base ON block_bases(base);
+  `,
   // peers (#4, discovery): each peer's latest signed peer record and the liveness schedule.
   `
   ALTER TABLE peers ADD COLUMN record BLOB;                       -- latest verified peer record (dag-cbor), NULL for peers added by URL

@@ -1,0 +1,85 @@
+import {CodecError} from './errors.js'
+
+/** Unsigned LEB128 writer into a growable buffer. */
+export class ByteWriter {
+  buf: Uint8Array
+  pos = 0
+  constructor(size = 1024) {
+    this.buf = new Uint8Array(size)
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n))
+    next.set(this.buf.subarray(0, this.pos))
+    this.buf = next
+  }
+
+  uint(n: number): void {
+    this.ensure(8)
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n & 0x7f) | 0x80
+      n = Math.floor(n / 128)
+    }
+    this.buf[this.pos++] = n
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length)
+    this.buf.set(b, this.pos)
+    this.pos += b.length
+  }
+
+  byte(b: number): void {
+    this.ensure(1)
+    this.buf[this.pos++] = b
+  }
+
+  result(): Uint8Array {
+    return this.buf.subarray(0, this.pos)
+  }
+}
+
+/** Reads what ByteWriter wrote; every read is bounds-checked (hostile input). */
+export class ByteReader {
+  pos = 0
+  constructor(readonly buf: Uint8Array) {}
+
+  get done(): boolean {
+    return this.pos >= this.buf.length
+  }
+
+  uint(max = Number.MAX_SAFE_INTEGER): number {
+    let n = 0
+    let mul = 1
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.buf.length) throw new CodecError('encoded block ends inside a number')
+      const b = this.buf[this.pos++]
+      n += (b & 0x7f) * mul
+      if (b < 0x80) {
+        if (n > max) throw new CodecError(`encoded block has a value ${n} over its limit ${max}`)
+        return n
+      }
+      mul *= 128
+    }
+    throw new CodecError('encoded block has a number longer than 8 bytes')
+  }
+
+  byte(): number {
+    if (this.pos >= this.buf.length) throw new CodecError('encoded block is empty or truncated')
+    return this.buf[this.pos++]
+  }
+
+  bytes(n: number): Uint8Array {
+    if (n > this.buf.length - this.pos) throw new CodecError(`encoded block ends ${n - (this.buf.length - this.pos)} byte(s) early`)
+    const out = this.buf.subarray(this.pos, this.pos + n)
+    this.pos += n
+    return out
+  }
+
+  rest(): Uint8Array {
+    const out = this.buf.subarray(this.pos)
+    this.pos = this.buf.length
+    return out
+  }
+}

@@ -1,0 +1,223 @@
+import {createSocket} from 'node:dgram'
+import {lookup} from 'node:dns/promises'
+import {isIP} from 'node:net'
+import {readFileSync} from 'node:fs'
+import {NetworkError} from '../errors.js'
+import type {Identity} from '../identity/index.js'
+import {PeerClient} from '../net/client.js'
+
+/**
+ * The NAT test (draft 002 "NAT-TEST"; issue 4): a peer dials back to the URL
+ * we announce and tells us what address it saw us come from. Reachable means
+ * the dial-back reached a node answering as us, not merely that a port is open.
+ * The port-mapping probe asks the default gateway whether it speaks NAT-PMP
+ * (RFC 6886) or UPnP IGD (SSDP M-SEARCH); it only asks, it never maps a port.
+ */
+
+/** How long a dial-back may take: a reachable node answers /v1/hello at once. */
+export const DIALBACK_TIMEOUT_MS = 3_000
+/** How long the gateway probes wait for an answer. */
+export const GATEWAY_PROBE_MS = 1_000
+/** Known peers asked by default, in turn, until one answers. */
+export const DEFAULT_VIA_PEERS = 3
+
+export interface PortMapping {
+  /** The default gateway (from /proc/net/route), or null when there is none or it is not Linux. */
+  gateway: string | null
+  /** NAT-PMP answered: the gateway's public address. */
+  natPmp: {publicAddress: string} | null
+  /** A UPnP Internet Gateway Device answered the M-SEARCH: where its description lives. */
+  upnp: {location: string; server: string | null} | null
+  /** Whether a gateway offers port mapping by either protocol. */
+  available: boolean
+}
+
+export interface NatReport {
+  reachable: boolean
+  /** The URL this node announces (what the peer dialed). */
+  announced: string
+  /** The address:port the peer saw our request come from. */
+  observed: string | null
+  /** The peer that dialed back. */
+  via: {url: string; did: string}
+  /** Why the dial-back failed, when it did. */
+  reason: string | null
+  portMapping: PortMapping
+}
+
+/** What the peer answers to POST /v1/nat/dialback. */
+export interface DialbackAnswer {
+  reachable: boolean
+  url: string
+  observed: string | null
+  reason: string | null
+}
+
+/**
+ * Whether an address is not globally routable (loopback, RFC 1918, CGNAT,
+ * link-local, unique-local, unspecified): such addresses are only dialed back
+ * for a requester that is itself on one, so that a stranger on the internet
+ * cannot make a node probe its own LAN (RFC 6890 special-purpose registries).
+ */
+export function isLocalAddress(address: string): boolean {
+  let a = address.replace(/^\[|\]$/g, '').toLowerCase()
+  if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7)
+  if (isIP(a) === 4) {
+    const [x, y] = a.split('.').map(Number)
+    return x === 0 || x === 10 || x === 127 || (x === 100 && y >= 64 && y < 128) || (x === 169 && y === 254) || (x === 172 && y >= 16 && y < 32) || (x === 192 && y === 168) || x >= 224
+  }
+  if (isIP(a) === 6) return a === '::' || a === '::1' || /^f[cd]/.test(a) || /^fe[89ab]/.test(a) || /^ff/.test(a)
+  return true // not an address at all: treat as local
+}
+
+/**
+ * Refuses (with the reason) a dial-back from a requester on a global address
+ * to a URL whose host is, or resolves to, a local address.
+ */
+export async function dialBackRefusal(url: string, requester: string | undefined): Promise<string | null> {
+  if (!requester || isLocalAddress(requester)) return null
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '')
+  let addresses: string[]
+  try {
+    addresses = isIP(host) ? [host] : (await lookup(host, {all: true})).map((r) => r.address)
+  } catch {
+    return null // unresolvable: the dial-back itself fails and says so
+  }
+  const local = addresses.find((a) => isLocalAddress(a))
+  return local ? `${url} is a local address (${local}) and you are not on this node's network` : null
+}
+
+/**
+ * The peer's side: dials `url`'s /v1/hello (only that, with a short timeout)
+ * and checks it answers as `signer`, the node that asked.
+ */
+export async function dialBack(url: string, signer: string, signal?: AbortSignal): Promise<{reachable: boolean; reason: string | null}> {
+  const probe = new PeerClient(url, undefined, 1)
+  try {
+    const hello = await probe.hello({timeoutMs: DIALBACK_TIMEOUT_MS, signal})
+    if (hello.did !== signer) return {reachable: false, reason: `${url} answers as ${hello.did}, not as ${signer}`}
+    return {reachable: true, reason: null}
+  } catch (err) {
+    return {reachable: false, reason: `could not reach ${url}: ${(err as Error).message}`}
+  } finally {
+    probe.destroy().catch(() => {})
+  }
+}
+
+/**
+ * Our side: asks each of `via` in turn to dial back to `announced` until one
+ * answers, and probes the gateway meanwhile. NetworkError when no peer answers.
+ */
+export async function natTest(input: {identity: Identity; announced: string; via: string[]; signal?: AbortSignal; probe?: () => Promise<PortMapping>}): Promise<NatReport> {
+  if (input.via.length === 0) throw new NetworkError('no peer to ask for a dial-back: add one (polar peers add URL) or name one with --via URL')
+  const mapping = (input.probe ?? probePortMapping)()
+  const failures: string[] = []
+  for (const url of input.via) {
+    const client = new PeerClient(url, input.identity, 1)
+    try {
+      const hello = await client.hello({timeoutMs: 5_000, signal: input.signal})
+      if (hello.did === input.identity.did) {
+        failures.push(`${url} is this node itself`)
+        continue
+      }
+      const answer = await client.dialback(input.announced, {timeoutMs: DIALBACK_TIMEOUT_MS + 5_000, signal: input.signal})
+      return {
+        reachable: answer.reachable,
+        announced: input.announced,
+        observed: answer.observed,
+        via: {url: client.origin, did: hello.did},
+        reason: answer.reason,
+        portMapping: await mapping,
+      }
+    } catch (err) {
+      if (input.signal?.aborted) throw err
+      failures.push(`${url}: ${(err as Error).message}`)
+    } finally {
+      client.destroy().catch(() => {})
+    }
+  }
+  await mapping
+  throw new NetworkError(`no peer could run the NAT test (${failures.join('; ')})`)
+}
+
+/** The IPv4 default gateway from /proc/net/route (little-endian hex), or null. */
+export function defaultGateway(routeTable?: string): string | null {
+  let text = routeTable
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/net/route', 'utf8')
+    } catch {
+      return null
+    }
+  }
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/)
+    if (f.length < 8 || f[1] !== '00000000' || f[7] !== '00000000') continue
+    const hex = f[2]
+    if (!/^[0-9A-Fa-f]{8}$/.test(hex) || hex === '00000000') continue
+    return [3, 2, 1, 0].map((i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16)).join('.')
+  }
+  return null
+}
+
+/** Both probes at once, each within GATEWAY_PROBE_MS; never throws. */
+export async function probePortMapping(timeoutMs = GATEWAY_PROBE_MS): Promise<PortMapping> {
+  const gateway = defaultGateway()
+  const [natPmp, upnp] = await Promise.all([
+    gateway ? probeNatPmp(gateway, timeoutMs).catch(() => null) : Promise.resolve(null),
+    probeSsdp(timeoutMs).catch(() => null),
+  ])
+  return {gateway, natPmp, upnp, available: Boolean(natPmp || upnp)}
+}
+
+/** RFC 6886 §3.2: the external-address request (version 0, opcode 0) to the gateway's port 5351. */
+export function probeNatPmp(gateway: string, timeoutMs = GATEWAY_PROBE_MS, port = 5351): Promise<{publicAddress: string} | null> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4')
+    const done = (v: {publicAddress: string} | null) => {
+      clearTimeout(timer)
+      try {
+        socket.close()
+      } catch {}
+      resolve(v)
+    }
+    const timer = setTimeout(() => done(null), timeoutMs)
+    socket.on('error', () => done(null))
+    socket.on('message', (msg) => {
+      // Answer: version 0, opcode 128, result code (0 = success), epoch, address.
+      if (msg.length >= 12 && msg[0] === 0 && msg[1] === 128 && msg.readUInt16BE(2) === 0) done({publicAddress: [...msg.subarray(8, 12)].join('.')})
+    })
+    socket.send(Buffer.from([0, 0]), port, gateway, (err) => { if (err) done(null) })
+  })
+}
+
+/** UPnP Device Architecture §1.3.2: M-SEARCH for an Internet Gateway Device, first answer wins. */
+export function probeSsdp(timeoutMs = GATEWAY_PROBE_MS, target = {address: '239.255.255.250', port: 1900}): Promise<{location: string; server: string | null} | null> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4')
+    const done = (v: {location: string; server: string | null} | null) => {
+      clearTimeout(timer)
+      try {
+        socket.close()
+      } catch {}
+      resolve(v)
+    }
+    const timer = setTimeout(() => done(null), timeoutMs)
+    socket.on('error', () => done(null))
+    socket.on('message', (msg) => {
+      const text = msg.toString('latin1')
+      if (!/^HTTP\/1\.1 200/i.test(text) || !/InternetGatewayDevice|WANIPConnection|WANPPPConnection/i.test(text)) return
+      const location = /^location:\s*(.+?)\s*$/im.exec(text)?.[1]
+      if (location) done({location, server: /^server:\s*(.+?)\s*$/im.exec(text)?.[1] ?? null})
+    })
+    const search = [
+      'M-SEARCH * HTTP/1.1',
+      `HOST: ${target.address}:${target.port}`,
+      'MAN: "ssdp:discover"',
+      'MX: 1',
+      'ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1',
+      '', '',
+    ].join('\r\n')
+    socket.send(Buffer.from(search), target.port, target.address, (err) => { if (err) done(null) })
+  })
+}
