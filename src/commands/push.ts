@@ -11,6 +11,8 @@ export default class Push extends PolarCommand {
 
 With a node running on this home (polar serve), the node stores the object and places it on --replicas nodes chosen by rendezvous hashing; push fails with exit 5 only when fewer than --min-replicas hold it (the node keeps placing the rest). Without a node, the object goes to the embedded store (1 replica).
 
+With --node URL the object is written to that node, which takes it from owners it trusts (trust score at least its trustThreshold) and from others with a proof-of-work stamp of the bits it asks for; push mints one by itself up to --max-stamp-bits, else exits 6.
+
 Blocks are stored in their smallest encoding (gzip, or a delta against an earlier version) — the CID is the same either way. A new push with the same --name by the same key is delta-encoded against your newest object of that name; --base CID names the earlier version instead (--base none: no base). Pulls always give back the exact bytes.`
 
   static override examples = [
@@ -20,6 +22,7 @@ Blocks are stored in their smallest encoding (gzip, or a delta against an earlie
     '<%= config.bin %> push backup.tar --replicas 5 --min-replicas 3',
     '<%= config.bin %> push site-v2.tar --base bafybeib...   # delta-encode against an earlier version',
     '<%= config.bin %> push notes.txt --base none            # no automatic base',
+    '<%= config.bin %> push notes.txt --node http://node.example:7477 --max-stamp-bits 22',
   ]
 
   static override args = {
@@ -35,6 +38,7 @@ Blocks are stored in their smallest encoding (gzip, or a delta against an earlie
     'min-replicas': Flags.integer({description: 'fail (exit 5) when fewer nodes than this hold it', min: 0, max: 64, default: 1}),
     base: Flags.string({description: 'root CID of an earlier version to delta-encode against, or "none" [default: your newest object of the same name]'}),
     quiet: Flags.boolean({char: 'q', description: 'print the CID alone', default: false}),
+    'max-stamp-bits': Flags.integer({description: 'with --node URL: the most proof-of-work (stamp bits) to do when that node does not trust you enough', min: 0, max: 32, default: 20}),
   }
 
   async run(): Promise<PushResult> {
@@ -45,8 +49,11 @@ Blocks are stored in their smallest encoding (gzip, or a delta against an earlie
     if (target.kind === 'local') {
       result = await target.client.push({file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, key: flags.key, replicas: flags.replicas, minReplicas: flags['min-replicas'], base: flags.base})
     } else if (target.kind === 'remote') {
-      const {remotePushRequest} = await import('../lib/api/remote.js')
-      return remotePushRequest(target.url, identity, {name: flags.name ?? args.file})
+      const {remotePush} = await import('../lib/api/remote-push.js')
+      result = await remotePush(target.url, identity, {file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, replicas: flags.replicas, maxStampBits: flags['max-stamp-bits']})
+      if (flags['min-replicas'] > result.replicas) {
+        throw new NetworkError(`only ${result.replicas} node(s) hold ${result.cid}, fewer than --min-replicas ${flags['min-replicas']}; ${target.url} keeps placing it`, {code: 'TOO_FEW_REPLICAS'})
+      }
     } else {
       const store = await this.openStore(target.home)
       const progress = progressReporter('push', !flags.quiet && !this.jsonEnabled() && Boolean(process.stderr.isTTY))

@@ -496,13 +496,23 @@ describe('the /v1 peer protocol refuses bad input', {timeout: 90_000}, () => {
       assert.deepEqual(none.json, {records: []})
     })
 
-    it('POST /v1/objects (remote user writes) is 403 NOT_ALLOWED for now', async () => {
+    it('POST /v1/objects (remote user writes): a malformed intent is 400; an untrusted owner without a stamp is 403 STAMP_REQUIRED with the bits', async () => {
       const user = newIdentity('user')
-      const body = Buffer.from('{"name":"x"}')
+      const bad = Buffer.from('{"name":"x"}')
+      const r1 = await send(base, 'POST', '/v1/objects', signed(user, 'POST', '/v1/objects', bad))
+      assert.equal(r1.status, 400)
+      const rec = signObjectRecord({root: cidOf(RAW_CODE, Buffer.from('remote write')), size: 12, name: 'x', mime: 'application/octet-stream', tags: [], time: Date.now()}, user)
+      const body = Buffer.from(JSON.stringify({record: Buffer.from(rec.bytes).toString('base64')}))
       const r = await send(base, 'POST', '/v1/objects', signed(user, 'POST', '/v1/objects', body))
       assert.equal(r.status, 403)
-      assert.equal(r.json.error.code, 'NOT_ALLOWED')
+      assert.equal(r.json.error.code, 'STAMP_REQUIRED')
+      assert.equal(r.json.stampBits, 19)
       assert.match(r.json.error.message, new RegExp(user.did))
+      // Signed by someone else than the record's owner: refused whatever the stamp.
+      const other = newIdentity('other')
+      const r2 = await send(base, 'POST', '/v1/objects', signed(other, 'POST', '/v1/objects', body))
+      assert.equal(r2.status, 403)
+      assert.equal(r2.json.error.code, 'NOT_OWNER')
     })
 
     it('`peers add` of something that is not a polar node fails clearly (exit 5), and adds nothing', async () => {

@@ -135,14 +135,14 @@ describe('polar serve', {timeout: 120_000}, () => {
     assert.equal(existsSync(join(home, 'polar.sock')), false)
   })
 
-  it('`push --node URL` is refused with exit 6 NOT_ALLOWED; `pull --node URL` works with no local node', async () => {
+  it('`push --node URL` by an untrusted key that will not pay the stamp is refused (exit 6); `pull --node URL` works with no local node', async () => {
     const home = cluster.home()
     const file = join(home, 'data.bin')
     writeFileSync(file, data)
-    const refused = await runPolar(['push', file, '--node', a.url, '--json'], {home})
+    const refused = await runPolar(['push', file, '--node', a.url, '--json', '--max-stamp-bits', '0'], {home})
     assert.equal(refused.code, 6, refused.stderr + refused.stdout)
-    assert.equal(json(refused).error.code, 'NOT_ALLOWED')
-    assert.match(json(refused).error.message, /remote writes/)
+    assert.equal(json(refused).error.code, 'STAMP_REQUIRED')
+    assert.match(json(refused).error.message, /remote writers.*--max-stamp-bits 0/)
 
     const pushed = await a.polar(['push', file, '--json', '--replicas', '1'])
     assert.equal(pushed.code, 0, pushed.stderr)

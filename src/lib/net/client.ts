@@ -294,6 +294,36 @@ export class PeerClient {
     return this.json('GET', `/v1/records?root=${root}`, undefined, options)
   }
 
+  /** Searches the peer's own index (GET /v1/search); the caller verifies every record. `from` asks for owners' trust scores seen from that did. */
+  search(params: URLSearchParams, options: RequestOptions = {}): Promise<{records: unknown; trust?: unknown}> {
+    return this.json('GET', `/v1/search?${params}`, undefined, options)
+  }
+
+  /** Publishes a signed trust record (POST /v1/trust); the peer verifies it and passes it on if it is new. */
+  putTrust(record: Uint8Array, options: RequestOptions = {}): Promise<{owner: string; cid: string; stored: boolean}> {
+    return this.json('POST', '/v1/trust', {record: Buffer.from(record).toString('base64')}, options)
+  }
+
+  /** The trust records the peer holds for these dids (POST /v1/trust/get); the caller verifies them. */
+  getTrust(dids: string[], options: RequestOptions = {}): Promise<{records: unknown}> {
+    return this.json('POST', '/v1/trust/get', {dids}, options)
+  }
+
+  /** The peer's copy of `did`'s trust record (base64), or null when it has none. */
+  async trustRecord(did: string, options: RequestOptions = {}): Promise<string | null> {
+    try {
+      return (await this.json('GET', `/v1/trust/${did}`, undefined, options))?.record ?? null
+    } catch (err) {
+      if (err instanceof NotFoundError) return null
+      throw err
+    }
+  }
+
+  /** `did`'s trust score as the peer computes it from `from`, with paths. */
+  trustScore(did: string, from: string, options: RequestOptions = {}): Promise<{did: string; score: number; paths: unknown; pathCount?: number}> {
+    return this.json('GET', `/v1/trust/${did}/score?from=${encodeURIComponent(from)}`, undefined, options)
+  }
+
   /** Sends an erase record with the object record it erases (POST /v1/erase); the peer verifies both, applies, and forwards. */
   erase(erase: Uint8Array, record: Uint8Array, options: RequestOptions = {}): Promise<{applied: boolean; records: number; blocks: number}> {
     return this.json('POST', '/v1/erase', {erase: Buffer.from(erase).toString('base64'), record: Buffer.from(record).toString('base64')}, {...options, timeoutMs: options.timeoutMs ?? 10_000})

@@ -36,6 +36,12 @@ export interface NodeSettings {
   minReplicas: number
   repairIntervalMs: number
   pingIntervalMs: number
+  /** Remote writes (push --node) are accepted from owners whose trust score here is at least this (issue 5). */
+  trustThreshold: number
+  /** Others must pay a proof-of-work stamp of this many bits per remote write. */
+  writeStampBits: number
+  /** How often the node fetches the trust records of identities within 3 hops of its owner. */
+  trustSyncIntervalMs: number
   /** Inbound caps (limits.ts, issue 4): requests/s and burst per remote address. */
   rate: number
   burst: number
@@ -77,6 +83,9 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   minReplicas: 1,
   repairIntervalMs: 30_000,
   pingIntervalMs: 10_000,
+  trustThreshold: 0.1,
+  writeStampBits: 19,
+  trustSyncIntervalMs: 60_000,
   rate: 1000,
   burst: 2000,
   maxConnections: 1024,

@@ -10,6 +10,7 @@ import {pushObject, writeChunks} from '../objects/index.js'
 import type {NodeContext} from './context.js'
 import {locateHolders, NETWORK_PREFETCH} from './fetcher.js'
 import {placeReplicas, setReplicaTarget} from './replicator.js'
+import {localSearchTrustRoutes} from './trust-search-api.js'
 import {DynamicBlockSource} from './dynamic-source.js'
 import {Erasures} from '../erase/index.js'
 import {eraseThroughNode} from '../erase/network.js'
@@ -184,6 +185,9 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     if (!ctx.peers.remove(did)) throw new NotFoundError(`no peer ${did}`)
     sendJson(res, 200, {did, removed: true})
   })
+
+  // search (with fan-out to peers) and trust records (issue 5)
+  localSearchTrustRoutes(router, ctx)
 
   return router
 }

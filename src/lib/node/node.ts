@@ -22,6 +22,7 @@ import {PeerTable} from './peer-table.js'
 import {Discovery} from './discovery.js'
 import {publicRouter, SERVICES} from './public-api.js'
 import {repairOnce} from './replicator.js'
+import {syncTrustOnce} from '../trust/sync.js'
 import {Erasures} from '../erase/index.js'
 import {syncErasures} from '../erase/network.js'
 
@@ -162,6 +163,11 @@ export class PolarNode {
     this.every(this.settings.repairIntervalMs, async () => {
       const r = await repairOnce(this.ctx, this.settings.replicas, this.loops.signal)
       if (r.repaired) this.log(`repair: ${r.repaired} of ${r.checked} object(s) re-replicated`)
+    })
+    // Trust records of identities within 3 hops of the owner (issue 5).
+    this.every(this.settings.trustSyncIntervalMs, async () => {
+      const r = await syncTrustOnce(this.ctx, this.loops.signal)
+      if (r.stored) this.log(`trust sync: ${r.stored} new trust record(s)`)
     })
     // Erasures: finish sweeps a crash cut short, then catch up with the peers' tombstones now and on a timer.
     const swept = new Erasures(this.store).sweepPending()

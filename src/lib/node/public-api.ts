@@ -3,7 +3,6 @@ import {NETWORK_CHECKPOINT_BYTES} from '../store/block-store.js'
 import {CID} from 'multiformats/cid'
 import {blockMatches, parseCid} from '../content/cid.js'
 import {IntegrityError, NotFoundError} from '../errors.js'
-import {isDid} from '../identity/index.js'
 import {claimedSigner, verifyRequest} from '../net/auth.js'
 import {PeerClient} from '../net/client.js'
 import {decodeFrames, FrameScanner, MAX_BATCH_BYTES} from '../net/frames.js'
@@ -12,6 +11,8 @@ import {decodeObjectRecord} from '../records/index.js'
 import type {NodeContext} from './context.js'
 import {fetchObject, locateHolders} from './fetcher.js'
 import {setReplicaTarget} from './replicator.js'
+import {remoteWriteRoutes} from './remote-write.js'
+import {publicSearchTrustRoutes} from './trust-search-api.js'
 import {encodeForPeer, parseOffer} from '../codec/transfer.js'
 import {CODEC_RAW} from '../codec/constants.js'
 import {DynamicBlockSource} from './dynamic-source.js'
@@ -287,15 +288,10 @@ export function publicRouter(ctx: NodeContext): Router {
     })
   })
 
-  router.on('POST', /^\/v1\/objects$/, (req, res) => {
-    // Remote writes by users: accepted per this node's policy (trusted keys or a
-    // proof-of-work stamp). That policy arrives with the trust issue; until then
-    // every remote user write is refused, before the body is read.
-    const did = req.headers['x-polar-did']
-    req.resume()
-    const who = typeof did === 'string' && isDid(did) ? did : 'an unsigned client'
-    sendJson(res, 403, {error: {code: 'NOT_ALLOWED', message: `this node does not accept remote writes from ${who}: it takes writes only from keys it trusts or with a proof-of-work stamp, and neither is configured yet (the trust issue brings them). Push through your own node instead.`}})
-  })
+  // Remote writes by users (push --node): trusted owners, or a proof-of-work stamp (issue 5).
+  remoteWriteRoutes(router, ctx)
+  // Search of this node's index and trust records (issue 5).
+  publicSearchTrustRoutes(router, ctx)
 
   return router
 }

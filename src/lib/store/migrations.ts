@@ -106,6 +106,48 @@ export const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX block_bases_base ON block_bases(base);
   `,
+  // search + web of trust (issue 5): the full-text index over object records
+  // (kept in sync by triggers, so whatever writes or deletes records, e.g.
+  // erase, keeps it right) and the trust records a node knows.
+  `
+  CREATE VIRTUAL TABLE object_search USING fts5(
+    name, tags, mime, owner,
+    tokenize = 'unicode61 remove_diacritics 2'
+  );
+  INSERT INTO object_search (rowid, name, tags, mime, owner)
+    SELECT r.rowid, coalesce(r.name, ''), coalesce((SELECT group_concat(tag, ' ') FROM record_tags WHERE record = r.cid), ''), coalesce(r.mime, ''), r.owner
+    FROM records r WHERE r.kind = 'object';
+  CREATE TRIGGER object_search_ins AFTER INSERT ON records WHEN new.kind = 'object' BEGIN
+    INSERT INTO object_search (rowid, name, tags, mime, owner)
+      VALUES (new.rowid, coalesce(new.name, ''), coalesce((SELECT group_concat(tag, ' ') FROM record_tags WHERE record = new.cid), ''), coalesce(new.mime, ''), new.owner);
+  END;
+  CREATE TRIGGER object_search_del AFTER DELETE ON records BEGIN
+    DELETE FROM object_search WHERE rowid = old.rowid;
+  END;
+  CREATE TRIGGER object_search_tag_ins AFTER INSERT ON record_tags BEGIN
+    UPDATE object_search SET tags = coalesce((SELECT group_concat(tag, ' ') FROM record_tags WHERE record = new.record), '')
+      WHERE rowid = (SELECT rowid FROM records WHERE cid = new.record);
+  END;
+  CREATE TRIGGER object_search_tag_del AFTER DELETE ON record_tags BEGIN
+    UPDATE object_search SET tags = coalesce((SELECT group_concat(tag, ' ') FROM record_tags WHERE record = old.record), '')
+      WHERE rowid = (SELECT rowid FROM records WHERE cid = old.record);
+  END;
+  CREATE TABLE trust_records (
+    owner TEXT PRIMARY KEY,               -- did:key that signed it; only its newest record is kept
+    cid TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    bytes BLOB NOT NULL,                  -- the signed dag-cbor record, for forwarding
+    received INTEGER NOT NULL             -- ms since epoch this node stored it (sync freshness)
+  ) WITHOUT ROWID;
+  CREATE TABLE trust_edges (
+    truster TEXT NOT NULL REFERENCES trust_records(owner) ON DELETE CASCADE,
+    trusted TEXT NOT NULL,
+    weight REAL NOT NULL CHECK (weight > 0),
+    PRIMARY KEY (truster, trusted)
+  ) WITHOUT ROWID;
+  CREATE INDEX trust_edges_trusted ON trust_edges(trusted);
+  CREATE INDEX records_kind_time ON records(kind, time); -- search with no words: newest first
+  `,
   // peers (#4, discovery): each peer's latest signed peer record and the liveness schedule.
   `
   ALTER TABLE peers ADD COLUMN record BLOB;                       -- latest verified peer record (dag-cbor), NULL for peers added by URL

@@ -1,0 +1,33 @@
+import {Args, Flags} from '@oclif/core'
+import {PolarCommand} from '../../lib/cli/base-command.js'
+import {viaOf} from '../../lib/cli/via.js'
+import {DEFAULT_KEY_NAME, KeyStore} from '../../lib/identity/index.js'
+import {parseWeight} from '../../lib/records/trust-record.js'
+
+export default class TrustAdd extends PolarCommand {
+  static override summary = 'Trust an identity with a weight (or change its weight), and publish your re-signed trust record.'
+  static override description = 'Weights are positive numbers; only their ratios matter (an identity you give 2 gets twice the share of one you give 1). The record is re-signed with your key and published through the node you act against (the local node, or --node URL: an identity with no node of its own can publish), which passes it on to its peers.'
+  static override examples = [
+    '<%= config.bin %> trust add did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK --weight 2',
+    '<%= config.bin %> trust add did:key:z6Mk... --weight 0.5 --node http://node.example:7477 --json',
+  ]
+  static override args = {did: Args.string({description: 'the did:key to trust', required: true})}
+  static override flags = {
+    weight: Flags.string({char: 'w', description: 'a positive number', required: true}),
+    key: Flags.string({char: 'k', description: 'your identity that signs the record', default: DEFAULT_KEY_NAME}),
+  }
+
+  async run(): Promise<{owner: string; trusts: Array<{did: string; weight: number}>; record: string; stored: boolean}> {
+    const {args, flags} = await this.parse(TrustAdd)
+    const weight = parseWeight(flags.weight)
+    const target = await this.target(flags)
+    const identity = new KeyStore(target.home).loadOrCreate(flags.key)
+    const {changeTrust} = await import('../../lib/api/search-trust.js')
+    const r = await changeTrust(await viaOf(target, (h) => this.openStore(h)), identity, {op: 'add', did: args.did, weight})
+    if (!this.jsonEnabled()) {
+      this.log(r.record)
+      this.note(`${identity.did} now trusts ${r.trusts.length} identit${r.trusts.length === 1 ? 'y' : 'ies'}; record published`)
+    }
+    return r
+  }
+}

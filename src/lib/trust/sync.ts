@@ -1,0 +1,86 @@
+import {KeyStore, DEFAULT_KEY_NAME} from '../identity/index.js'
+import type {NodeContext} from '../node/context.js'
+import {decodeTrustRecord} from '../records/trust-record.js'
+import {TrustStore} from './store.js'
+
+/** dids asked of one peer per request. */
+export const TRUST_BATCH = 256
+/** Peers asked per sync pass. */
+export const TRUST_SYNC_PEERS = 16
+
+/**
+ * The node's owner: the user identity `default` in its home (the key `push`
+ * signs with). Its trust is 1 and its record decides everyone else's score
+ * here. Undefined until that key exists (then every score but 1 is 0). Read
+ * each time (a key file and one public-key derivation), so `keygen --force`
+ * takes effect without a restart.
+ */
+export function nodeOwner(ctx: NodeContext): string | undefined {
+  const keys = new KeyStore(ctx.home)
+  return keys.has(DEFAULT_KEY_NAME) ? keys.load(DEFAULT_KEY_NAME).did : undefined
+}
+
+export function trustStore(ctx: NodeContext): TrustStore {
+  return new TrustStore(ctx.store.db)
+}
+
+/** Stores a trust record learned from anywhere; when it is new here, passes it on to live peers (gossip stops where it is not new). */
+export function acceptTrust(ctx: NodeContext, bytes: Uint8Array, from?: string): {stored: boolean; owner: string; cid: string} {
+  const {stored, signed} = trustStore(ctx).put(bytes)
+  if (stored) {
+    for (const p of ctx.peers.live().slice(0, TRUST_SYNC_PEERS)) {
+      if (p.did === from) continue
+      ctx.track(ctx.client(p).putTrust(signed.bytes, {timeoutMs: 5_000}).catch(() => {}))
+    }
+  }
+  return {stored, owner: signed.record.owner, cid: signed.cid.toString()}
+}
+
+/**
+ * One pass of the trust-sync loop: asks live peers for the records of every
+ * identity within two hops of the owner (their records decide 3-hop scores),
+ * keeps the newer ones that verify, and repeats while new identities come
+ * into reach (at most three rounds: three hops).
+ */
+export async function syncTrustOnce(ctx: NodeContext, signal?: AbortSignal): Promise<{asked: number; stored: number}> {
+  const owner = nodeOwner(ctx)
+  if (!owner) return {asked: 0, stored: 0}
+  const store = trustStore(ctx)
+  const peers = ctx.peers.live().slice(0, TRUST_SYNC_PEERS)
+  let stored = 0
+  let asked = 0
+  const done = new Set<string>()
+  for (let round = 0; round < 3 && peers.length; round++) {
+    const want = store.neighbourhood(owner).filter((d) => !done.has(d)).slice(0, TRUST_BATCH)
+    if (want.length === 0) break
+    for (const d of want) done.add(d)
+    asked += want.length
+    let fresh = 0
+    await Promise.all(peers.map(async (p) => {
+      let answer
+      try {
+        answer = await ctx.client(p).getTrust(want, {timeoutMs: 5_000, signal})
+      } catch {
+        return
+      }
+      const list = (answer as {records?: unknown})?.records
+      if (!Array.isArray(list)) return
+      for (const item of list.slice(0, want.length)) {
+        if (typeof item !== 'string' || item.length > 32 * 1024) continue
+        try {
+          const bytes = Buffer.from(item, 'base64')
+          if (!want.includes(decodeTrustRecord(bytes).record.owner)) continue // only what was asked for
+          const r = store.put(bytes)
+          if (r.stored) {
+            stored++
+            fresh++
+          }
+        } catch {
+          // a record that does not verify is dropped
+        }
+      }
+    }))
+    if (fresh === 0) break
+  }
+  return {asked, stored}
+}
