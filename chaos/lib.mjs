@@ -131,8 +131,10 @@ export class Node {
 
   /** Starts serve; on the old port when it ran before (a restart keeps its URL). */
   async start({samePort = true} = {}) {
-    const listen = `127.0.0.1:${samePort && this.url ? this.port : 0}`
-    const child = spawn(process.execPath, [CLI, 'serve', '--listen', listen, '--json', '--repair-interval', '1', '--ping-interval', '1'], {
+    // With `announce` (a proxy's URL in front of it) the node listens on `listenPort`.
+    const listen = `127.0.0.1:${this.announce ? this.listenPort : samePort && this.url ? this.port : 0}`
+    const extra = this.announce ? ['--announce', this.announce] : []
+    const child = spawn(process.execPath, [CLI, 'serve', '--listen', listen, '--json', '--repair-interval', '1', '--ping-interval', '1', ...extra], {
       env: {...process.env, POLAR_HOME: this.home, NO_COLOR: '1', POLAR_NODE: ''},
       stdio: ['ignore', 'pipe', 'pipe'],
     })

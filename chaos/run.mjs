@@ -7,8 +7,30 @@ import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
 import {blockCount, blockList, cleanupAll, flipBytes, holdsAll, json, locate, packBytes, mesh, MiB, mountTmpfs, Node, removeDir, setCli, sha, snapshotBuild, tempDir, unmount, verifyHome, waitFor} from './lib.mjs'
+import {FaultNet, freePort} from './proxy.mjs'
 
-const QUICK = process.argv.includes('--quick')
+if (process.argv.includes('--help')) {
+  console.log(`usage: npm run chaos -- [--quick] [--only NAME[,NAME…]]
+  --quick  smaller objects, one partition mode (under a minute and a half here; npm run chaos --quick works too)
+  --only   run only the scenarios whose name contains one of these (e.g. partition,bit-rot)
+Needs a build (npm run build). Scenarios and output: docs/chaos.md.`)
+  process.exit(0)
+}
+// `npm run chaos --quick` (no `--`) reaches us as npm's config, not as an argument.
+const QUICK = process.argv.includes('--quick') || process.env.npm_config_quick === 'true'
+// Which scenarios to run: `--only NAME[,NAME…]` (substrings of scenario names).
+const onlyArg = process.argv.indexOf('--only')
+const ONLY = onlyArg > 0 ? (process.argv[onlyArg + 1] ?? '').split(',').filter(Boolean) : []
+const wanted = (name) => ONLY.length === 0 || ONLY.some((o) => name.includes(o))
+const SCENARIOS = ['kill-mid-push-pull', 'kill-2-of-5-restart', 'restart-db-intact', 'bit-rot-heal', 'partition-heal', 'partition-drop-heal', 'full-disk-node', 'full-disk-embedded']
+{
+  const bad = process.argv.slice(2).filter((a, i, all) => a.startsWith('-') ? !['--quick', '--only'].includes(a) : all[i - 1] !== '--only')
+  const unmatched = ONLY.filter((o) => !SCENARIOS.some((n) => n.includes(o)))
+  if (bad.length || (onlyArg > 0 && ONLY.length === 0) || unmatched.length) {
+    console.error(`${bad.length ? `unknown argument(s): ${bad.join(' ')}` : unmatched.length ? `no scenario matches ${unmatched.join(', ')}` : '--only needs NAME[,NAME…]'}; scenarios: ${SCENARIOS.join(', ')} (npm run chaos -- --help)`)
+    process.exit(2)
+  }
+}
 const BIG = (QUICK ? 48 : 160) * MiB
 const OBJECTS = QUICK ? 5 : 10
 const K = 3
@@ -24,6 +46,7 @@ function line(r) {
 }
 
 async function scenario(name, fn) {
+  if (!wanted(name)) return
   const t0 = Date.now()
   const r = {name, checked: 0, lost: 0, recoveryMs: undefined, status: 'PASS', note: ''}
   try {
@@ -145,7 +168,7 @@ await scenario('kill-mid-push-pull', async (r) => {
 const five = [0, 1, 2, 3, 4].map(() => new Node(tempDir('polar-chaos-home-')))
 const objects = []
 let clusterUp = false
-try {
+if (['kill-2-of-5-restart', 'restart-db-intact', 'bit-rot-heal'].some(wanted)) try {
   await Promise.all(five.map((n) => n.start()))
   await mesh(five)
   for (let i = 0; i < OBJECTS; i++) {
@@ -241,6 +264,116 @@ if (clusterUp) {
   })
 }
 await stopAll(five)
+
+// (6) a partition: five nodes behind fault-injecting proxies (chaos/proxy.mjs),
+// cut into sides {0,1,2} and {3,4}; pushes on each side meet --min-replicas
+// where enough nodes are reachable; after the heal, repair restores K on both
+// sides and every object pulls on every node.
+for (const mode of QUICK ? ['refuse'] : ['refuse', 'drop']) {
+  await scenario(mode === 'refuse' ? 'partition-heal' : 'partition-drop-heal', (r) => partition(r, mode))
+}
+
+async function peerStates(node) {
+  const pr = await node.polar(['peers', '--json'])
+  if (pr.code !== 0) throw new Error(`peers on ${node.url}: exit ${pr.code}`)
+  return new Map(json(pr).map((p) => [p.did, p.state]))
+}
+
+async function partition(r, mode) {
+  const nodes = [0, 1, 2, 3, 4].map(() => new Node(tempDir('polar-chaos-home-')))
+  const net = new FaultNet({mode, pids: () => new Map(nodes.map((n, i) => [n.child?.pid, i]).filter(([pid]) => pid))})
+  const objs = []
+  const push = async (node, name, size, args, side) => {
+    const o = makeFile(name, size)
+    const pushStart = Date.now()
+    const pr = await node.polar(['push', o.file, ...args, '--json'])
+    o.ms = Date.now() - pushStart
+    const text = pr.stdout.toString() + pr.stderr
+    const cid = pr.code === 0 ? json(pr).cid : /\b(baf[a-z2-7]{20,})/.exec(text)?.[1]
+    if (!cid) {
+      // A hung or crashed push: show the pushing node's log (CI has no CHAOS_VERBOSE).
+      console.error(`---- push ${name} on node ${nodes.indexOf(node)} (${node.url}): exit ${pr.code ?? pr.signal} after ${(o.ms / 1000).toFixed(1)} s; its log ends:\n${node.log.slice(-3000)}\n----`)
+      throw new Error(`push ${name} (${args.join(' ')}): exit ${pr.code ?? `${pr.signal} (killed after ${(o.ms / 1000).toFixed(0)} s)`}, no CID: ${text.trim().split('\n').pop()}`)
+    }
+    const obj = {...o, name, side, cid, code: pr.code, res: pr.code === 0 ? json(pr) : undefined, blocks: await blockList(node.url, cid)}
+    objs.push(obj)
+    return obj
+  }
+  const holders = (o) => Promise.all(nodes.map((n) => holdsAll(n.url, o.blocks))).then((h) => h.filter(Boolean).length)
+  try {
+    for (const [i, n] of nodes.entries()) {
+      n.listenPort = await freePort()
+      n.announce = (await net.add(i, n.listenPort)).url
+    }
+    await Promise.all(nodes.map((n) => n.start()))
+    await mesh(nodes)
+    const A = nodes.slice(0, 3)
+    const B = nodes.slice(3)
+    const didsA = new Set(A.map((n) => n.did))
+    const didsB = new Set(B.map((n) => n.did))
+    await push(nodes[0], 'part-before', MiB + 3, ['--replicas', '3'], 'both')
+    if (net.stats.identified === 0) throw Object.assign(new Error(`skipped: the proxy could not tell the nodes' connections apart (${net.stats.unidentified} unidentified; needs Linux /proc/net/tcp and /proc/PID/fd)`), {skip: true})
+
+    net.cut([[0, 1, 2], [3, 4]])
+    const cutAt = Date.now()
+    const problems = []
+    // Side A has 3 nodes: --replicas 3 --min-replicas 3 is met on A alone.
+    for (const [n, name, size] of [[A[0], 'part-a1', 2 * MiB + 5], [A[1], 'part-a2', 300 * 1024]]) {
+      const o = await push(n, name, size, ['--replicas', '3', '--min-replicas', '3'], 'A')
+      if (o.code !== 0) problems.push(`${name} on side A: exit ${o.code}`)
+      else if (o.res.replicas !== 3 || !o.res.nodes.every((d) => didsA.has(d))) problems.push(`${name}: replicas ${o.res.replicas} on ${o.res.nodes.map((d) => (didsA.has(d) ? 'A' : 'B')).join('')}`)
+    }
+    // Side B has 2 nodes: --min-replicas 2 is met; --min-replicas 3 cannot be (exit 5, stored, placed later).
+    const b1 = await push(B[0], 'part-b1', 3 * MiB - 17, ['--replicas', '3', '--min-replicas', '2'], 'B')
+    if (b1.code !== 0) problems.push(`part-b1 on side B (min 2): exit ${b1.code}`)
+    else if (b1.res.replicas !== 2 || !b1.res.nodes.every((d) => didsB.has(d))) problems.push(`part-b1: replicas ${b1.res.replicas}`)
+    const b2 = await push(B[1], 'part-b2', MiB + 1, ['--replicas', '3', '--min-replicas', '3'], 'B')
+    if (b2.code !== 5) problems.push(`part-b2 on side B (min 3 of 2 reachable): exit ${b2.code}, expected 5`)
+    // Across the cut nothing is found (a pull of a side-A object on side B fails cleanly).
+    const cross = await B[0].polar(['pull', objs[1].cid, '-o', join(work, 'part-cross')], {timeoutMs: 60_000})
+    if (cross.code === 0) problems.push('a side-A object pulled on side B during the partition: the cut leaks')
+    // Both sides stop counting on the other (as after any real outage of more than a few pings).
+    await waitFor('each side to see the other as dead', async () => {
+      const [sa, sb] = await Promise.all([peerStates(A[2]), peerStates(B[1])])
+      return [...didsB].every((d) => sa.get(d) === 'dead') && [...didsA].every((d) => sb.get(d) === 'dead')
+    }, {timeoutMs: 60_000, intervalMs: 250})
+    const cutMs = Date.now() - cutAt
+    if (problems.length) throw new Error(problems.join('; '))
+
+    net.heal()
+    const t0 = Date.now()
+    // Right after the heal, a side-B node pulls a side-A object (its peers on A are still marked dead).
+    let firstPull
+    for (;;) {
+      const pr = await B[1].polar(['pull', objs[1].cid, '-o', join(work, 'part-first')], {timeoutMs: 60_000})
+      firstPull = {code: pr.code, ms: Date.now() - t0, tries: (firstPull?.tries ?? 0) + 1, codes: [...new Set([...(firstPull?.codes ?? []), pr.code])]}
+      if (pr.code === 0 || Date.now() - t0 > 60_000) break
+      await delay(250)
+    }
+    // Repair brings every object back to K = 3 full replicas.
+    let counts
+    await waitFor('every object on 3 nodes after the heal', async () => (counts = await Promise.all(objs.map(holders))).every((c) => c >= K), {timeoutMs: 90_000, intervalMs: 250})
+      .catch((e) => { throw new Error(`${e.message.split(' (last')[0]}; counts ${counts}`) })
+    const repairedMs = Date.now() - t0
+    // Every object pulls intact on every node (one try each: the network has converged).
+    r.checked = objs.length
+    const failed = new Set()
+    await Promise.all(nodes.map(async (n) => {
+      for (const o of objs) {
+        const p = await pullOk(n, o.cid, o.sha)
+        if (!p.ok) failed.add(o.cid), (r.note += `${o.name} on node ${nodes.indexOf(n)}: ${p.why}; `)
+      }
+    }))
+    r.recoveryMs = Date.now() - t0
+    r.lost = failed.size
+    checkHomes(r, nodes)
+    r.note += `${mode}: cut ${(cutMs / 1000).toFixed(1)} s; pushes during the cut took ${objs.slice(1).map((o) => (o.ms / 1000).toFixed(1)).join('/')} s; sides pushed A=3/3 replicas, B=2 (min 2 ok, min 3 exit 5); first pull across after heal: exit ${firstPull.code} at ${firstPull.ms} ms (${firstPull.tries} tries, exits ${firstPull.codes.join('/')}); K=3 everywhere at ${repairedMs} ms; proxy: ${net.stats.connections} conns, ${net.stats.refused + net.stats.dropped} blocked`
+  } finally {
+    await stopAll(nodes)
+    await net.close()
+    for (const o of objs) removeDir(o.file)
+  }
+}
 
 // (5) full disk: a 16 MiB tmpfs as POLAR_HOME; a 24 MiB push must fail with a clear
 // error, every indexed block must still verify, and a small push afterwards works.

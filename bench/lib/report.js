@@ -5,6 +5,7 @@ const fmtRatio = (r) => (r == null ? '—' : `${r.toFixed(2)}×`)
 const day = (iso) => iso.slice(0, 16).replace('T', ' ') + ' UTC'
 
 export function verdict(row) {
+  if (row.status === 'peer-missing') return 'not run (peer tool missing)'
   if (row.status !== 'ok') return `not measured (${row.status})`
   if (row.met) return 'met'
   return row.informational ? 'not met (informational)' : 'NOT MET'
@@ -14,7 +15,8 @@ export function renderMarkdown(rows, modules) {
   const dates = [...new Set(rows.map((r) => r.date))].sort()
   const machines = uniqueBy(rows.map((r) => r.machine).filter(Boolean), (m) => `${m.cpu}|${m.cores}|${m.memoryGiB}|${m.node}|${m.os}`)
   const anyQuick = rows.some((r) => r.mode === 'quick')
-  const binding = rows.filter((r) => !r.informational)
+  const notRun = rows.filter((r) => r.status === 'peer-missing')
+  const binding = rows.filter((r) => !r.informational && r.status !== 'peer-missing')
   const unmet = binding.filter((r) => !r.met)
   const lines = []
   const L = (s = '') => lines.push(s)
@@ -33,6 +35,10 @@ export function renderMarkdown(rows, modules) {
   L(unmet.length === 0
     ? `**All ${binding.length} binding goals met.**`
     : `**${unmet.length} of ${binding.length} binding goals not met:** ${unmet.map((r) => r.name).join(', ')}.`)
+  if (notRun.length) {
+    L()
+    L(`**${notRun.length} row(s) not run, for want of a peer tool:** ${notRun.map((r) => r.name).join(', ')} (see below).`)
+  }
   L()
   L('![median ratio of each row against its goal](benchmarks.svg)')
   L()
@@ -57,7 +63,7 @@ export function renderMarkdown(rows, modules) {
   const failed = rows.filter((r) => r.status !== 'ok')
   if (failed.length) {
     L()
-    L('Rows that could not be measured:')
+    L('Rows that were not run or could not be measured:')
     L()
     for (const r of failed) L(`- **${r.name}** (${r.status}): ${r.error}`)
   }
@@ -76,11 +82,12 @@ export function renderMarkdown(rows, modules) {
   L()
   L('```sh')
   L('npm install          # dev dependencies include the peer tools (ipfs-unixfs-importer, blockstore-fs)')
-  L('apt-get install nginx-light curl   # the pull row\'s peer (Debian packages; the row is skipped without nginx)')
+  L('apt-get install nginx-light curl   # the pull row\'s peer (Debian packages; without them the row is reported as not run)')
   L('npm run bench        # every row at full size: writes bench/results.json, docs/benchmarks.md, docs/benchmarks.svg')
-  L('npm run bench -- --quick          # small inputs, fewer runs: a couple of minutes')
+  L('npm run bench -- --quick          # small inputs, fewer runs: under four minutes (`npm run bench --quick` works too)')
   L('npm run bench -- --quick push     # only the rows of modules whose name or a row name contains "push"')
-  L('npm run bench -- --list           # the rows and what they compare')
+  L('npm run bench -- --list           # the rows, what they compare, and which cannot run here')
+  L('npm run bench -- --report-only    # rewrite this page from bench/results.json (after a merge), running nothing')
   L('```')
   L()
   L('The runner builds polar first (`npm run build`; `--no-build` skips it). `--strict` exits non-zero')
@@ -88,6 +95,9 @@ export function renderMarkdown(rows, modules) {
   L('mismatch, polar failing) always makes it exit non-zero. Scratch data goes to the OS temp')
   L('directory (`TMPDIR`) and is removed afterwards. `bench/results.json` holds every row with its raw')
   L('samples, spread, machine and date.')
+  L()
+  L('To add rows, add one file `bench/NAME.js` exporting a row module: the runner finds it by itself')
+  L('(bench/README.md has the contract and a template).')
   L()
   L('To see where polar\'s time goes: `node --cpu-prof --cpu-prof-dir=/tmp/prof bin/run.js push FILE -q`,')
   L('then `node bench/tools/cpuprofile.mjs /tmp/prof/CPU.*.cpuprofile [REGEX]` (self time by file and')

@@ -25,6 +25,8 @@ export interface NodeContext {
   sources(): Source[]
   /** Runs `work` as an in-flight write that shutdown waits for. */
   track<T>(work: Promise<T>): Promise<T>
+  /** Pings peers not marked alive (or only `did`) now, out of turn; true when one came back. */
+  reping?(did?: string): Promise<boolean>
   /** Cap counters (inbound limits and outgoing client), for the status route. */
   limits?(): Record<string, unknown>
   /** Peer records, seed requests, gossip and liveness (discovery.ts). */

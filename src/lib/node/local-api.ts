@@ -77,9 +77,14 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     const out = url.searchParams.get('out')
     if (out !== null && !isAbsolute(out)) throw new InputError('out must be an absolute path')
     if (new Erasures(ctx.store).rootIsErased(root)) throw new NotFoundError(`${root} was erased by its owner; this node will not fetch it again`, {code: 'ERASED'})
-    const sources = ctx.sources()
+    let sources = ctx.sources()
     const local = ctx.store.blocks.has(root)
-    const located = local ? {holders: sources, others: [], answered: sources.length} : await locateHolders(root, sources)
+    let located = local ? {holders: sources, others: [], answered: sources.length} : await locateHolders(root, sources)
+    if (!local && located.holders.length === 0 && (await ctx.reping?.())) {
+      // Peers given up on answered again (a healed partition, a restart): ask them too.
+      sources = ctx.sources()
+      located = await locateHolders(root, sources)
+    }
     if (!local && located.holders.length === 0 && located.answered === 0 && ctx.peers.list().length > 0) {
       // Nobody could say either way: a network failure (exit 5), not "no such object" (exit 3).
       throw new NetworkError(`no object ${root} on this node, and none of its ${ctx.peers.list().length} known peer(s) answered; is the network up? see \`polar peers\``)

@@ -27,6 +27,9 @@ import {Erasures} from '../erase/index.js'
 import {syncErasures} from '../erase/network.js'
 
 export const DEFAULT_LISTEN = '0.0.0.0:7477'
+/** Out-of-turn pings of down peers (repingDown): at most one sweep a second, each ping this short. */
+export const REPING_MIN_INTERVAL_MS = 1_000
+export const REPING_TIMEOUT_MS = 1_500
 export const SOCKET_NAME = 'polar.sock'
 
 export interface NodeOptions {
@@ -129,6 +132,7 @@ export class PolarNode {
       client: (peer) => this.client(peer.url),
       sources: () => this.peers.live().map((p): Source => ({did: p.did, client: this.client(p.url)})),
       track: (work) => this.track(work),
+      reping: (did) => this.repingDown(did),
       limits: () => ({
         ...this.limits.settings,
         peerConnections: this.settings.peerConnections,
@@ -282,6 +286,43 @@ export class PolarNode {
     }, ms)
     t.unref()
     this.timers.push(t)
+  }
+
+  /** One liveness ping; true when the peer answered as itself. */
+  private async pingOne(p: {did: string; url: string}, timeoutMs = 3_000): Promise<boolean> {
+    const start = performance.now()
+    try {
+      const hello = await this.client(p.url).hello({timeoutMs, signal: this.loops.signal})
+      if (hello.did !== p.did) throw new Error(`answers as ${hello.did}`)
+      this.peers.markAlive(p.did, performance.now() - start)
+      return true
+    } catch {
+      if (!this.stopping) this.peers.markFailure(p.did)
+      return false
+    }
+  }
+
+  private repinging?: Promise<boolean>
+  private lastReping = 0
+  /**
+   * Pings, out of turn, the peers not marked alive (or only `did`): after a
+   * partition heals or a peer restarts, a pull that finds no holder among the
+   * live peers, or a signed request from a peer we had given up on, need not
+   * wait for the dead-peer back-off of the ping loop. At most one sweep at a
+   * time and one a second; resolves true when a peer came back.
+   */
+  repingDown(did?: string): Promise<boolean> {
+    if (this.stopping) return Promise.resolve(false)
+    if (this.repinging) return this.repinging
+    if (did === undefined && Date.now() - this.lastReping < REPING_MIN_INTERVAL_MS) return Promise.resolve(false)
+    const down = this.peers.list().filter((p) => p.state !== 'alive' && (did === undefined || p.did === did))
+    if (down.length === 0) return Promise.resolve(false)
+    if (did === undefined) this.lastReping = Date.now()
+    const sweep = Promise.all(down.map((p) => this.pingOne(p, REPING_TIMEOUT_MS)))
+      .then((ok) => ok.some(Boolean))
+      .finally(() => { this.repinging = undefined })
+    this.repinging = sweep
+    return sweep
   }
 
   /** Stop accepting, finish in-flight writes, close the database and the socket. */

@@ -39,6 +39,7 @@ export function publicRouter(ctx: NodeContext): Router {
     const did = verifyRequest(req.headers, req.method!, path, body, ctx.guard, Date.now(), ctx.identity.did)
     const peer = ctx.peers.get(did)
     if (!peer) throw new HttpError(403, 'UNKNOWN_PEER', 'this node only takes that from its peers; register first (polar peers add)')
+    if (peer.state !== 'alive') void ctx.reping?.(did) // it is up: check we reach it too, without waiting for the ping loop
     return peer
   }
 

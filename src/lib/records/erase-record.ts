@@ -1,13 +1,10 @@
-import * as dagCbor from '@ipld/dag-cbor'
 import {CID} from 'multiformats/cid'
-import {assertSupportedCid, cidOf} from '../content/cid.js'
+import {assertSupportedCid} from '../content/cid.js'
 import {DAG_CBOR_CODE} from '../content/constants.js'
 import {IntegrityError, InputError, NotAllowedError} from '../errors.js'
-import {isDid, verifySignature, type Identity} from '../identity/index.js'
-import {decodeObjectRecord, MAX_RECORD_BYTES, type ObjectRecord, type SignedRecord} from './object-record.js'
-
-/** Domain separation, the same prefix as object records: the `type` field keeps the two apart. */
-const SIGNING_PREFIX = new TextEncoder().encode('polar-record-v1\n')
+import type {Identity} from '../identity/index.js'
+import {decodeObjectRecord, type ObjectRecord} from './object-record.js'
+import {checkSignature, openRecord, signRecord, type SignedRecord} from './signed.js'
 
 /**
  * The erase record (tombstone, DESIGN.md "Records"): names one object record
@@ -34,14 +31,6 @@ export interface VerifiedErase {
   object: SignedRecord<ObjectRecord>
 }
 
-function signingBytes(unsigned: Record<string, unknown>): Uint8Array {
-  const body = dagCbor.encode(unsigned)
-  const out = new Uint8Array(SIGNING_PREFIX.length + body.length)
-  out.set(SIGNING_PREFIX, 0)
-  out.set(body, SIGNING_PREFIX.length)
-  return out
-}
-
 /**
  * Signs an erase of `object` with `identity`. Only the object's owner may:
  * anyone else gets NotAllowedError (exit 6) and nothing is signed.
@@ -53,10 +42,7 @@ export function signEraseRecord(object: SignedRecord<ObjectRecord>, identity: Id
   const t = Math.trunc(time)
   if (!Number.isSafeInteger(t) || t < 0) throw new InputError(`erase time must be a non-negative integer, got ${time}`)
   const unsigned = {type: 'erase' as const, target: object.cid, root: object.record.root, owner: identity.did, time: t}
-  const sig = identity.sign(signingBytes(unsigned))
-  const record: EraseRecord = {...unsigned, sig}
-  const bytes = dagCbor.encode(record)
-  return {record, bytes, cid: cidOf(DAG_CBOR_CODE, bytes)}
+  return signRecord<EraseRecord>(unsigned, identity)
 }
 
 const FIELDS = ['owner', 'root', 'sig', 'target', 'time', 'type']
@@ -68,18 +54,7 @@ const FIELDS = ['owner', 'root', 'sig', 'target', 'time', 'type']
  * Throws IntegrityError naming the first problem.
  */
 export function decodeEraseRecord(bytes: Uint8Array): SignedRecord<EraseRecord> {
-  const fail = (why: string): never => { throw new IntegrityError(`invalid erase record: ${why}`) }
-  if (!(bytes instanceof Uint8Array) || bytes.length > MAX_RECORD_BYTES) fail(`larger than ${MAX_RECORD_BYTES} bytes`)
-  let value: any
-  try {
-    value = dagCbor.decode(bytes)
-  } catch (err) {
-    fail(`not dag-cbor (${(err as Error).message})`)
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) fail('not a map')
-  const keys = Object.keys(value).sort()
-  if (keys.join() !== FIELDS.join()) fail(`fields are [${keys.join(', ')}], expected [${FIELDS.join(', ')}]`)
-  if (value.type !== 'erase') fail('type is not "erase"')
+  const {value, fail} = openRecord(bytes, 'erase', FIELDS)
   const target = CID.asCID(value.target)
   if (!target) fail('target is not a CID')
   if (target!.code !== DAG_CBOR_CODE) fail('target is not the CID of a dag-cbor record')
@@ -91,14 +66,7 @@ export function decodeEraseRecord(bytes: Uint8Array): SignedRecord<EraseRecord> 
   } catch (err) {
     fail((err as Error).message)
   }
-  if (typeof value.owner !== 'string' || !isDid(value.owner)) fail('owner is not an ed25519 did:key')
-  if (!Number.isSafeInteger(value.time) || value.time < 0) fail('time is not a non-negative integer')
-  if (!(value.sig instanceof Uint8Array) || value.sig.length !== 64) fail('sig is not a 64-byte signature')
-  const {sig, ...unsigned} = value
-  if (!verifySignature(value.owner, signingBytes(unsigned), sig)) fail(`signature does not verify for ${value.owner}`)
-  const canonical = dagCbor.encode(value)
-  if (Buffer.compare(Buffer.from(canonical), Buffer.from(bytes)) !== 0) fail('not in canonical dag-cbor form')
-  return {record: value as EraseRecord, bytes, cid: cidOf(DAG_CBOR_CODE, bytes)}
+  return checkSignature<EraseRecord>(value, bytes, fail)
 }
 
 /**

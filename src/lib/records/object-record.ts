@@ -1,19 +1,15 @@
-import * as dagCbor from '@ipld/dag-cbor'
 import {CID} from 'multiformats/cid'
-import {assertSupportedCid, cidOf} from '../content/cid.js'
-import {DAG_CBOR_CODE} from '../content/constants.js'
+import {assertSupportedCid} from '../content/cid.js'
 import {IntegrityError, InputError} from '../errors.js'
-import {isDid, verifySignature, type Identity} from '../identity/index.js'
+import type {Identity} from '../identity/index.js'
+import {checkSignature, MAX_RECORD_BYTES, openRecord, signRecord, type SignedRecord} from './signed.js'
 
-/** Limits on record fields: records are small, and hostile ones must stay cheap to check. */
-export const MAX_RECORD_BYTES = 16 * 1024
+/** Limits on record fields. */
 export const MAX_NAME_BYTES = 255
 export const MAX_TAGS = 32
 export const MAX_TAG_LENGTH = 64
 const MIME = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,127}(;[ -~]{0,128})?$/i
 const TAG = /^[^\s\u0000-\u001f]{1,64}$/u
-/** Domain separation: a signature over a polar record can never be replayed as another message. */
-const SIGNING_PREFIX = new TextEncoder().encode('polar-record-v1\n')
 
 /**
  * The signed object record (DESIGN.md "Records"): what search indexes and
@@ -35,19 +31,7 @@ export interface ObjectRecord {
 
 export type UnsignedObjectRecord = Omit<ObjectRecord, 'sig' | 'type' | 'owner'>
 
-export interface SignedRecord<T> {
-  record: T
-  bytes: Uint8Array
-  cid: CID
-}
-
-function signingBytes(unsigned: Record<string, unknown>): Uint8Array {
-  const body = dagCbor.encode(unsigned)
-  const out = new Uint8Array(SIGNING_PREFIX.length + body.length)
-  out.set(SIGNING_PREFIX, 0)
-  out.set(body, SIGNING_PREFIX.length)
-  return out
-}
+export {MAX_RECORD_BYTES, type SignedRecord}
 
 export function normaliseTags(tags: string[]): string[] {
   const out = [...new Set(tags.map((t) => t.trim()).filter((t) => t.length > 0))].sort()
@@ -84,10 +68,7 @@ export function signObjectRecord(fields: UnsignedObjectRecord, identity: Identit
     owner: identity.did,
     time: Math.trunc(fields.time),
   }
-  const sig = identity.sign(signingBytes(unsigned))
-  const record: ObjectRecord = {...unsigned, sig}
-  const bytes = dagCbor.encode(record)
-  return {record, bytes, cid: cidOf(DAG_CBOR_CODE, bytes)}
+  return signRecord<ObjectRecord>(unsigned, identity)
 }
 
 const FIELDS = ['mime', 'name', 'owner', 'root', 'sig', 'size', 'tags', 'time', 'type']
@@ -98,18 +79,7 @@ const FIELDS = ['mime', 'name', 'owner', 'root', 'sig', 'size', 'tags', 'time', 
  * Throws IntegrityError naming the first problem.
  */
 export function decodeObjectRecord(bytes: Uint8Array): SignedRecord<ObjectRecord> {
-  const fail = (why: string): never => { throw new IntegrityError(`invalid object record: ${why}`) }
-  if (!(bytes instanceof Uint8Array) || bytes.length > MAX_RECORD_BYTES) fail(`larger than ${MAX_RECORD_BYTES} bytes`)
-  let value: any
-  try {
-    value = dagCbor.decode(bytes)
-  } catch (err) {
-    fail(`not dag-cbor (${(err as Error).message})`)
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('not a map')
-  const keys = Object.keys(value).sort()
-  if (keys.join() !== FIELDS.join()) fail(`fields are [${keys.join(', ')}], expected [${FIELDS.join(', ')}]`)
-  if (value.type !== 'object') fail('type is not "object"')
+  const {value, fail} = openRecord(bytes, 'object', FIELDS)
   const root = CID.asCID(value.root)
   if (!root) fail('root is not a CID')
   try { assertSupportedCid(root!) } catch (err) { fail((err as Error).message) }
@@ -126,13 +96,5 @@ export function decodeObjectRecord(bytes: Uint8Array): SignedRecord<ObjectRecord
     if (err instanceof IntegrityError) throw err
     fail((err as Error).message)
   }
-  if (typeof value.owner !== 'string' || !isDid(value.owner)) fail('owner is not an ed25519 did:key')
-  if (!Number.isSafeInteger(value.time) || value.time < 0) fail('time is not a non-negative integer')
-  if (!(value.sig instanceof Uint8Array) || value.sig.length !== 64) fail('sig is not a 64-byte signature')
-  const {sig, ...unsigned} = value
-  if (!verifySignature(value.owner, signingBytes(unsigned), sig)) fail(`signature does not verify for ${value.owner}`)
-  // Canonical form: re-encoding gives the same bytes, so the record CID is unique.
-  const canonical = dagCbor.encode(value)
-  if (Buffer.compare(Buffer.from(canonical), Buffer.from(bytes)) !== 0) fail('not in canonical dag-cbor form')
-  return {record: value as ObjectRecord, bytes, cid: cidOf(DAG_CBOR_CODE, bytes)}
+  return checkSignature<ObjectRecord>(value, bytes, fail)
 }

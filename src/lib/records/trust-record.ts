@@ -1,16 +1,11 @@
-import * as dagCbor from '@ipld/dag-cbor'
-import {cidOf} from '../content/cid.js'
-import {DAG_CBOR_CODE} from '../content/constants.js'
-import {InputError, IntegrityError} from '../errors.js'
-import {isDid, verifySignature, type Identity} from '../identity/index.js'
-import {MAX_RECORD_BYTES, type SignedRecord} from './object-record.js'
+import {InputError} from '../errors.js'
+import {isDid, type Identity} from '../identity/index.js'
+import {checkSignature, MAX_RECORD_BYTES, openRecord, signRecord, type SignedRecord} from './signed.js'
 
 /** At most this many identities in one trust record: keeps a 3-hop score walk at ≤ 128³ paths. */
 export const MAX_TRUST_ENTRIES = 128
 /** Weights are positive numbers up to this (a weight is only ever used relative to its siblings). */
 export const MAX_TRUST_WEIGHT = 1_000_000
-/** Same domain prefix as object records; the signed map's `type` keeps the two kinds apart. */
-const SIGNING_PREFIX = new TextEncoder().encode('polar-record-v1\n')
 
 export interface TrustEntry {
   did: string
@@ -30,14 +25,6 @@ export interface TrustRecord {
   /** Milliseconds since the Unix epoch. */
   time: number
   sig: Uint8Array
-}
-
-function signingBytes(unsigned: Record<string, unknown>): Uint8Array {
-  const body = dagCbor.encode(unsigned)
-  const out = new Uint8Array(SIGNING_PREFIX.length + body.length)
-  out.set(SIGNING_PREFIX, 0)
-  out.set(body, SIGNING_PREFIX.length)
-  return out
 }
 
 /** Why a weight is unusable, or null. Accepts only finite numbers in (0, MAX_TRUST_WEIGHT]. */
@@ -75,11 +62,9 @@ export function normaliseEntries(owner: string, entries: TrustEntry[]): TrustEnt
 export function signTrustRecord(entries: TrustEntry[], identity: Identity, time = Date.now()): SignedRecord<TrustRecord> {
   if (!Number.isSafeInteger(Math.trunc(time)) || time < 0) throw new InputError(`record time must be a non-negative integer, got ${time}`)
   const unsigned = {type: 'trust' as const, owner: identity.did, trusts: normaliseEntries(identity.did, entries), time: Math.trunc(time)}
-  const sig = identity.sign(signingBytes(unsigned))
-  const record: TrustRecord = {...unsigned, sig}
-  const bytes = dagCbor.encode(record)
-  if (bytes.length > MAX_RECORD_BYTES) throw new InputError(`trust record is ${bytes.length} bytes, over ${MAX_RECORD_BYTES}`)
-  return {record, bytes, cid: cidOf(DAG_CBOR_CODE, bytes)}
+  const signed = signRecord<TrustRecord>(unsigned, identity)
+  if (signed.bytes.length > MAX_RECORD_BYTES) throw new InputError(`trust record is ${signed.bytes.length} bytes, over ${MAX_RECORD_BYTES}`)
+  return signed
 }
 
 const FIELDS = ['owner', 'sig', 'time', 'trusts', 'type']
@@ -91,20 +76,7 @@ const FIELDS = ['owner', 'sig', 'time', 'trusts', 'type']
  * signature. Throws IntegrityError naming the first problem.
  */
 export function decodeTrustRecord(bytes: Uint8Array): SignedRecord<TrustRecord> {
-  const fail = (why: string): never => { throw new IntegrityError(`invalid trust record: ${why}`) }
-  if (!(bytes instanceof Uint8Array) || bytes.length > MAX_RECORD_BYTES) fail(`larger than ${MAX_RECORD_BYTES} bytes`)
-  let value: any
-  try {
-    value = dagCbor.decode(bytes)
-  } catch (err) {
-    fail(`not dag-cbor (${(err as Error).message})`)
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('not a map')
-  const keys = Object.keys(value).sort()
-  if (keys.join() !== FIELDS.join()) fail(`fields are [${keys.join(', ')}], expected [${FIELDS.join(', ')}]`)
-  if (value.type !== 'trust') fail('type is not "trust"')
-  if (typeof value.owner !== 'string' || !isDid(value.owner)) fail('owner is not an ed25519 did:key')
-  if (!Number.isSafeInteger(value.time) || value.time < 0) fail('time is not a non-negative integer')
+  const {value, fail} = openRecord(bytes, 'trust', FIELDS)
   if (!Array.isArray(value.trusts)) fail('trusts is not a list')
   if (value.trusts.length > MAX_TRUST_ENTRIES) fail(`more than ${MAX_TRUST_ENTRIES} entries`)
   let prev = ''
@@ -118,10 +90,5 @@ export function decodeTrustRecord(bytes: Uint8Array): SignedRecord<TrustRecord> 
     const problem = weightProblem(e.weight)
     if (problem) fail(problem)
   }
-  if (!(value.sig instanceof Uint8Array) || value.sig.length !== 64) fail('sig is not a 64-byte signature')
-  const {sig, ...unsigned} = value
-  if (!verifySignature(value.owner, signingBytes(unsigned), sig)) fail(`signature does not verify for ${value.owner}`)
-  const canonical = dagCbor.encode(value)
-  if (Buffer.compare(Buffer.from(canonical), Buffer.from(bytes)) !== 0) fail('not in canonical dag-cbor form')
-  return {record: value as TrustRecord, bytes, cid: cidOf(DAG_CBOR_CODE, bytes)}
+  return checkSignature<TrustRecord>(value, bytes, fail)
 }
