@@ -16,7 +16,7 @@ import {snapshotCli} from './lib/snapshot.js'
 import {renderMarkdown, renderSvg, verdict} from './lib/report.js'
 
 const MODULES = ['./push.js', './pull.js', './startup.js', './node-startup.js', './versions.js']
-// Later: './network.js' (convergence, memory per node), './delta.js' (versions)
+// Later: './delta.js' (versions)
 // MODULES (and then ORDER) come first in the table, in this order; any other
 // bench/*.js with a row-module default export follows, by file name — listing
 // a new module here is optional.

@@ -1,9 +1,52 @@
-import {PendingCommand} from '../lib/cli/pending-command.js'
+import {Args} from '@oclif/core'
+import {PolarCommand} from '../lib/cli/base-command.js'
 
-export default class Seed extends PendingCommand {
-  static override summary = 'Send a seed request to each URL, then register with the peers learned (not implemented yet)'
-  static override description = 'Send a seed request to each URL, then register with the peers learned. This command is registered but arrives with the "peers" issue; until then it exits 1.'
-  static override examples = ['<%= config.bin %> seed http://node0.example:7477']
+export interface SeedOutput {
+  asked: number
+  answered: number
+  learned: number
+  registered: number
+  errors: Array<{url: string; error: string}>
+  peers?: Array<{did: string; urls: string[]; services: string}>
+}
+
+export default class Seed extends PolarCommand {
+  static override summary = 'Ask nodes for the peers they know, then register with every peer not yet known.'
+  static override description = `Sends a seed request (GET /v1/seed) to each URL: the node answers with the signed peer records it knows. The local node checks every record (signature, proof-of-work stamp, freshness), then registers with each peer it did not know (the peer dials back to check this node's URL) and passes the new peers on by gossip.
+
+With no node running on this home (or with --node URL), nothing can be registered: the records are fetched and verified here and the peers they describe are listed (registered: 0). Exit 5 when no seed answers.`
+
+  static override examples = [
+    '<%= config.bin %> seed http://127.0.0.1:7477',
+    '<%= config.bin %> seed http://node0.example:7477 http://node1.example:7477 --json',
+    '<%= config.bin %> seed http://node0.example:7477 --node http://other.example:7477   # list what the seed offers',
+  ]
+
   static override strict = false
-  static override issue = 'peers'
+  static override args = {url: Args.string({description: 'public URL of a node to ask (one or more)', required: true})}
+
+  async run(): Promise<SeedOutput> {
+    const {argv, flags} = await this.parse(Seed)
+    const {parseSeedUrls} = await import('../lib/node/discovery.js')
+    const urls = parseSeedUrls(argv as string[])
+    const target = await this.target(flags)
+    if (target.kind === 'local') {
+      const r: SeedOutput = await target.client.json('POST', '/api/v1/seed', {urls})
+      this.render(r)
+      return r
+    }
+    const {loadSettings} = await import('../lib/settings.js')
+    const {probeSeeds} = await import('../lib/api/seed.js')
+    const r = await probeSeeds(urls, (await loadSettings(target.home)).stampBits)
+    this.note('no node running on this home: nothing registered; start one with `polar serve --seed URL`')
+    this.render(r)
+    return r
+  }
+
+  private render(r: SeedOutput): void {
+    if (this.jsonEnabled()) return
+    for (const e of r.errors) this.note(`${e.url}: ${e.error}`)
+    for (const p of r.peers ?? []) this.log(`${p.did}  ${p.urls.join(' ')}  ${p.services}`)
+    this.log(`asked ${r.asked}, answered ${r.answered}, learned ${r.learned}, registered ${r.registered}`)
+  }
 }

@@ -7,13 +7,16 @@ export default class Serve extends PolarCommand {
 
 With --json the first stdout line is {"event":"ready","did","url","socket"}; logs go to stderr. SIGINT or SIGTERM stops accepting, finishes in-flight writes, closes the database and exits 0. Caps: each remote address gets --rate requests per second with a --burst (over it: 429 with Retry-After); past --max-connections open connections or --max-requests busy requests plus a full queue the node answers 503 with Retry-After, and serves normally again when the load goes.
 
-Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs, eraseSyncIntervalMs, rate, burst, maxConnections, maxRequests, maxQueue, peerConnections, maxOutgoingRequests) can also live in POLAR_HOME/settings.json; flags win.`
+Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs, eraseSyncIntervalMs, rate, burst, maxConnections, maxRequests, maxQueue, peerConnections, maxOutgoingRequests, seeds, stampBits and the other discovery settings of docs/operations.md) can also live in POLAR_HOME/settings.json; flags win.
+
+Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node asks those nodes for the peers they know and registers with each; with neither and peers already in its database, it asks a random known peer.`
 
   static override examples = [
     '<%= config.bin %> serve',
     '<%= config.bin %> serve --listen 127.0.0.1:0 --json',
     '<%= config.bin %> serve --listen 0.0.0.0:7477 --announce http://node.example.org:7477 --replicas 5',
     '<%= config.bin %> serve --rate 50 --burst 100 --max-connections 256',
+    '<%= config.bin %> serve --listen 127.0.0.1:0 --seed http://127.0.0.1:7477 --json',
   ]
 
   static override flags = {
@@ -26,6 +29,7 @@ Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs, eraseSyncInte
     burst: Flags.integer({description: 'requests an address may make at once above --rate [default: 2000]', min: 1}),
     'max-connections': Flags.integer({description: 'open inbound connections; requests on more get 503 with Retry-After [default: 1024]', min: 1}),
     'max-requests': Flags.integer({description: 'inbound requests handled at once (up to 1024 more wait in a queue) [default: 256]', min: 1}),
+    seed: Flags.string({description: 'ask this node for peers at start, then register with them (repeatable; adds to "seeds" in settings.json)', multiple: true}),
   }
 
   async run(): Promise<void> {
@@ -41,6 +45,10 @@ Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs, eraseSyncInte
     if (flags.burst !== undefined) settings.burst = flags.burst
     if (flags['max-connections'] !== undefined) settings.maxConnections = flags['max-connections']
     if (flags['max-requests'] !== undefined) settings.maxRequests = flags['max-requests']
+    if (flags.seed?.length) {
+      const {parseSeedUrls} = await import('../lib/node/discovery.js')
+      settings.seeds = [...settings.seeds, ...parseSeedUrls(flags.seed)]
+    }
     const {handleGateway} = await import('../lib/net/gateway.js')
     const node = new PolarNode({
       home, listen: flags.listen, announce: flags.announce, settings,

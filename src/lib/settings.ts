@@ -29,6 +29,19 @@ export async function loadSettings(home: string): Promise<NodeSettings> {
       peerConnections: {type: 'integer', minimum: 1, maximum: 256},
       maxOutgoingRequests: {type: 'integer', minimum: 1},
       eraseSyncIntervalMs: {type: 'integer', minimum: 100},
+      // discovery (#4)
+      stampBits: {type: 'integer', minimum: 0, maximum: 32},
+      seeds: {type: 'array', items: {type: 'string', pattern: '^https?://'}, maxItems: 64},
+      gossipIntervalMs: {type: 'integer', minimum: 10},
+      gossipFanout: {type: 'integer', minimum: 1, maximum: 64},
+      pullIntervalMs: {type: 'integer', minimum: 100},
+      peersPer24: {type: 'integer', minimum: 1},
+      peersPer16: {type: 'integer', minimum: 1},
+      limitLoopback: {type: 'boolean'},
+      maxPeers: {type: 'integer', minimum: 1},
+      seedAnswerMax: {type: 'integer', minimum: 1, maximum: 1024},
+      deadRetryMs: {type: 'integer', minimum: 100},
+      forgetDeadAfterMs: {type: 'integer', minimum: 1000},
     },
     })
     return {...DEFAULT_SETTINGS, ...conf.store}

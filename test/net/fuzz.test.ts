@@ -52,7 +52,8 @@ const cidText = fc.oneof(
   pathSafe,
 )
 const routePath = fc.oneof(
-  fc.constantFrom('/', '/v1', '/v1/', '/v1/hello', '/v1/peers', '/v1/peers/register', '/v1/blocks', '/v1/blocks/has', '/v1/blocks/get', '/v1/records', '/v1/replicate', '/v1/objects', '/v1/search', '/v1/trust', '/v1/trust/get', '/v1/erase', '/v1/erasures', '/v1/erasures?after=-1', '/v1/erasures?after=99999999999999999999', '/ipfs', '/ipfs/', '/api/v1/status', '/api/v1/push', '/v2/hello'),
+  fc.constantFrom('/', '/v1', '/v1/', '/v1/hello', '/v1/peers', '/v1/peers/register', '/v1/blocks', '/v1/blocks/has', '/v1/blocks/get', '/v1/records', '/v1/replicate', '/v1/objects', '/v1/search', '/v1/trust', '/v1/trust/get', '/v1/erase', '/v1/erasures', '/v1/erasures?after=-1', '/v1/erasures?after=99999999999999999999', '/ipfs', '/ipfs/', '/api/v1/status', '/api/v1/push', '/v2/hello',
+    '/v1/seed', '/v1/seed?limit=0', '/v1/seed?limit=1', '/v1/seed?limit=x', '/v1/peers/announce', '/v1/peers/gossip'),
   cidText.map((c) => `/v1/blocks/${c}`),
   cidText.map((c) => `/v1/records?root=${encodeURIComponent(c)}`),
   fc.tuple(cidText, fc.constantFrom('', '?format=raw', '?format=car', '?format=junk', '?format=car&dag-scope=entity', '/sub/path', '?' + 'x'.repeat(50))).map(([c, q]) => `/ipfs/${c}${q}`),
@@ -102,6 +103,7 @@ const jsonBody = fc.oneof(
   fc.json({maxDepth: 4}),
   fc.array(cidText, {maxLength: 40}).map((cids) => JSON.stringify({cids})),
   localUrl.map((url) => JSON.stringify({url})),
+  fc.array(fc.oneof(record, fc.base64String({maxLength: 300})), {maxLength: 70}).map((records) => JSON.stringify({records})), // peer gossip (#4)
   fc.tuple(fc.oneof(record, fc.base64String({maxLength: 200})), fc.array(localUrl, {maxLength: 3})).map(([r, sources]) => JSON.stringify({record: r, sources})),
   trustRecord.map((record) => JSON.stringify({record})),
   fc.array(fc.oneof(fc.constantFrom(owner.did, peer.did), printable), {maxLength: 300}).map((dids) => JSON.stringify({dids})),

@@ -275,6 +275,27 @@ export class PeerClient {
     return this.json('POST', '/v1/peers/register', self, {...options, sign: true})
   }
 
+  /** Seed request (draft 000): the signed peer records the node knows, its own first; bytes still unverified. */
+  async seed(options: RequestOptions & {limit?: number} = {}): Promise<Uint8Array[]> {
+    const r = await this.json('GET', `/v1/seed${options.limit ? `?limit=${options.limit}` : ''}`, undefined, options)
+    if (!Array.isArray(r?.records) || !r.records.every((x: unknown) => typeof x === 'string')) throw new NetworkError(`${this.origin}/v1/seed: malformed answer`)
+    // A fresh node answers before its own record is minted: ask again shortly (its record is what we register with).
+    if (r.minting === true) throw new NetworkError(`${this.origin} is still minting its peer record; ask again in a few seconds`, {code: 'MINTING'})
+    return r.records.map((x: string) => Buffer.from(x, 'base64'))
+  }
+
+  /** Registers this node by its signed peer record; the peer dials back and answers with its own record. */
+  async announce(record: Uint8Array, options: RequestOptions = {}): Promise<Uint8Array> {
+    const r = await this.json('POST', '/v1/peers/announce', {record: Buffer.from(record).toString('base64')}, {...options, sign: true})
+    if (typeof r?.record !== 'string') throw new NetworkError(`${this.origin}/v1/peers/announce: answered without a peer record`)
+    return Buffer.from(r.record, 'base64')
+  }
+
+  /** Passes peer records on (gossip); the receiver checks each and keeps what is new. */
+  gossip(records: Uint8Array[], options: RequestOptions = {}): Promise<{accepted: number}> {
+    return this.json('POST', '/v1/peers/gossip', {records: records.map((b) => Buffer.from(b).toString('base64'))}, options)
+  }
+
   peers(options: RequestOptions = {}): Promise<{peers: Array<{did: string; url: string}>}> {
     return this.json('GET', '/v1/peers', undefined, options)
   }

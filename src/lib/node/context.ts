@@ -1,9 +1,11 @@
+import {DEFAULT_STAMP_BITS} from '../net/stamp.js'
 import type {Identity} from '../identity/index.js'
 import type {ReplayGuard} from '../net/auth.js'
 import type {PeerClient} from '../net/client.js'
 import type {Store} from '../store/store.js'
 import type {Log, Source} from './fetcher.js'
 import type {PeerTable} from './peer-table.js'
+import type {Discovery} from './discovery.js'
 
 /** What the node's APIs and loops share (built once by PolarNode, the composition root). */
 export interface NodeContext {
@@ -27,6 +29,8 @@ export interface NodeContext {
   reping?(did?: string): Promise<boolean>
   /** Cap counters (inbound limits and outgoing client), for the status route. */
   limits?(): Record<string, unknown>
+  /** Peer records, seed requests, gossip and liveness (discovery.ts). */
+  discovery: Discovery
 }
 
 export interface NodeSettings {
@@ -53,6 +57,27 @@ export interface NodeSettings {
   maxOutgoingRequests: number
   /** Anti-entropy for erasures: how often each peer's tombstone list is read (also once at start). */
   eraseSyncIntervalMs: number
+  // Discovery (#4, discovery.ts; docs/operations.md "Settings").
+  /** Hashcash difficulty of peer records: minted for our own, demanded of others'. */
+  stampBits: number
+  /** Nodes asked for peers at start (`serve --seed` adds to these). */
+  seeds: string[]
+  /** How often newly learned peer records are passed on, and to how many random peers. */
+  gossipIntervalMs: number
+  gossipFanout: number
+  /** How often a random peer is asked for its peers (periodic pull). */
+  pullIntervalMs: number
+  /** Eclipse resistance: at most this many peers per IPv4 /24 (IPv6 /48) and /16 (IPv6 /32). */
+  peersPer24: number
+  peersPer16: number
+  /** Apply those caps to loopback addresses too (tests; off: many nodes on one machine is normal). */
+  limitLoopback: boolean
+  maxPeers: number
+  /** Records in a seed answer, and most records taken from one answer or gossip message. */
+  seedAnswerMax: number
+  /** A dead peer is retried this often, and forgotten after forgetDeadAfterMs. */
+  deadRetryMs: number
+  forgetDeadAfterMs: number
 }
 
 export const DEFAULT_SETTINGS: NodeSettings = {
@@ -71,4 +96,16 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   peerConnections: 8,
   maxOutgoingRequests: 512,
   eraseSyncIntervalMs: 30_000,
+  stampBits: DEFAULT_STAMP_BITS,
+  seeds: [],
+  gossipIntervalMs: 1_000,
+  gossipFanout: 3,
+  pullIntervalMs: 60_000,
+  peersPer24: 4,
+  peersPer16: 16,
+  limitLoopback: false,
+  maxPeers: 1_000,
+  seedAnswerMax: 64,
+  deadRetryMs: 30 * 60_000,
+  forgetDeadAfterMs: 24 * 60 * 60_000,
 }

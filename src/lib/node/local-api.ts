@@ -146,6 +146,18 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     sendJson(res, 200, ctx.peers.get(hello.did))
   })
 
+  // `polar seed URL…` (#4): seed requests, then registration with every peer learned.
+  router.on('POST', /^\/api\/v1\/seed$/, async (req, res) => {
+    const {value} = await readJson(req, (v) => {
+      if (!Array.isArray(v?.urls) || v.urls.length === 0 || v.urls.length > 64 || !v.urls.every((u: unknown) => typeof u === 'string')) throw new Error('expected {"urls": ["http://host:port", …]} with 1-64 URLs')
+      return v.urls as string[]
+    })
+    const {parseSeedUrls} = await import('./discovery.js')
+    const r = await ctx.discovery.seed(parseSeedUrls(value))
+    if (r.answered === 0) throw new NetworkError(`no seed answered: ${r.errors.map((e) => `${e.url}: ${e.error}`).join('; ')}`)
+    sendJson(res, 200, r)
+  })
+
   router.on('POST', /^\/api\/v1\/peers\/(did:key:[A-Za-z0-9]{1,60})\/ping$/, async (_req, res, [did]) => {
     const peer = ctx.peers.get(did)
     if (!peer) throw new NotFoundError(`no peer ${did} in this node's table; see \`polar peers\``)

@@ -170,11 +170,14 @@ export async function probePortMapping(timeoutMs = GATEWAY_PROBE_MS): Promise<Po
   return {gateway, natPmp, upnp, available: Boolean(natPmp || upnp)}
 }
 
-/** RFC 6886 §3.2: the external-address request (version 0, opcode 0) to the gateway's port 5351. */
-export function probeNatPmp(gateway: string, timeoutMs = GATEWAY_PROBE_MS, port = 5351): Promise<{publicAddress: string} | null> {
+/**
+ * Sends one UDP datagram and resolves with the first answer `parse` accepts,
+ * or null on timeout or a socket error. The socket is always closed.
+ */
+function udpAsk<T>(payload: Buffer, port: number, address: string, timeoutMs: number, parse: (msg: Buffer) => T | null): Promise<T | null> {
   return new Promise((resolve) => {
     const socket = createSocket('udp4')
-    const done = (v: {publicAddress: string} | null) => {
+    const done = (v: T | null) => {
       clearTimeout(timer)
       try {
         socket.close()
@@ -184,40 +187,34 @@ export function probeNatPmp(gateway: string, timeoutMs = GATEWAY_PROBE_MS, port 
     const timer = setTimeout(() => done(null), timeoutMs)
     socket.on('error', () => done(null))
     socket.on('message', (msg) => {
-      // Answer: version 0, opcode 128, result code (0 = success), epoch, address.
-      if (msg.length >= 12 && msg[0] === 0 && msg[1] === 128 && msg.readUInt16BE(2) === 0) done({publicAddress: [...msg.subarray(8, 12)].join('.')})
+      const v = parse(msg)
+      if (v !== null) done(v)
     })
-    socket.send(Buffer.from([0, 0]), port, gateway, (err) => { if (err) done(null) })
+    socket.send(payload, port, address, (err) => { if (err) done(null) })
   })
+}
+
+/** RFC 6886 §3.2: the external-address request (version 0, opcode 0) to the gateway's port 5351. */
+export function probeNatPmp(gateway: string, timeoutMs = GATEWAY_PROBE_MS, port = 5351): Promise<{publicAddress: string} | null> {
+  // Answer: version 0, opcode 128, result code (0 = success), epoch, address.
+  return udpAsk(Buffer.from([0, 0]), port, gateway, timeoutMs, (msg) =>
+    msg.length >= 12 && msg[0] === 0 && msg[1] === 128 && msg.readUInt16BE(2) === 0 ? {publicAddress: [...msg.subarray(8, 12)].join('.')} : null)
 }
 
 /** UPnP Device Architecture §1.3.2: M-SEARCH for an Internet Gateway Device, first answer wins. */
 export function probeSsdp(timeoutMs = GATEWAY_PROBE_MS, target = {address: '239.255.255.250', port: 1900}): Promise<{location: string; server: string | null} | null> {
-  return new Promise((resolve) => {
-    const socket = createSocket('udp4')
-    const done = (v: {location: string; server: string | null} | null) => {
-      clearTimeout(timer)
-      try {
-        socket.close()
-      } catch {}
-      resolve(v)
-    }
-    const timer = setTimeout(() => done(null), timeoutMs)
-    socket.on('error', () => done(null))
-    socket.on('message', (msg) => {
-      const text = msg.toString('latin1')
-      if (!/^HTTP\/1\.1 200/i.test(text) || !/InternetGatewayDevice|WANIPConnection|WANPPPConnection/i.test(text)) return
-      const location = /^location:\s*(.+?)\s*$/im.exec(text)?.[1]
-      if (location) done({location, server: /^server:\s*(.+?)\s*$/im.exec(text)?.[1] ?? null})
-    })
-    const search = [
-      'M-SEARCH * HTTP/1.1',
-      `HOST: ${target.address}:${target.port}`,
-      'MAN: "ssdp:discover"',
-      'MX: 1',
-      'ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1',
-      '', '',
-    ].join('\r\n')
-    socket.send(Buffer.from(search), target.port, target.address, (err) => { if (err) done(null) })
+  const search = [
+    'M-SEARCH * HTTP/1.1',
+    `HOST: ${target.address}:${target.port}`,
+    'MAN: "ssdp:discover"',
+    'MX: 1',
+    'ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1',
+    '', '',
+  ].join('\r\n')
+  return udpAsk(Buffer.from(search), target.port, target.address, timeoutMs, (msg) => {
+    const text = msg.toString('latin1')
+    if (!/^HTTP\/1\.1 200/i.test(text) || !/InternetGatewayDevice|WANIPConnection|WANPPPConnection/i.test(text)) return null
+    const location = /^location:\s*(.+?)\s*$/im.exec(text)?.[1]
+    return location ? {location, server: /^server:\s*(.+?)\s*$/im.exec(text)?.[1] ?? null} : null
   })
 }

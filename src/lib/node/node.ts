@@ -19,7 +19,8 @@ import type {CID} from 'multiformats/cid'
 import {InboundLimits} from './limits.js'
 import {localRouter} from './local-api.js'
 import {PeerTable} from './peer-table.js'
-import {publicRouter} from './public-api.js'
+import {Discovery} from './discovery.js'
+import {publicRouter, SERVICES} from './public-api.js'
 import {repairOnce} from './replicator.js'
 import {syncTrustOnce} from '../trust/sync.js'
 import {Erasures} from '../erase/index.js'
@@ -100,6 +101,7 @@ export class PolarNode {
     }
     this.identity = new KeyStore(join(this.home, 'node')).loadOrCreate()
     this.peers = new PeerTable(this.store.db, this.identity.did)
+    this.peers.schedule = {pingIntervalMs: this.settings.pingIntervalMs, maxBackoffMs: Math.max(this.settings.pingIntervalMs, 5 * 60_000), deadRetryMs: this.settings.deadRetryMs}
     const {host, port} = parseListen(this.options.listen ?? DEFAULT_LISTEN)
 
     // Public listener first: the announced URL needs the real port.
@@ -138,7 +140,8 @@ export class PolarNode {
         inbound: this.limits.counters(),
         outgoing: {...this.outgoing.counters(), ...outgoingCounters},
       }),
-    }
+    } as Omit<NodeContext, 'discovery'> as NodeContext
+    this.ctx.discovery = new Discovery(this.ctx, SERVICES)
     ctxHolder.router = publicRouter(this.ctx)
 
     // Local API on the unix socket, created 0600 (umask) so no other user can connect even briefly.
@@ -158,7 +161,9 @@ export class PolarNode {
     }
     chmodSync(this.socketPath, 0o600)
 
-    this.every(this.settings.pingIntervalMs, () => this.pingPeers())
+    // Liveness: each peer is pinged when its turn comes (PeerTable back-off), checked often.
+    this.every(Math.min(this.settings.pingIntervalMs, 1_000), () => this.ctx.discovery.pingDue())
+    this.every(this.settings.gossipIntervalMs, () => this.ctx.discovery.gossipRound())
     this.every(this.settings.repairIntervalMs, async () => {
       const r = await repairOnce(this.ctx, this.settings.replicas, this.loops.signal)
       if (r.repaired) this.log(`repair: ${r.repaired} of ${r.checked} object(s) re-replicated`)
@@ -174,6 +179,11 @@ export class PolarNode {
     this.every(this.settings.eraseSyncIntervalMs, async () => { await syncErasures(this.ctx, this.loops.signal) })
     this.track(syncErasures(this.ctx, this.loops.signal)).catch((err) => this.log(`erasure sync: ${(err as Error).message}`))
     this.log(`node ${this.identity.did} listening on ${url}, local API on ${this.socketPath}`)
+    // Discovery at start (draft 000): the seeds given, else a random known peer. In the background:
+    // the node serves at once; the record stamp is minted while seeds answer.
+    const seeds = [...new Set(this.settings.seeds)]
+    if (seeds.length > 0) this.ctx.discovery.selfRecord().catch(() => {})
+    this.track(this.ctx.discovery.bootstrap(seeds).catch((err) => { if (!this.stopping) this.log(`discovery at start: ${(err as Error).message}`) }))
     return {did: this.identity.did, url, socket: this.socketPath}
   }
 
@@ -278,14 +288,6 @@ export class PolarNode {
     this.timers.push(t)
   }
 
-  private round = 0
-  /** Liveness: ping live peers every round, dead ones every tenth (back-off). */
-  private async pingPeers(): Promise<void> {
-    this.round++
-    const peers = this.peers.list().filter((p) => p.state !== 'dead' || this.round % 10 === 0)
-    await Promise.all(peers.map((p) => this.pingOne(p)))
-  }
-
   /** One liveness ping; true when the peer answered as itself. */
   private async pingOne(p: {did: string; url: string}, timeoutMs = 3_000): Promise<boolean> {
     const start = performance.now()
@@ -329,6 +331,7 @@ export class PolarNode {
     this.stopping = true
     for (const t of this.timers) clearInterval(t)
     this.loops.abort()
+    this.ctx?.discovery?.stop()
     const closing = [this.publicServer, this.localServer].map((s) => new Promise<void>((r) => (s ? s.close(() => r()) : r())))
     await Promise.allSettled([...this.inflight])
     this.publicServer?.closeIdleConnections()

@@ -19,6 +19,23 @@ export interface Peer {
   badBlocks: number
   state: PeerState
   learnedFrom: string | null
+  /** Every URL the peer's record announces (url is the one dialled). */
+  urls: string[]
+  /** Time of the latest verified peer record held (the bytes: records()), null for peers added by URL. */
+  recordTime: number | null
+  address: string | null
+  nextPing: number
+  backoffMs: number
+  deadSince: number | null
+}
+
+/** The liveness schedule (settings): pings back off with failures; dead peers are retried rarely, then forgotten. */
+export interface LivenessSchedule {
+  pingIntervalMs: number
+  /** Longest gap between pings of a peer that is not dead. */
+  maxBackoffMs: number
+  /** Gap between retries of a dead peer. */
+  deadRetryMs: number
 }
 
 /** The peers this node knows, in polar.db. Short synchronous transactions only. */
@@ -29,18 +46,77 @@ export class PeerTable {
   upsert(did: string, url: string, learnedFrom: string | null, now = Date.now(), services: unknown = ''): void {
     if (did === this.selfDid) return
     this.db.prepare(`INSERT INTO peers (did, url, services, first_seen, last_seen, learned_from) VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT(did) DO UPDATE SET url = excluded.url, services = excluded.services, last_seen = excluded.last_seen, failures = 0, state = 'alive'`)
+      ON CONFLICT(did) DO UPDATE SET url = excluded.url, services = excluded.services, last_seen = excluded.last_seen, failures = 0, state = 'alive', dead_since = NULL`)
       .run(did, url, serviceString(services), now, now, learnedFrom)
   }
 
+  /** How pings are spaced (set by the node from its settings). */
+  schedule: LivenessSchedule = {pingIntervalMs: 10_000, maxBackoffMs: 5 * 60_000, deadRetryMs: 30 * 60_000}
+
   markAlive(did: string, rttMs: number, now = Date.now()): void {
-    this.db.prepare(`UPDATE peers SET last_seen = ?, rtt_ms = ?, failures = 0, state = 'alive' WHERE did = ?`).run(now, Math.round(rttMs), did)
+    this.db.prepare(`UPDATE peers SET last_seen = ?, rtt_ms = ?, failures = 0, state = 'alive', dead_since = NULL, backoff_ms = 0, next_ping = ? WHERE did = ?`)
+      .run(now, Math.round(rttMs), now + this.schedule.pingIntervalMs, did)
   }
 
-  markFailure(did: string): void {
-    this.db.prepare(`UPDATE peers SET failures = failures + 1,
-      state = CASE WHEN failures + 1 >= ${DEAD_AFTER} THEN 'dead' WHEN failures + 1 >= ${SUSPECT_AFTER} THEN 'suspect' ELSE state END
-      WHERE did = ?`).run(did)
+  /**
+   * A failed contact: suspect after SUSPECT_AFTER in a row, dead after
+   * DEAD_AFTER. The next ping backs off (doubling, up to maxBackoffMs); a dead
+   * peer is retried only every deadRetryMs.
+   */
+  markFailure(did: string, now = Date.now()): void {
+    const p = this.db.prepare('SELECT failures, backoff_ms, dead_since FROM peers WHERE did = ?').get(did) as {failures: number; backoff_ms: number; dead_since: number | null} | undefined
+    if (!p) return
+    const failures = p.failures + 1
+    const state: PeerState = failures >= DEAD_AFTER ? 'dead' : failures >= SUSPECT_AFTER ? 'suspect' : 'alive'
+    const {pingIntervalMs, maxBackoffMs, deadRetryMs} = this.schedule
+    const backoff = state === 'dead' ? deadRetryMs : Math.min(maxBackoffMs, Math.max(pingIntervalMs, p.backoff_ms * 2 || pingIntervalMs))
+    this.db.prepare(`UPDATE peers SET failures = ?, state = CASE WHEN ? = 'alive' THEN state ELSE ? END, backoff_ms = ?, next_ping = ?, dead_since = ? WHERE did = ?`)
+      .run(failures, state, state, backoff, now + backoff, state === 'dead' ? (p.dead_since ?? now) : null, did)
+  }
+
+  /** Peers whose next liveness ping is due. */
+  duePings(now = Date.now()): Peer[] {
+    return this.db.prepare('SELECT * FROM peers WHERE next_ping <= ? ORDER BY next_ping').all(now).map(toPeer)
+  }
+
+  /** Forgets peers dead since before `before`; returns how many. */
+  forgetDead(before: number): number {
+    return this.db.prepare(`DELETE FROM peers WHERE state = 'dead' AND dead_since IS NOT NULL AND dead_since < ?`).run(before).changes
+  }
+
+  /**
+   * Records a peer that came with a verified signed record and answered at its
+   * URL (the caller checked both). A newer record replaces an older one.
+   */
+  putRecord(entry: {did: string; url: string; urls: string[]; services: string; record: Uint8Array; recordTime: number; address: string | null; learnedFrom: string | null; rttMs?: number}, now = Date.now()): void {
+    if (entry.did === this.selfDid) return
+    const rtt = entry.rttMs === undefined ? null : Math.round(entry.rttMs)
+    this.db.prepare(`INSERT INTO peers (did, url, services, first_seen, last_seen, learned_from, record, record_time, urls, address, rtt_ms, next_ping, backoff_ms)
+      VALUES (@did, @url, @services, @now, @now, @learnedFrom, @record, @recordTime, @urls, @address, @rtt, @next, 0)
+      ON CONFLICT(did) DO UPDATE SET url = excluded.url, services = excluded.services, last_seen = excluded.last_seen, record = excluded.record,
+        record_time = excluded.record_time, urls = excluded.urls, address = COALESCE(excluded.address, address), rtt_ms = COALESCE(excluded.rtt_ms, rtt_ms),
+        failures = 0, state = 'alive', dead_since = NULL, next_ping = excluded.next_ping, backoff_ms = 0`)
+      .run({...entry, services: serviceString(entry.services), urls: JSON.stringify(entry.urls), now, rtt, next: now + this.schedule.pingIntervalMs})
+  }
+
+  /** A newer record for a peer already in the table whose URL did not change (no dial-back needed). */
+  refreshRecord(did: string, services: string, urls: string[], record: Uint8Array, recordTime: number): void {
+    this.db.prepare('UPDATE peers SET services = ?, urls = ?, record = ?, record_time = ? WHERE did = ?')
+      .run(serviceString(services), JSON.stringify(urls), record, recordTime, did)
+  }
+
+  /** The records of peers that are not dead and whose record is newer than `since`, newest first. */
+  records(since: number, limit: number): Array<{did: string; record: Uint8Array}> {
+    return this.db.prepare(`SELECT did, record FROM peers WHERE record IS NOT NULL AND record_time > ? AND state != 'dead' ORDER BY record_time DESC LIMIT ?`).all(since, limit) as any
+  }
+
+  /** The addresses of every peer, for the /24 and /16 caps. */
+  addresses(): string[] {
+    return (this.db.prepare('SELECT address FROM peers WHERE address IS NOT NULL').all() as Array<{address: string}>).map((r) => r.address)
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM peers').get() as {n: number}).n
   }
 
   /** Counts a bad block from a peer; returns true when the peer was dropped for it. */
@@ -52,6 +128,12 @@ export class PeerTable {
       return true
     }
     return false
+  }
+
+  /** The record bytes held for a peer. */
+  recordOf(did: string): Uint8Array | undefined {
+    const row = this.db.prepare('SELECT record FROM peers WHERE did = ?').get(did) as {record: Uint8Array | null} | undefined
+    return row?.record ?? undefined
   }
 
   get(did: string): Peer | undefined {
@@ -90,5 +172,15 @@ function toPeer(row: any): Peer {
   return {
     did: row.did, url: row.url, services: row.services, firstSeen: row.first_seen, lastSeen: row.last_seen,
     rttMs: row.rtt_ms, failures: row.failures, badBlocks: row.bad_blocks, state: row.state, learnedFrom: row.learned_from,
+    urls: parseUrls(row.urls, row.url), recordTime: row.record_time ?? null, address: row.address ?? null,
+    nextPing: row.next_ping ?? 0, backoffMs: row.backoff_ms ?? 0, deadSince: row.dead_since ?? null,
   }
+}
+
+function parseUrls(text: string | undefined, url: string): string[] {
+  try {
+    const v = JSON.parse(text ?? '[]')
+    if (Array.isArray(v) && v.length) return v.map(String)
+  } catch {}
+  return [url]
 }

@@ -95,6 +95,35 @@ export function publicRouter(ctx: NodeContext): Router {
     sendJson(res, 200, {reachable: result.reachable, url: value.url, observed, reason: result.reason})
   })
 
+  // Discovery (#4, discovery.ts): seed answers, announce with dial-back, gossip.
+  router.on('GET', /^\/v1\/seed$/, async (_req, res, _p, url) => {
+    const limit = Number(url.searchParams.get('limit') ?? ctx.settings.seedAnswerMax)
+    if (!Number.isInteger(limit) || limit < 1) throw new HttpError(400, 'BAD_REQUEST', 'limit must be a positive integer')
+    const {records, minting} = await ctx.discovery.seedAnswer(limit)
+    sendJson(res, 200, {records: records.map((b) => Buffer.from(b).toString('base64')), ...(minting ? {minting: true} : {})})
+  })
+
+  router.on('POST', /^\/v1\/peers\/announce$/, async (req, res, _p, url) => {
+    const {value, raw} = await readJson(req, (v) => {
+      if (typeof v?.record !== 'string' || v.record.length > 8192) throw new Error('expected {"record": base64 of a signed peer record of at most 4096 bytes}')
+      return Buffer.from(v.record, 'base64')
+    }, 16 * 1024)
+    const signer = verifyRequest(req.headers, 'POST', url.pathname + url.search, raw, ctx.guard, Date.now(), ctx.identity.did)
+    const own = await ctx.discovery.acceptAnnounce(value, signer)
+    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES, record: Buffer.from(own.bytes).toString('base64')})
+  })
+
+  router.on('POST', /^\/v1\/peers\/gossip$/, async (req, res) => {
+    const {value} = await readJson(req, (v) => {
+      if (!Array.isArray(v?.records) || v.records.length > ctx.settings.seedAnswerMax || !v.records.every((r: unknown) => typeof r === 'string' && r.length <= 8192)) {
+        throw new Error(`expected {"records": [base64, …]} with at most ${ctx.settings.seedAnswerMax} records of at most 4096 bytes`)
+      }
+      return (v.records as string[]).map((r) => Buffer.from(r, 'base64'))
+    })
+    const accepted = ctx.discovery.acceptGossip(value, `gossip from ${req.socket.remoteAddress ?? 'unknown'}`)
+    sendJson(res, 200, {accepted})
+  })
+
   router.on('GET', /^\/v1\/peers$/, (_req, res) => {
     sendJson(res, 200, {peers: ctx.peers.list().map((p) => ({did: p.did, url: p.url, services: p.services, lastSeen: p.lastSeen, state: p.state}))})
   })

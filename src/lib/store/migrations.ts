@@ -148,4 +148,14 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX trust_edges_trusted ON trust_edges(trusted);
   CREATE INDEX records_kind_time ON records(kind, time); -- search with no words: newest first
   `,
+  // peers (#4, discovery): each peer's latest signed peer record and the liveness schedule.
+  `
+  ALTER TABLE peers ADD COLUMN record BLOB;                       -- latest verified peer record (dag-cbor), NULL for peers added by URL
+  ALTER TABLE peers ADD COLUMN record_time INTEGER;               -- its time (ms); an older record for the did is refused
+  ALTER TABLE peers ADD COLUMN urls TEXT NOT NULL DEFAULT '[]';   -- JSON: every URL the record announces (url is the one dialled)
+  ALTER TABLE peers ADD COLUMN address TEXT;                      -- IP the url resolved to when admitted (/24 and /16 caps)
+  ALTER TABLE peers ADD COLUMN next_ping INTEGER NOT NULL DEFAULT 0; -- ms; liveness pings are due after this
+  ALTER TABLE peers ADD COLUMN backoff_ms INTEGER NOT NULL DEFAULT 0; -- current gap between pings (grows with failures)
+  ALTER TABLE peers ADD COLUMN dead_since INTEGER;                -- ms; a peer dead for long enough is forgotten
+  `,
 ]
