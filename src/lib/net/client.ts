@@ -197,7 +197,12 @@ export class PeerClient {
       let size = 0
       let settled = false
       let abortRequest: ((reason: Error) => void) | undefined
-      const onAbort = () => abortRequest?.(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
+      // Aborted before undici started the request (queued for a connection): settle now; onRequestStart then aborts it.
+      const onAbort = () => {
+        const reason = signal.reason instanceof Error ? signal.reason : new Error('aborted')
+        if (abortRequest) abortRequest(reason)
+        else finish(reason)
+      }
       const finish = (err: unknown, value?: {status: number; body: Buffer}) => {
         if (settled) return
         settled = true
@@ -214,7 +219,7 @@ export class PeerClient {
       this.pool.dispatch({method: method as 'POST', path, headers, body: body ? Buffer.from(body.buffer, body.byteOffset, body.length) : undefined}, {
         onRequestStart(controller) {
           abortRequest = (reason) => controller.abort(reason)
-          if (signal.aborted) onAbort()
+          if (signal.aborted || settled) controller.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
         },
         onResponseStart(controller, statusCode, resHeaders) {
           status = statusCode

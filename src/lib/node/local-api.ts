@@ -94,6 +94,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     }
     const writer = ctx.store.blocks.writer(NETWORK_WRITER)
     const source = new DynamicBlockSource(ctx.store, [...located.holders, ...located.others], writer, ctx.peers, ctx.log, root)
+    source.batching = true
     const abort = new AbortController()
     res.on('close', () => abort.abort())
     try {
