@@ -292,7 +292,9 @@ async function partition(r, mode) {
     const cid = pr.code === 0 ? json(pr).cid : /\b(baf[a-z2-7]{20,})/.exec(text)?.[1]
     if (!cid) {
       // A hung or crashed push: show the pushing node's log (CI has no CHAOS_VERBOSE).
-      console.error(`---- push ${name} on node ${nodes.indexOf(node)} (${node.url}): exit ${pr.code ?? pr.signal} after ${(o.ms / 1000).toFixed(1)} s; its log ends:\n${node.log.slice(-3000)}\n----`)
+      console.error(`---- push ${name} on node ${nodes.indexOf(node)} (${node.url}): exit ${pr.code ?? pr.signal} after ${(o.ms / 1000).toFixed(1)} s; client said: ${text.trim().slice(-500)}`)
+      for (const [i, n] of nodes.entries()) console.error(`---- node ${i} (${n.url}) log ends:\n${n.log.slice(-2500)}`)
+      console.error('----')
       throw new Error(`push ${name} (${args.join(' ')}): exit ${pr.code ?? `${pr.signal} (killed after ${(o.ms / 1000).toFixed(0)} s)`}, no CID: ${text.trim().split('\n').pop()}`)
     }
     const obj = {...o, name, side, cid, code: pr.code, res: pr.code === 0 ? json(pr) : undefined, blocks: await blockList(node.url, cid)}

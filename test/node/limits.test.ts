@@ -10,6 +10,7 @@ import {Pool} from 'undici'
 import {addressKey, InboundLimits, TokenBuckets} from '../../src/lib/node/limits.js'
 import {MAX_RETRIES, OutgoingGate, PeerClient, retryAfterMs} from '../../src/lib/net/client.js'
 import {NotAllowedError} from '../../src/lib/errors.js'
+import {generateSecretKey, identityFromSecret} from '../../src/lib/identity/index.js'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {Cluster, localApi, runPolar, waitFor, type NodeProcess} from './cluster.js'
@@ -236,9 +237,11 @@ describe('PeerClient honours 429/503 Retry-After', () => {
   let url: string
   let answers: number[] = []
   let seen = 0
+  let requests: string[] = []
   before(async () => {
     server = createServer((req, res) => {
       seen++
+      requests.push(`${req.method} ${req.url} ${req.headers['x-polar-to'] ? 'signed' : 'unsigned'}`)
       const status = answers.shift() ?? 200
       if (status === 200) {
         res.writeHead(200, {'content-type': 'application/json'})
@@ -261,6 +264,18 @@ describe('PeerClient honours 429/503 Retry-After', () => {
       const hello = await client.hello()
       assert.equal(hello.services, 'polar/1')
       assert.equal(seen, 3)
+    } finally {
+      await client.destroy()
+    }
+  })
+
+  it('learns the peer did with one unsigned hello before a first signed request, even with a one-slot gate', {timeout: 15_000}, async () => {
+    requests = []
+    const client = new PeerClient(url, identityFromSecret('node', generateSecretKey()), 1, {gate: new OutgoingGate(1)})
+    try {
+      // A hello made while holding the only slot (or signed, needing the did it fetches) would never finish.
+      await client.replicate(new Uint8Array([1, 2, 3]), ['http://127.0.0.1:1'], {timeoutMs: 5_000})
+      assert.deepEqual(requests, ['GET /v1/hello unsigned', 'POST /v1/replicate signed'])
     } finally {
       await client.destroy()
     }

@@ -13,6 +13,8 @@ import {decodeFrames, encodeFrames, MAX_BATCH_BYTES} from './frames.js'
 /** Persistent connections kept to one peer (undici pool). */
 export const CONNECTIONS_PER_PEER = 8
 export const REQUEST_TIMEOUT_MS = 30_000
+/** The hello that learns a peer's did before a first signed request. */
+const HELLO_TIMEOUT_MS = 10_000
 /** Retries of a request a peer answered 429/503 with Retry-After (draft 002 "Manage rate caps"). */
 export const MAX_RETRIES = 3
 /** A Retry-After longer than this is not waited for: the error goes to the caller. */
@@ -115,11 +117,14 @@ export class PeerClient {
    * replay guard refuses a nonce twice). The global gate slot is not held while waiting.
    */
   private async request(method: string, path: string, body: Uint8Array | undefined, options: RequestOptions & {sign?: boolean; contentType?: string; maxBytes?: number; alloc?: (size: number) => Buffer}): Promise<{status: number; body: Buffer; headers: Record<string, unknown>}> {
+    // Learned before taking a gate slot: a hello made while holding one could
+    // wait forever for a slot when the gate is full.
+    const to = options.sign && this.identity ? await this.receiverDid(options) : undefined
     for (let attempt = 0; ; attempt++) {
       const release = this.gate ? await this.gate.acquire(options.signal) : undefined
       let r
       try {
-        r = await this.requestOnce(method, path, body, options)
+        r = await this.requestOnce(method, path, body, options, to)
       } finally {
         release?.()
       }
@@ -135,10 +140,10 @@ export class PeerClient {
     }
   }
 
-  private async requestOnce(method: string, path: string, body: Uint8Array | undefined, options: RequestOptions & {sign?: boolean; contentType?: string; maxBytes?: number; alloc?: (size: number) => Buffer}): Promise<{status: number; body: Buffer; headers: Record<string, unknown>}> {
+  private async requestOnce(method: string, path: string, body: Uint8Array | undefined, options: RequestOptions & {contentType?: string; maxBytes?: number; alloc?: (size: number) => Buffer}, to?: string): Promise<{status: number; body: Buffer; headers: Record<string, unknown>}> {
     const headers: Record<string, string> = {}
     if (body) headers['content-type'] = options.contentType ?? 'application/json'
-    if (options.sign && this.identity) Object.assign(headers, signRequest(this.identity, method, path, body, Date.now(), await this.receiverDid(options)))
+    if (to !== undefined && this.identity) Object.assign(headers, signRequest(this.identity, method, path, body, Date.now(), to))
     const timeout = AbortSignal.timeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS)
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
     let res
@@ -272,7 +277,10 @@ export class PeerClient {
 
   /** The did signed requests are addressed to: learned from /v1/hello, once. */
   private async receiverDid(options: RequestOptions): Promise<string> {
-    return this.peerDid ?? (await this.hello(options)).did
+    // Only the caller's signal and a short timeout carry over: the hello is
+    // unsigned (a signed one would need the did it is fetching) and must not
+    // inherit a long transfer timeout such as replicate's.
+    return this.peerDid ?? (await this.hello({signal: options.signal, timeoutMs: Math.min(options.timeoutMs ?? REQUEST_TIMEOUT_MS, HELLO_TIMEOUT_MS)})).did
   }
 
   /** Introduces this node (`self`) to the peer, which dials back to check it. */
