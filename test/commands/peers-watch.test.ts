@@ -72,7 +72,9 @@ describe('peers --watch', {timeout: 90_000}, () => {
 
   it('on a terminal shows a live table that updates as a peer joins, and q quits', {skip: hasScript ? false : 'skipped: no `script` command to give the CLI a terminal'}, async () => {
     const cmd = `stty cols 140 rows 40 2>/dev/null; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} peers --watch`
-    const child = spawn('script', ['-qfc', cmd, '/dev/null'], {env: {...process.env, POLAR_HOME: a.home, POLAR_NODE: '', TERM: 'xterm'}, stdio: ['pipe', 'pipe', 'pipe']})
+    // ink draws only the last frame when it thinks it runs in CI (CI, CONTINUOUS_INTEGRATION or CI_* set), as CI runners do.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'CI' && k !== 'CONTINUOUS_INTEGRATION' && !k.startsWith('CI_')))
+    const child = spawn('script', ['-qfc', cmd, '/dev/null'], {env: {...env, POLAR_HOME: a.home, POLAR_NODE: '', TERM: 'xterm'}, stdio: ['pipe', 'pipe', 'pipe']})
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
