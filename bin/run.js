@@ -1,4 +1,6 @@
 #!/usr/bin/env node
-import {execute} from '../dist/index.js'
+import {setFlagsFromString} from 'node:v8'
+if (process.argv[2] === 'serve') setFlagsFromString('--max-semi-space-size=4')
+const {execute} = await import('../dist/index.js')
 
 await execute({dir: import.meta.url})

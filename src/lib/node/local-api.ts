@@ -34,7 +34,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
   const router = new Router()
 
   router.on('GET', /^\/api\/v1\/status$/, (_req, res) => {
-    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, socket: info().socket, peers: ctx.peers.live().length, blocks: ctx.store.blocks.stats(), settings: ctx.settings, limits: ctx.limits?.()})
+    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, socket: info().socket, peers: ctx.peers.live().length, blocks: ctx.store.blocks.stats(), settings: ctx.settings, limits: ctx.limits?.(), memory: process.memoryUsage()})
   })
 
   router.on('POST', /^\/api\/v1\/push$/, async (req, res, _p, url) => {
