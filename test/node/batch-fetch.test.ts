@@ -13,7 +13,7 @@ import Database from 'better-sqlite3'
 import {CID} from 'multiformats/cid'
 import {cidOf} from '../../src/lib/content/cid.js'
 import {RAW_CODE} from '../../src/lib/content/constants.js'
-import {sharedAlloc, verifyMany} from '../../src/lib/content/hash-pool.js'
+import {hashPool, sharedAlloc, verifyMany} from '../../src/lib/content/hash-pool.js'
 import {decodeFrames} from '../../src/lib/net/frames.js'
 import {json} from '../helpers.js'
 import {Cluster, packPath, type NodeProcess} from './cluster.js'
@@ -128,5 +128,25 @@ describe('the hash pool', () => {
     const plain = blocks.map((b) => ({cid: cidOf(RAW_CODE, b), bytes: b as Uint8Array}))
     plain[0] = {cid: plain[1].cid, bytes: plain[0].bytes}
     assert.deepEqual(await verifyMany(plain), [false, true, true, true])
+  })
+
+  it('ends idle workers after a quiet spell and starts new ones for the next batch', async () => {
+    const was = hashPool.idleRetireMs
+    hashPool.idleRetireMs = 50
+    try {
+      const block = randomBytes(256 * 1024)
+      const shared = sharedAlloc(block.length)
+      shared.set(block)
+      const batch = [{cid: cidOf(RAW_CODE, block), bytes: shared as Uint8Array}]
+      assert.deepEqual(await verifyMany(batch), [true])
+      assert.ok(hashPool.size() > 0, 'workers run during a batch')
+      await new Promise((r) => setTimeout(r, 400))
+      assert.equal(hashPool.size(), 0, 'idle workers are ended')
+      shared[7] ^= 1
+      assert.deepEqual(await verifyMany(batch), [false])
+      assert.ok(hashPool.size() > 0, 'new workers for the next batch')
+    } finally {
+      hashPool.idleRetireMs = was
+    }
   })
 })

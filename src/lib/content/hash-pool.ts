@@ -25,6 +25,9 @@ parentPort.on('message', ({id, sab, ranges}) => {
 const MIN_POOLED_BYTES = 64 * 1024
 
 let workers: Worker[] | undefined
+/** Workers idle `idleRetireMs` are ended (retire); `size` is how many run now. */
+export const hashPool = {idleRetireMs: 30_000, size: (): number => workers?.length ?? 0}
+let idleTimer: NodeJS.Timeout | undefined
 let broken = false
 let nextId = 0
 /** Digests come back packed: 32 bytes per range, in order. */
@@ -40,7 +43,10 @@ function pool(): Worker[] | undefined {
       w.on('message', ({id, digests}: {id: number; digests: Uint8Array}) => {
         const p = waiting.get(id)
         waiting.delete(id)
-        if (waiting.size === 0) for (const x of workers ?? []) x.unref()
+        if (waiting.size === 0) {
+          for (const x of workers ?? []) x.unref()
+          idleTimer = setTimeout(retire, hashPool.idleRetireMs).unref()
+        }
         p?.resolve(digests)
       })
       w.on('error', fail)
@@ -56,6 +62,23 @@ function pool(): Worker[] | undefined {
   return workers
 }
 
+/**
+ * Ends the workers after a quiet spell: each holds a V8 isolate (several MB
+ * of RSS) that an idle node should not keep. The next bulk fetch starts new ones.
+ */
+function retire(): void {
+  idleTimer = undefined
+  if (waiting.size > 0 || !workers) return
+  const ws = workers
+  workers = undefined
+  for (const w of ws) {
+    w.removeAllListeners('exit')
+    w.removeAllListeners('error')
+    w.on('error', () => {})
+    w.terminate().catch(() => {})
+  }
+}
+
 function fail(err: unknown): void {
   broken = true
   workers = undefined
@@ -66,6 +89,10 @@ function fail(err: unknown): void {
 function hashOn(worker: Worker, sab: SharedArrayBuffer, ranges: number[]): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const id = nextId++
+    if (idleTimer) {
+      clearTimeout(idleTimer)
+      idleTimer = undefined
+    }
     if (waiting.size === 0) for (const x of workers ?? []) x.ref()
     waiting.set(id, {resolve, reject})
     worker.postMessage({id, sab, ranges})
