@@ -2,14 +2,9 @@ import {Flags} from '@oclif/core'
 import {PolarCommand} from '../../lib/cli/base-command.js'
 import {InputError} from '../../lib/errors.js'
 
-export interface PeerRow {
-  did: string
-  url: string
-  services: string
-  lastSeen: number
-  rttMs: number | null
-  state: string
-}
+/** One row of `peers --json` (CLI.md); the watch view shows the same rows. */
+export type {WatchRow as PeerRow} from '../../lib/ui/peers-watch.js'
+import type {WatchRow as PeerRow} from '../../lib/ui/peers-watch.js'
 
 export default class Peers extends PolarCommand {
   static override summary = 'List the peer table (see also: peers add, peers rm).'

@@ -108,17 +108,7 @@ export class BlockStore {
   /** The stored bytes at an index location (encoded form for encoded blocks), hash-checked for raw ones unless told otherwise. */
   readAt(cid: CID, loc: {pack: number; offset: number; length: number}, options: GetOptions = {}): Uint8Array {
     const buf = Buffer.allocUnsafe(loc.length)
-    let fd = this.fds.get(loc.pack)
-    if (fd === undefined) {
-      fd = openSync(this.packPath(loc.pack), 'r')
-      this.fds.set(loc.pack, fd)
-    }
-    let got = 0
-    while (got < loc.length) {
-      const n = readSync(fd, buf, got, loc.length - got, loc.offset + got)
-      if (n === 0) throw new IntegrityError(`block ${cid}: pack ${loc.pack} is shorter than its index says (truncated file?)`)
-      got += n
-    }
+    this.readInto(loc, buf, 0, `block ${cid}: `)
     return options.verify === false ? buf : verifyBlock(cid, buf, 'stored block')
   }
 
@@ -134,7 +124,7 @@ export class BlockStore {
    * Reads a located raw block's bytes into `target` at `at`, unverified: the
    * caller hash-checks them (blockMatches) before trusting or sending them.
    */
-  readInto(loc: {pack: number; offset: number; length: number}, target: Uint8Array, at: number): void {
+  readInto(loc: {pack: number; offset: number; length: number}, target: Uint8Array, at: number, what = ''): void {
     let fd = this.fds.get(loc.pack)
     if (fd === undefined) {
       fd = openSync(this.packPath(loc.pack), 'r')
@@ -143,7 +133,7 @@ export class BlockStore {
     let got = 0
     while (got < loc.length) {
       const n = readSync(fd, target, at + got, loc.length - got, loc.offset + got)
-      if (n === 0) throw new IntegrityError(`pack ${loc.pack} is shorter than its index says (truncated file?)`)
+      if (n === 0) throw new IntegrityError(`${what}pack ${loc.pack} is shorter than its index says (truncated file?)`)
       got += n
     }
   }
