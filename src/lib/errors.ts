@@ -74,14 +74,6 @@ export class NotAllowedError extends PolarError {
   }
 }
 
-/** A command registered by the design whose issue has not landed yet (exit 1). */
-export class NotImplementedError extends PolarError {
-  override name = 'NotImplementedError'
-  constructor(what: string, issue: string) {
-    super(`${what} is not implemented yet (it arrives with the "${issue}" issue)`, {code: 'NOT_IMPLEMENTED'})
-  }
-}
-
 /** Turns anything thrown into a PolarError, keeping known system errors readable. */
 export function toPolarError(err: unknown): PolarError {
   if (err instanceof PolarError) return err

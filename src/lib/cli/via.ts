@@ -11,7 +11,6 @@ export async function viaOf(target: Target, openStore: (home: string) => Promise
 
 /** The did of the home's `default` identity, if it has one (search ranks by its trust). */
 export async function defaultDid(home: string): Promise<string | undefined> {
-  const {KeyStore, DEFAULT_KEY_NAME} = await import('../identity/index.js')
-  const keys = new KeyStore(home)
-  return keys.has(DEFAULT_KEY_NAME) ? keys.load(DEFAULT_KEY_NAME).did : undefined
+  const {KeyStore} = await import('../identity/index.js')
+  return new KeyStore(home).didOf()
 }
