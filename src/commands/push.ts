@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {PolarCommand} from '../lib/cli/base-command.js'
-import {NetworkError} from '../lib/errors.js'
+import {InputError, NetworkError} from '../lib/errors.js'
 import {DEFAULT_KEY_NAME, KeyStore} from '../lib/identity/index.js'
 import {pushObject, type PushResult} from '../lib/objects/index.js'
 import {formatBytes, progressReporter} from '../lib/ui/progress.js'
@@ -44,6 +44,8 @@ Blocks are stored in their smallest encoding (gzip, or a delta against an earlie
   async run(): Promise<PushResult> {
     const {args, flags} = await this.parse(Push)
     const target = await this.target(flags)
+    // The remote node picks no base for a stranger's upload: say so rather than push whole in silence.
+    if (target.kind === 'remote' && flags.base !== undefined) throw new InputError('--base works through a local node or on the embedded store, not with --node URL')
     const identity = new KeyStore(target.home).loadOrCreate(flags.key)
     let result: PushResult
     if (target.kind === 'local') {

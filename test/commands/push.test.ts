@@ -186,6 +186,12 @@ describe('push output and records', () => {
     }
   })
 
+  it('--base with --node URL is bad input, before anything is sent', async () => {
+    const r = await runPolar(['push', '-', '--base', 'none', '--node', 'http://127.0.0.1:9', '--json'], {home, input: 'x'})
+    assert.equal(r.code, 2, r.stdout.toString())
+    assert.match(json(r).error.message, /--base .*not with --node/)
+  })
+
   it('--key signs with another identity; an unknown one is not found (exit 3)', async () => {
     const missing = await runPolar(['push', file, '--key', 'work', '--json'], {home})
     assert.equal(missing.code, 3)
