@@ -9,7 +9,7 @@ import type {Identity} from '../identity/index.js'
 import {signRequest} from '../net/auth.js'
 import {PeerClient} from '../net/client.js'
 import {errorFromResponse} from '../net/http.js'
-import {mintStamp} from '../net/stamp.js'
+import {mintStamp, writeStampResource} from '../net/stamp.js'
 import {guessMime, openSource, type PushResult} from '../objects/index.js'
 import {signObjectRecord} from '../records/object-record.js'
 
@@ -31,11 +31,6 @@ export interface RemotePushResult extends PushResult {
   nodes: string[]
   /** Why the node took the write: 'owner', 'trust' or 'stamp'. */
   admittedBy: string
-}
-
-/** Must match writeStampResource in src/lib/node/remote-write.ts. */
-function stampResource(owner: string, root: string): string {
-  return `write\n${owner}\n${root}`
 }
 
 /**
@@ -78,7 +73,7 @@ export async function remotePush(nodeUrl: string, identity: Identity, input: Rem
       const max = input.maxStampBits ?? DEFAULT_MAX_STAMP_BITS
       if (bits > max) throw new NotAllowedError(`${origin}: ${answer.body.error.message}; it asks for ${bits} bits, more than --max-stamp-bits ${max}`, {code: 'STAMP_REQUIRED'})
       const time = Date.now()
-      const stamp = await mintStamp(stampResource(identity.did, root), time, bits, input.signal)
+      const stamp = await mintStamp(writeStampResource(identity.did, root), time, bits, input.signal)
       answer = await ask({...stamp, time})
     }
     if (answer.status >= 300) throw errorFromResponse(answer.status, answer.body, origin)

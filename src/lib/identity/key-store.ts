@@ -33,6 +33,11 @@ export class KeyStore {
     return join(this.dir, name)
   }
 
+  /** The did of key `name` (by default the home's `default` identity), or undefined when it does not exist. */
+  didOf(name: string = DEFAULT_KEY_NAME): string | undefined {
+    return this.has(name) ? this.load(name).did : undefined
+  }
+
   has(name: string): boolean {
     return existsSync(this.pathOf(name))
   }

@@ -86,3 +86,8 @@ export class SpentStamps {
     return this.seen.size
   }
 }
+
+/** What a remote write's stamp pays for: this signer writing this object (push --node; the node checks the same string). */
+export function writeStampResource(owner: string, root: string): string {
+  return `write\n${owner}\n${root}`
+}

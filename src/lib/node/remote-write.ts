@@ -4,7 +4,7 @@ import {buildFile} from '../content/index.js'
 import {Erasures} from '../erase/index.js'
 import {verifyRequest} from '../net/auth.js'
 import {HttpError, readJson, sendJson, type Router} from '../net/http.js'
-import {SpentStamps, stampProblem} from '../net/stamp.js'
+import {SpentStamps, stampProblem, writeStampResource} from '../net/stamp.js'
 import {decodeObjectRecord} from '../records/object-record.js'
 import {nodeOwner, trustStore} from '../trust/sync.js'
 import type {NodeContext} from './context.js'
@@ -16,11 +16,6 @@ export const WRITE_STAMP_WINDOW_MS = 10 * 60_000
 export const UPLOAD_TTL_MS = 10 * 60_000
 /** Admitted uploads waiting for their bytes, at most. */
 export const MAX_PENDING_UPLOADS = 1024
-
-/** What a remote write's stamp pays for: this signer writing this object. */
-export function writeStampResource(owner: string, root: string): string {
-  return `write\n${owner}\n${root}`
-}
 
 interface Upload {
   record: Buffer

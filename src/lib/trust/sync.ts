@@ -1,4 +1,4 @@
-import {KeyStore, DEFAULT_KEY_NAME} from '../identity/index.js'
+import {KeyStore} from '../identity/index.js'
 import type {NodeContext} from '../node/context.js'
 import {decodeTrustRecord} from '../records/trust-record.js'
 import {TrustStore} from './store.js'
@@ -16,8 +16,7 @@ export const TRUST_SYNC_PEERS = 16
  * takes effect without a restart.
  */
 export function nodeOwner(ctx: NodeContext): string | undefined {
-  const keys = new KeyStore(ctx.home)
-  return keys.has(DEFAULT_KEY_NAME) ? keys.load(DEFAULT_KEY_NAME).did : undefined
+  return new KeyStore(ctx.home).didOf()
 }
 
 export function trustStore(ctx: NodeContext): TrustStore {
