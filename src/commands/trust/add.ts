@@ -22,11 +22,11 @@ export default class TrustAdd extends PolarCommand {
     const weight = parseWeight(flags.weight)
     const target = await this.target(flags)
     const identity = new KeyStore(target.home).loadOrCreate(flags.key)
-    const {changeTrust} = await import('../../lib/api/search-trust.js')
+    const {changeNote, changeTrust} = await import('../../lib/api/search-trust.js')
     const r = await changeTrust(await viaOf(target, (h) => this.openStore(h)), identity, {op: 'add', did: args.did, weight})
     if (!this.jsonEnabled()) {
       this.log(r.record)
-      this.note(`${identity.did} now trusts ${r.trusts.length} identit${r.trusts.length === 1 ? 'y' : 'ies'}; record published`)
+      this.note(changeNote(identity.did, r))
     }
     return r
   }

@@ -1,9 +1,9 @@
-import {InputError, IntegrityError} from '../errors.js'
+import {InputError, IntegrityError, NetworkError} from '../errors.js'
 import {isDid, type Identity} from '../identity/index.js'
 import type {LocalNodeClient} from './client.js'
 import {PeerClient} from '../net/client.js'
 import {decodeTrustRecord, signTrustRecord, type TrustEntry} from '../records/trust-record.js'
-import {parseQuery, queryParams, searchCandidates, searchNetwork, type PeerSearcher, type SearchReport} from '../search/index.js'
+import {parseQuery, queryParams, SEARCH_TIMEOUT_MS, searchCandidates, searchNetwork, type PeerSearcher, type SearchReport} from '../search/index.js'
 import type {Store} from '../store/store.js'
 import {changeEntries, type TrustChange} from '../trust/change.js'
 import {TrustStore} from '../trust/store.js'
@@ -53,12 +53,18 @@ export async function search(via: Via, input: SearchInput): Promise<SearchReport
       const peers = new PeerTable(via.store.db, '').live().map((p) => searcher(p.url, p.did))
       return await searchNetwork(q, searchCandidates(via.store.db, q), peers, (owner) => (input.self ? trust.score(input.self, owner, {withPaths: false}).score : 0))
     }
-    // Remote: that node's index first (it also scores owners from `self`), then its peers.
+    // Remote: that node's index first, asked once (it also scores owners from `self`), then its peers.
     let trustMap: Record<string, unknown> = {}
     const first = searcher(via.url, 'node', input.self, (t) => {
       if (t && typeof t === 'object') trustMap = t as Record<string, unknown>
     })
-    const firstReport = await searchNetwork(q, [], [first], () => 0)
+    let nodeAnswer: unknown
+    let nodeError: unknown
+    try {
+      nodeAnswer = await first.search(q, AbortSignal.timeout(SEARCH_TIMEOUT_MS))
+    } catch (err) {
+      nodeError = err
+    }
     let peers: PeerSearcher[] = []
     try {
       const list = await clients[0].peers({timeoutMs: 3_000})
@@ -71,12 +77,16 @@ export async function search(via: Via, input: SearchInput): Promise<SearchReport
       })
     } catch {}
     const trustOf = (owner: string) => (owner === input.self ? 1 : typeof trustMap[owner] === 'number' ? (trustMap[owner] as number) : 0)
-    if (firstReport.peers.answered === 0 && peers.length === 0) {
-      const {NetworkError} = await import('../errors.js')
-      throw new NetworkError(`${via.url} did not answer the search`)
+    if (nodeError !== undefined && peers.length === 0) {
+      throw new NetworkError(`${via.url} did not answer the search: ${(nodeError as Error).message}`)
     }
-    const report = await searchNetwork(q, [], [first, ...peers], trustOf)
-    return {results: report.results, peers: {asked: report.peers.asked - 1, answered: Math.max(0, report.peers.answered - 1), dropped: report.peers.dropped}}
+    // The node's answer goes through the same verification and merge as its peers'; the counts are the peers'.
+    const node: PeerSearcher = {did: 'node', search: async () => {
+      if (nodeError !== undefined) throw nodeError
+      return nodeAnswer
+    }}
+    const report = await searchNetwork(q, [], [node, ...peers], trustOf)
+    return {results: report.results, peers: {asked: report.peers.asked - 1, answered: report.peers.answered - (nodeError === undefined ? 1 : 0), dropped: report.peers.dropped}}
   } finally {
     await Promise.allSettled(clients.map((c) => c.destroy()))
   }
@@ -158,4 +168,10 @@ export async function scoreTrust(via: Via, self: string, did: string): Promise<S
   }
   if (typeof r?.score !== 'number' || !Array.isArray(r?.paths)) throw new IntegrityError('the node answered a trust score in an unexpected shape')
   return {did, score: r.score, paths: r.paths}
+}
+
+/** What `trust add` / `trust rm` say after a change, on stderr. */
+export function changeNote(did: string, r: {trusts: unknown[]; stored: boolean}): string {
+  const n = r.trusts.length
+  return `${did} now trusts ${n} identit${n === 1 ? 'y' : 'ies'}; ${r.stored ? 'record published' : 'record not stored: the node already holds it or a newer one'}`
 }

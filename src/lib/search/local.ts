@@ -1,18 +1,9 @@
+import type {StoredObject} from '../records/record-store.js'
 import type {Database} from '../store/db.js'
 import {ftsExpression, type SearchQuery} from './query.js'
 
-export interface LocalHit {
-  /** CID of the signed record. */
-  record: string
-  root: string
-  owner: string
-  name: string
-  mime: string
-  size: number
-  time: number
-  tags: string[]
-  bytes: Uint8Array
-}
+/** A stored object record (RecordStore's row) with its record CID as `record`, and its signed bytes. */
+export type LocalHit = Omit<StoredObject, 'cid'> & {record: string; bytes: Uint8Array}
 
 /**
  * Searches the object records this node holds (object_search, FTS5): words
