@@ -1,6 +1,6 @@
 import {CID} from 'multiformats/cid'
 import {blockMatches} from '../content/cid.js'
-import {CODEC_DELTA, CODEC_DELTA_GZIP, CODEC_GZIP, CODEC_NAMES, CODEC_RAW, MAX_DECODED_SIZE, MAX_DELTA_BASES, MAX_DELTA_DEPTH, MAX_INFLATE_RATIO, MIN_SAVING} from './constants.js'
+import {CODEC_DELTA, CODEC_DELTA_GZIP, CODEC_GZIP, CODEC_NAMES, CODEC_RAW, isDelta, MAX_DECODED_SIZE, MAX_DELTA_BASES, MAX_DELTA_DEPTH, MAX_INFLATE_RATIO, MIN_SAVING} from './constants.js'
 import {applyDelta} from './delta.js'
 import {CodecError} from './errors.js'
 import {gunzipBounded, gzip, looksCompressible} from './gzip.js'
@@ -42,7 +42,7 @@ export function parseEncoded(encoded: Uint8Array, limit = MAX_DECODED_SIZE): Enc
   if (length > limit) throw new CodecError(`encoded block declares ${length} decoded bytes, over the ${limit}-byte limit`)
   const bases: CID[] = []
   let scriptLength = 0
-  if (codec === CODEC_DELTA || codec === CODEC_DELTA_GZIP) {
+  if (isDelta(codec)) {
     const n = r.uint()
     if (n < 1 || n > MAX_DELTA_BASES) throw new CodecError(`delta block names ${n} bases (1 to ${MAX_DELTA_BASES} allowed)`)
     for (let i = 0; i < n; i++) {
@@ -93,7 +93,7 @@ function header(codec: number, length: number, bases: CID[] = []): ByteWriter {
   const w = new ByteWriter(64 + bases.length * 40)
   w.byte(codec)
   w.uint(length)
-  if (codec === CODEC_DELTA || codec === CODEC_DELTA_GZIP) {
+  if (isDelta(codec)) {
     w.uint(bases.length)
     for (const b of bases) {
       w.uint(b.bytes.length)

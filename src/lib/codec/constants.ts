@@ -36,3 +36,8 @@ export const MAX_DELTA_DEPTH = 12
 export const MAX_DELTA_BASES = 16
 /** An encoding is kept only when it is at most this fraction of the raw size. */
 export const MIN_SAVING = 0.95
+
+/** True for the delta codecs (they need bases). */
+export function isDelta(codec: number): boolean {
+  return codec === CODEC_DELTA || codec === CODEC_DELTA_GZIP
+}

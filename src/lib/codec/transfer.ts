@@ -1,6 +1,6 @@
 import type {CID} from 'multiformats/cid'
 import type {BlockStore} from '../store/block-store.js'
-import {CODEC_DELTA, CODEC_DELTA_GZIP, CODEC_GZIP, CODEC_NAMES, CODEC_RAW, type CodecName} from './constants.js'
+import {CODEC_DELTA_GZIP, CODEC_GZIP, isDelta, CODEC_NAMES, CODEC_RAW, type CodecName} from './constants.js'
 
 /**
  * Dynamic block mode (Planet draft 003, "Block protocol"): each peer gets the
@@ -28,7 +28,7 @@ export function encodeForPeer(blocks: BlockStore, cid: CID, offer: PeerOffer): {
     const stored = blocks.codecs.stored(cid)
     const basesHeld = stored.bases.every((b) => offer.have.has(b.toString()))
     const stackOk = codec !== CODEC_DELTA_GZIP || offer.accept.has('gzip')
-    if ((codec === CODEC_GZIP || ((codec === CODEC_DELTA || codec === CODEC_DELTA_GZIP) && basesHeld && stackOk)) && stored.bytes.length < decoded.length) {
+    if ((codec === CODEC_GZIP || (isDelta(codec) && basesHeld && stackOk)) && stored.bytes.length < decoded.length) {
       return {codec, body: stored.bytes, wire: 'stored'}
     }
   }

@@ -1,6 +1,7 @@
+import {varint} from 'multiformats'
 import {CodecError} from './errors.js'
 
-/** Unsigned LEB128 writer into a growable buffer. */
+/** A growable buffer of unsigned varints (LEB128, multiformats' varint) and bytes. */
 export class ByteWriter {
   buf: Uint8Array
   pos = 0
@@ -16,12 +17,10 @@ export class ByteWriter {
   }
 
   uint(n: number): void {
-    this.ensure(8)
-    while (n >= 0x80) {
-      this.buf[this.pos++] = (n & 0x7f) | 0x80
-      n = Math.floor(n / 128)
-    }
-    this.buf[this.pos++] = n
+    const size = varint.encodingLength(n)
+    this.ensure(size)
+    varint.encodeTo(n, this.buf, this.pos)
+    this.pos += size
   }
 
   bytes(b: Uint8Array): void {
@@ -50,19 +49,18 @@ export class ByteReader {
   }
 
   uint(max = Number.MAX_SAFE_INTEGER): number {
-    let n = 0
-    let mul = 1
-    for (let i = 0; i < 8; i++) {
-      if (this.pos >= this.buf.length) throw new CodecError('encoded block ends inside a number')
-      const b = this.buf[this.pos++]
-      n += (b & 0x7f) * mul
-      if (b < 0x80) {
-        if (n > max) throw new CodecError(`encoded block has a value ${n} over its limit ${max}`)
-        return n
-      }
-      mul *= 128
+    if (this.pos >= this.buf.length) throw new CodecError('encoded block ends inside a number')
+    let n: number
+    let size: number
+    try {
+      ;[n, size] = varint.decode(this.buf, this.pos)
+    } catch {
+      throw new CodecError('encoded block ends inside a number, or has one longer than 8 bytes')
     }
-    throw new CodecError('encoded block has a number longer than 8 bytes')
+    if (size > 8) throw new CodecError('encoded block has a number longer than 8 bytes')
+    this.pos += size
+    if (n > max) throw new CodecError(`encoded block has a value ${n} over its limit ${max}`)
+    return n
   }
 
   byte(): number {

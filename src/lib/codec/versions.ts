@@ -4,7 +4,7 @@ import {DAG_PB_CODE, MAX_DAG_DEPTH, RAW_CODE} from '../content/constants.js'
 import type {BlockSink} from '../content/builder.js'
 import type {PackWriter} from '../store/block-store.js'
 import type {Store} from '../store/store.js'
-import {CODEC_DELTA, CODEC_DELTA_GZIP, MAX_DELTA_DEPTH} from './constants.js'
+import {isDelta, MAX_DELTA_DEPTH} from './constants.js'
 import {BaseIndex} from './delta.js'
 import {encodeBest, type BaseBlock} from './encoder.js'
 
@@ -139,8 +139,8 @@ export class EncodingSink implements BlockSink {
     const window = this.base ? this.base.window(offset, bytes.length) : []
     let enc = encodeBest(bytes, window, this.options)
     let depth = 0
-    if (enc && (enc.codec === CODEC_DELTA || enc.codec === CODEC_DELTA_GZIP)) {
-      depth = 1 + Math.max(...enc.bases.map((b) => this.store.blocks.codecs.depthOf(b) ?? MAX_DELTA_DEPTH))
+    if (enc && isDelta(enc.codec)) {
+      depth = this.store.blocks.codecs.depthFor(enc.bases)
       if (depth > MAX_DELTA_DEPTH) {
         enc = encodeBest(bytes, [], this.options)
         depth = 0

@@ -1,7 +1,7 @@
 import {CID} from 'multiformats/cid'
 import {parseCid} from '../content/cid.js'
 import {DAG_CBOR_CODE} from '../content/constants.js'
-import {NotAllowedError, NotFoundError} from '../errors.js'
+import {IntegrityError, NotAllowedError, NotFoundError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
 import {decodeObjectRecord, type ObjectRecord, type SignedRecord} from '../records/object-record.js'
 import {signEraseRecord, verifyErase, type VerifiedErase} from '../records/erase-record.js'
@@ -156,4 +156,23 @@ export function signErasures(records: Array<SignedRecord<ObjectRecord>>, identit
     const erase = signEraseRecord(object, identity, now)
     return verifyErase(erase.bytes, object.bytes)
   })
+}
+
+/**
+ * The object records with root `root` in a peer's GET /v1/records answer:
+ * each decoded and verified, at most `limit` looked at; records that do not
+ * verify or name another root are dropped.
+ */
+export function recordsFromAnswer(answer: unknown, root: CID, limit = 64): Array<SignedRecord<ObjectRecord>> {
+  const list = (answer as {records?: unknown})?.records
+  const out: Array<SignedRecord<ObjectRecord>> = []
+  for (const b64 of Array.isArray(list) ? list.slice(0, limit) : []) {
+    try {
+      const signed = decodeObjectRecord(Buffer.from(String(b64), 'base64'))
+      if (signed.record.root.equals(root)) out.push(signed)
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err
+    }
+  }
+  return out
 }

@@ -1,11 +1,11 @@
-import {IntegrityError, NetworkError, NotFoundError, PolarError} from '../errors.js'
+import {NetworkError, NotFoundError, PolarError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
-import {decodeObjectRecord, type ObjectRecord, type SignedRecord} from '../records/object-record.js'
+import {type ObjectRecord, type SignedRecord} from '../records/object-record.js'
 import {verifyErase, type VerifiedErase} from '../records/erase-record.js'
 import type {NodeContext} from '../node/context.js'
 import {parseCid} from '../content/cid.js'
 import {DAG_CBOR_CODE} from '../content/constants.js'
-import {Erasures, signErasures, type Applied} from './erasures.js'
+import {Erasures, recordsFromAnswer, signErasures, type Applied} from './erasures.js'
 import {compactPacks} from '../store/compact.js'
 
 const compacting = new WeakMap<NodeContext, {running: boolean; again: boolean}>()
@@ -103,7 +103,7 @@ export async function syncErasures(ctx: NodeContext, signal?: AbortSignal): Prom
         for (const e of page.erasures) {
           if (!Number.isSafeInteger(e?.seq) || e.seq <= after) throw new NetworkError(`${peer.url}: erasures out of order`)
           try {
-            const r = new Erasures(ctx.store).apply(verifyErase(Buffer.from(String(e.erase), 'base64'), Buffer.from(String(e.record), 'base64')))
+            const r = erasures.apply(verifyErase(Buffer.from(String(e.erase), 'base64'), Buffer.from(String(e.record), 'base64')))
             if (r.blocks > 0) scheduleCompaction(ctx)
             if (r.applied) {
               total++
@@ -132,14 +132,7 @@ async function recordsFromPeers(ctx: NodeContext, cidText: string): Promise<Arra
   await Promise.all(ctx.peers.live().map(async (peer) => {
     try {
       const r = await ctx.client(peer).records(cid, {timeoutMs: LOOKUP_TIMEOUT_MS})
-      for (const b64 of Array.isArray(r?.records) ? r.records.slice(0, 64) : []) {
-        try {
-          const signed = decodeObjectRecord(Buffer.from(String(b64), 'base64'))
-          if (signed.record.root.equals(cid)) out.push(signed)
-        } catch (err) {
-          if (!(err instanceof IntegrityError)) throw err
-        }
-      }
+      out.push(...recordsFromAnswer(r, cid))
     } catch {}
   }))
   return out

@@ -1,10 +1,9 @@
 import {parseCid} from '../content/cid.js'
 import {DAG_CBOR_CODE} from '../content/constants.js'
-import {InputError, IntegrityError, NetworkError, NotFoundError, PolarError} from '../errors.js'
+import {InputError, NetworkError, NotFoundError, PolarError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
 import {PeerClient} from '../net/client.js'
-import {decodeObjectRecord, type ObjectRecord, type SignedRecord} from '../records/object-record.js'
-import {signErasures} from './erasures.js'
+import {recordsFromAnswer, signErasures} from './erasures.js'
 import type {EraseResult} from './network.js'
 
 /**
@@ -19,15 +18,7 @@ export async function remoteErase(nodeUrl: string, identity: Identity, cidText: 
   try {
     const hello = await client.hello({timeoutMs: 15_000})
     const answer = await client.records(cid, {timeoutMs: 15_000})
-    const records: Array<SignedRecord<ObjectRecord>> = []
-    for (const b64 of Array.isArray(answer?.records) ? answer.records : []) {
-      try {
-        const signed = decodeObjectRecord(Buffer.from(String(b64), 'base64'))
-        if (signed.record.root.equals(cid)) records.push(signed)
-      } catch (err) {
-        if (!(err instanceof IntegrityError)) throw err
-      }
-    }
+    const records = recordsFromAnswer(answer, cid)
     if (records.length === 0) throw new NotFoundError(`${nodeUrl} holds no object record with root ${cid}; check the CID`)
     const signed = signErasures(records, identity)
     let blocks = 0

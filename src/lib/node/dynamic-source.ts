@@ -1,5 +1,5 @@
 import {CID} from 'multiformats/cid'
-import {CODEC_DELTA, CODEC_DELTA_GZIP, CODEC_RAW, CodecError, decodeBlock, MAX_DELTA_DEPTH, parseEncoded} from '../codec/index.js'
+import {CODEC_RAW, isDelta, CodecError, decodeBlock, MAX_DELTA_DEPTH, parseEncoded} from '../codec/index.js'
 import {ACCEPTED_CODECS, MAX_HAVE} from '../codec/transfer.js'
 import {RAW_CODE} from '../content/constants.js'
 import {NotFoundError} from '../errors.js'
@@ -95,10 +95,7 @@ export class DynamicBlockSource extends NetworkBlockSource {
     this.encodedWireBytes += wire.length
     this.encodedBytes += bytes.length
     if (header.codec !== CODEC_RAW && !heal && !this.writer.took(cid)) {
-      let depth = 0
-      if (header.codec === CODEC_DELTA || header.codec === CODEC_DELTA_GZIP) {
-        depth = 1 + Math.max(...header.bases.map((b) => this.store.blocks.codecs.depthOf(b) ?? MAX_DELTA_DEPTH))
-      }
+      const depth = isDelta(header.codec) ? this.store.blocks.codecs.depthFor(header.bases) : 0
       // Stored as it came unless that would make the chain too deep (then whole: the put after this returns).
       if (depth <= MAX_DELTA_DEPTH) await this.writer.putEncoded(cid, wire, {codec: header.codec, depth, bases: header.bases})
     }

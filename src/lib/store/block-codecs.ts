@@ -1,6 +1,6 @@
 import {CID} from 'multiformats/cid'
 import {blockMatches, verifyBlock} from '../content/cid.js'
-import {CODEC_DELTA, CODEC_DELTA_GZIP, CODEC_RAW, CodecError, decodeBlock, MAX_DELTA_DEPTH} from '../codec/index.js'
+import {CODEC_NAMES, CODEC_RAW, CodecError, decodeBlock, MAX_DELTA_DEPTH} from '../codec/index.js'
 import {IntegrityError, NotFoundError} from '../errors.js'
 import type {BlockStore} from './block-store.js'
 
@@ -80,6 +80,11 @@ export class BlockCodecs {
     return this.locate(cid)?.depth
   }
 
+  /** The chain depth of a block delta-encoded against `bases` (1 + the deepest; a base not here counts as too deep). */
+  depthFor(bases: CID[]): number {
+    return 1 + Math.max(...bases.map((b) => this.depthOf(b) ?? MAX_DELTA_DEPTH))
+  }
+
   basesOf(cid: CID): CID[] {
     return (this.stmts.bases.all(cid.bytes) as Uint8Array[]).map((b) => CID.decode(b))
   }
@@ -91,9 +96,8 @@ export class BlockCodecs {
 
   /** Blocks and stored bytes by codec name (status, benchmarks). */
   counts(): Record<string, {blocks: number; bytes: number}> {
-    const names = ['raw', 'gzip', 'delta', 'delta+gzip']
     const out: Record<string, {blocks: number; bytes: number}> = {}
-    for (const r of this.stmts.counts.all() as Array<{codec: number; n: number; bytes: number}>) out[names[r.codec] ?? String(r.codec)] = {blocks: r.n, bytes: r.bytes}
+    for (const r of this.stmts.counts.all() as Array<{codec: number; n: number; bytes: number}>) out[CODEC_NAMES[r.codec] ?? String(r.codec)] = {blocks: r.n, bytes: r.bytes}
     return out
   }
 
@@ -234,9 +238,4 @@ export class BlockCodecs {
       }
     }
   }
-}
-
-/** True for the delta codecs (they need bases). */
-export function isDelta(codec: number): boolean {
-  return codec === CODEC_DELTA || codec === CODEC_DELTA_GZIP
 }
