@@ -1,5 +1,6 @@
 import {lookup} from 'node:dns/promises'
 import {isIP} from 'node:net'
+import {setTimeout as delay} from 'node:timers/promises'
 import {InputError} from '../errors.js'
 import {PeerClient} from '../net/client.js'
 import {HttpError} from '../net/http.js'
@@ -477,14 +478,9 @@ function expandV6(address: string): string[] {
   return [...h, ...(address.includes('::') ? fill : []), ...t].map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms)
-    signal.addEventListener('abort', () => {
-      clearTimeout(t)
-      resolve()
-    }, {once: true})
-  })
+/** Waits `ms`, or less when `signal` aborts (resolving either way; the abort listener is removed when the wait ends). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return delay(ms, undefined, {signal}).catch(() => {})
 }
 
 /** Retries a seed request while the seed is still minting its first record (client.seed throws MINTING). */
@@ -495,7 +491,7 @@ async function retryWhileMinting<T>(fn: () => Promise<T>, signal?: AbortSignal):
       return await fn()
     } catch (err) {
       if ((err as {code?: string}).code !== 'MINTING' || Date.now() > deadline || signal?.aborted) throw err
-      await new Promise((r) => setTimeout(r, 1_000))
+      await sleep(1_000, signal)
     }
   }
 }
