@@ -8,6 +8,8 @@ import {fileURLToPath} from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const plugin = new Plugin({root, type: 'core', ignoreManifest: true, errorOnManifestCreate: true})
 await plugin.load()
-const manifest = plugin.manifest
+// Commands in id order: oclif lists them in the order their files load, which
+// varies between machines and runs, and the committed file must not.
+const manifest = {...plugin.manifest, commands: Object.fromEntries(Object.entries(plugin.manifest.commands).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}
 writeFileSync(new URL('../oclif.manifest.json', import.meta.url), JSON.stringify(manifest, null, 2) + '\n')
 console.error(`oclif.manifest.json: ${Object.keys(manifest.commands).length} commands`)
