@@ -10,12 +10,24 @@ import {defaultGateway, dialBackRefusal, isLocalAddress, probeNatPmp, probeSsdp}
 import {json} from '../helpers.js'
 import {Cluster, NodeProcess, type NodeProcess as Node} from './cluster.js'
 
+/**
+ * A loopback port nothing listens on, below Linux's ephemeral range
+ * (32768–60999): a port freed by a listen(0) here could be handed straight
+ * to a node the test starts next on 127.0.0.1:0, which then answers for it.
+ */
 async function closedPort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as {port: number}).port
-  await new Promise<void>((r) => s.close(() => r()))
-  return port
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 10_000)
+    const s = createServer()
+    const free = await new Promise<boolean>((r) => {
+      s.once('error', () => r(false))
+      s.listen(port, '127.0.0.1', () => r(true))
+    })
+    if (free) {
+      await new Promise<void>((r) => s.close(() => r()))
+      return port
+    }
+  }
 }
 
 describe('nat-test on loopback', {timeout: 90_000}, () => {
