@@ -9,6 +9,7 @@ export {errorFromResponse}
 import {isDid, type Identity} from '../identity/index.js'
 import {signRequest} from './auth.js'
 import {decodeFrames, encodeFrames, MAX_BATCH_BYTES} from './frames.js'
+import {BulkClient} from './bulk.js'
 
 /** Persistent connections kept to one peer (undici pool). */
 export const CONNECTIONS_PER_PEER = 8
@@ -95,6 +96,8 @@ export interface RequestOptions {
 export class PeerClient {
   readonly origin: string
   private readonly pool: Pool
+  /** Batched block answers, read straight into their buffer (plain http only; see bulk.ts). */
+  private readonly bulk: BulkClient | undefined
   private peerDid: string | undefined
   private readonly gate: OutgoingGate | undefined
 
@@ -109,6 +112,7 @@ export class PeerClient {
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InputError(`peer URL must be http(s): ${url}`)
     this.origin = u.origin
     this.pool = new Pool(this.origin, {connections, keepAliveTimeout: 30_000, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS})
+    this.bulk = BulkClient.for(this.origin, Math.min(4, connections))
   }
 
   /**
@@ -340,7 +344,9 @@ export class PeerClient {
     const release = this.gate ? await this.gate.acquire(options.signal) : undefined
     let r
     try {
-      r = await this.requestInto('POST', '/v1/blocks/get', body, {...options, maxBytes: MAX_BATCH_BYTES})
+      r = this.bulk
+        ? await this.bulk.post({path: '/v1/blocks/get', body, contentType: 'application/json', maxBytes: MAX_BATCH_BYTES, alloc: options.alloc ?? Buffer.allocUnsafe, signal: options.signal, timeoutMs: options.timeoutMs ?? REQUEST_TIMEOUT_MS})
+        : await this.requestInto('POST', '/v1/blocks/get', body, {...options, maxBytes: MAX_BATCH_BYTES})
     } finally {
       release?.()
     }
@@ -444,10 +450,12 @@ export class PeerClient {
   }
 
   close(): Promise<void> {
+    this.bulk?.close()
     return this.pool.close()
   }
 
   destroy(): Promise<void> {
+    this.bulk?.close()
     return this.pool.destroy()
   }
 }

@@ -1,0 +1,127 @@
+// BulkClient (net/bulk.ts), the raw HTTP/1.1 client for batched block answers,
+// against real sockets that answer well and badly: every bad answer is a
+// clear error (never a hang, never a buffer filled with the wrong bytes), and a
+// kept-alive connection the peer closed is retried once on a fresh one.
+import assert from 'node:assert/strict'
+import {randomBytes} from 'node:crypto'
+import {createServer as createHttpServer} from 'node:http'
+import {createServer, type Server, type Socket} from 'node:net'
+import {after, describe, it} from 'node:test'
+import {IntegrityError, NetworkError} from '../../src/lib/errors.js'
+import {BulkClient} from '../../src/lib/net/bulk.js'
+
+const servers: Server[] = []
+after(() => { for (const s of servers) s.close() })
+
+function listen(server: Server): Promise<BulkClient> {
+  servers.push(server)
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    const {port} = server.address() as {port: number}
+    resolve(BulkClient.for(`http://127.0.0.1:${port}`)!)
+  }))
+}
+
+/** A server that reads one request head and answers with `answer(socket)`. */
+function raw(answer: (s: Socket) => void): Promise<BulkClient> {
+  return listen(createServer((s) => {
+    let got = ''
+    s.on('data', (b) => {
+      got += b.toString('latin1')
+      if (got.includes('\r\n\r\n')) answer(s)
+    })
+    s.on('error', () => {})
+  }))
+}
+
+const req = (extra: Partial<Parameters<BulkClient['post']>[0]> = {}) => ({path: '/v1/blocks/get', body: Buffer.from('{"cids":[]}'), contentType: 'application/json', maxBytes: 1 << 20, alloc: (n: number) => Buffer.alloc(n), timeoutMs: 5_000, ...extra})
+
+describe('BulkClient', () => {
+  it('reads a large answer into the allocated buffer, over kept-alive connections', async () => {
+    const payload = randomBytes(3 * 1024 * 1024 + 7)
+    let connections = 0
+    const server = createHttpServer((q, r) => {
+      let n = 0
+      q.on('data', (b) => { n += b.length })
+      q.on('end', () => {
+        r.writeHead(200, {'content-type': 'application/vnd.polar.blocks', 'content-length': payload.length, 'x-asked': String(n)})
+        r.end(payload)
+      })
+    })
+    server.on('connection', () => connections++)
+    const client = await listen(server)
+    let allocated: Buffer | undefined
+    for (let i = 0; i < 3; i++) {
+      const a = await client.post(req({maxBytes: 8 << 20, alloc: (n) => (allocated = Buffer.alloc(n))}))
+      assert.equal(a.status, 200)
+      assert.equal(a.body, allocated, 'the body is the buffer alloc gave')
+      assert.ok(a.body.equals(payload))
+      assert.equal(a.headers['x-asked'], '11')
+    }
+    assert.equal(connections, 1, 'one kept-alive connection for sequential requests')
+    client.close()
+  })
+
+  it('refuses an answer over maxBytes from its header, before reading it', async () => {
+    const client = await raw((s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n'))
+    await assert.rejects(client.post(req()), (e) => e instanceof IntegrityError && /over the 1048576-byte limit/.test(e.message))
+  })
+
+  it('an answer without Content-Length, or with two different ones, is an error', async () => {
+    const chunked = await raw((s) => s.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'))
+    await assert.rejects(chunked.post(req()), (e) => e instanceof NetworkError && /Content-Length/.test(e.message))
+    const twice = await raw((s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!'))
+    await assert.rejects(twice.post(req()), (e) => e instanceof NetworkError && /conflicting/.test(e.message))
+  })
+
+  it('a body cut short, garbage, or endless headers are network errors', async () => {
+    const short = await raw((s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this'))
+    await assert.rejects(short.post(req()), NetworkError)
+    const garbage = await raw((s) => s.end('SSH-2.0-OpenSSH\r\n\r\n'))
+    await assert.rejects(garbage.post(req()), (e) => e instanceof NetworkError && /not an HTTP/.test(e.message))
+    const endless = await raw((s) => s.write('HTTP/1.1 200 OK\r\n' + 'X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n'.repeat(1000)))
+    await assert.rejects(endless.post(req()), (e) => e instanceof NetworkError && /headers over/.test(e.message))
+  })
+
+  it('an error status comes back with its (small) body for the caller to map', async () => {
+    const client = await raw((s) => s.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nContent-Length: 13\r\nConnection: close\r\n\r\n{"error":"x"}'))
+    const a = await client.post(req())
+    assert.equal(a.status, 429)
+    assert.equal(a.headers['retry-after'], '2')
+    assert.equal(a.body.toString(), '{"error":"x"}')
+  })
+
+  it('times out a peer that never answers, and a refused connection is a network error', async () => {
+    const silent = await raw(() => {})
+    await assert.rejects(silent.post(req({timeoutMs: 200})), NetworkError)
+    const closed = createServer()
+    const dead = await listen(closed)
+    closed.close()
+    await assert.rejects(dead.post(req()), NetworkError)
+  })
+
+  it('retries once on a new connection when the peer closed a kept-alive one', async () => {
+    let answered = 0
+    let connections = 0
+    // Each connection answers its first request; a second one on it is dropped unanswered (a peer's keep-alive timeout racing the request).
+    const client = await listen(createServer((s) => {
+      connections++
+      let requests = 0
+      let got = ''
+      s.on('error', () => {})
+      s.on('data', (b) => {
+        got += b.toString('latin1')
+        while (got.includes('\r\n\r\n{"cids":[]}')) {
+          got = got.slice(got.indexOf('\r\n\r\n{"cids":[]}') + 15)
+          if (++requests > 1) return void s.destroy()
+          answered++
+          s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+        }
+      })
+    }))
+    assert.equal((await client.post(req())).body.toString(), 'ok')
+    assert.equal((await client.post(req())).body.toString(), 'ok')
+    assert.equal(answered, 2)
+    assert.equal(connections, 2, 'the second request went to a new connection after the first one failed')
+    client.close()
+  })
+})
