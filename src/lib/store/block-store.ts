@@ -5,6 +5,7 @@ import {verifyBlock} from '../content/cid.js'
 import {MAX_BLOCK_SIZE} from '../content/constants.js'
 import {IntegrityError, NotFoundError} from '../errors.js'
 import {fsyncDir} from '../util/fs.js'
+import {StagedWriter} from '../util/staged-writer.js'
 import {HOST, pidAlive} from '../util/process.js'
 import type {Database} from './db.js'
 import {BlockCodecs, type Encoding} from './block-codecs.js'
@@ -253,38 +254,22 @@ export function leaseIsStale(row: PackRow): boolean {
   return row.lease_until < Date.now()
 }
 
-function writeAt(fd: number, buf: Uint8Array, pos: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let off = 0
-    const step = (err: Error | null, n?: number) => {
-      if (err) return reject(err)
-      off += n!
-      if (off >= buf.length) return resolve()
-      write(fd, buf, off, buf.length - off, pos + off, step)
-    }
-    write(fd, buf, 0, buf.length, pos, step)
-  })
-}
-
 const datasync = (fd: number) => new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())))
 
 /**
- * Appends blocks to a leased pack. Writes go to the thread pool while the
- * caller hashes the next chunk; every CHECKPOINT_BYTES a checkpoint fsyncs
+ * Appends blocks to a leased pack through a StagedWriter (staging memory,
+ * O_DIRECT where possible; util/staged-writer.ts): each block is copied in
+ * and written in the background while the caller fetches or hashes the next;
+ * every CHECKPOINT_BYTES (or checkpointMs) a checkpoint flushes, fdatasyncs
  * and indexes what was written so far, overlapping with further writes.
  */
 export class PackWriter {
   private pack: PackRow | undefined
   private fd = -1
-  private pos = 0
+  private out: StagedWriter | undefined
   private committed = 0
   private entries: Entry[] = []
-  private writes: Promise<void>[] = []
-  private inFlight: Array<{p: Promise<void>; n: number}> = []
-  private inFlightBytes = 0
   private sinceCheckpoint = 0
-  private sinceSync = 0
-  private syncing: Promise<void> | undefined
   private checkpointing: Promise<void> | undefined
   private readonly seen = new Set<string>()
   private failed: unknown
@@ -309,14 +294,15 @@ export class PackWriter {
     ftruncateSync(this.fd, pack.size)
     if (pack.size === 0) fsyncDir(this.store.dir)
     this.pack = pack
-    this.pos = pack.size
     this.committed = pack.size
+    this.out = new StagedWriter(this.fd, path, pack.size)
   }
 
   /**
    * Appends a block unless the store already has it. Awaiting it is
-   * back-pressure. `heal` replaces an indexed copy that failed verification
-   * (the caller has verified these bytes).
+   * back-pressure; once it resolves the writer keeps no reference to `bytes`.
+   * `heal` replaces an indexed copy that failed verification (the caller has
+   * verified these bytes).
    */
   async put(cid: CID, bytes: Uint8Array, options: {heal?: boolean; encoding?: Encoding} = {}): Promise<void> {
     if (this.failed) throw this.failed
@@ -325,35 +311,17 @@ export class PackWriter {
     if (this.seen.has(key) || (!options.heal && this.store.has(cid))) return
     this.seen.add(key)
     if (!this.pack) this.open()
-    else if (this.pos + bytes.length > MAX_PACK_SIZE && this.pos > 0) {
+    else if (this.out!.position + bytes.length > MAX_PACK_SIZE && this.out!.position > 0) {
+      if (this.checkpointing) await this.checkpointing
       await this.checkpoint()
-      if (this.syncing) await this.syncing
-      this.finishPack()
+      await this.finishPack()
       this.open()
     }
-    const offset = this.pos
-    this.pos += bytes.length
-    const p = writeAt(this.fd, bytes, offset)
-    p.catch((err) => { this.failed ??= err })
-    this.writes.push(p)
-    this.inFlight.push({p, n: bytes.length})
-    this.inFlightBytes += bytes.length
+    const offset = await this.out!.append(bytes)
     this.entries.push([cid.bytes, offset, bytes.length, Boolean(options.heal), options.encoding])
     this.written++
     this.bytesWritten += bytes.length
     this.sinceCheckpoint += bytes.length
-    while (this.inFlightBytes > MAX_IN_FLIGHT) {
-      const w = this.inFlight.shift()!
-      await w.p
-      this.inFlightBytes -= w.n
-    }
-    this.sinceSync += bytes.length
-    if (this.sinceSync >= EARLY_SYNC_BYTES && !this.syncing) {
-      this.sinceSync = 0
-      const issued = [...this.writes]
-      const fd = this.fd
-      this.syncing = Promise.all(issued).then(() => datasync(fd)).catch(() => {}).finally(() => { this.syncing = undefined })
-    }
     if (this.sinceCheckpoint >= this.checkpointBytes || performance.now() - this.lastCheckpoint >= this.checkpointMs) {
       this.sinceCheckpoint = 0
       this.lastCheckpoint = performance.now()
@@ -382,21 +350,23 @@ export class PackWriter {
     if (!this.pack) return
     const pack = this.pack
     const entries = this.entries
-    const writes = this.writes
-    const end = this.pos
+    const end = this.out!.position
     this.entries = []
-    this.writes = []
-    await Promise.all(writes)
     if (entries.length === 0 && end === this.committed) return
-    if (this.syncing) await this.syncing
+    // Blocks put while this runs land past `end`: their entries wait for the next checkpoint.
+    await this.out!.flush()
     await datasync(this.fd)
     // Checkpoints are serialised by their callers, so `committed` only grows.
     this.store.commit(pack.id, pack.holder!, this.committed, end, entries)
     this.committed = end
   }
 
-  private finishPack(): void {
+  private async finishPack(): Promise<void> {
     if (!this.pack) return
+    await this.out!.close()
+    this.out = undefined
+    // A direct flush pads the last page: cut it back to what is committed.
+    ftruncateSync(this.fd, this.committed)
     closeSync(this.fd)
     this.store.release(this.pack.id, this.pack.holder!)
     this.pack = undefined
@@ -416,10 +386,10 @@ export class PackWriter {
 
   /** Releases the pack without indexing pending blocks (their bytes become garbage past the committed size). */
   async abort(): Promise<void> {
-    // Never close the fd under a write still in the thread pool.
-    await Promise.allSettled([...this.writes, ...this.inFlight.map((w) => w.p)])
     if (this.checkpointing) await this.checkpointing.catch(() => {})
-    if (this.syncing) await this.syncing
+    // Never close the fd under a write still in the thread pool.
+    await this.out?.close()
+    this.out = undefined
     if (this.pack) {
       // Give back the space of what was never indexed (a full disk must not stay full
       // after a failed push: the next writer could not even take its lease).
