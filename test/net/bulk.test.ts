@@ -9,6 +9,9 @@ import {createServer, type Server, type Socket} from 'node:net'
 import {after, describe, it} from 'node:test'
 import {IntegrityError, NetworkError} from '../../src/lib/errors.js'
 import {BulkClient} from '../../src/lib/net/bulk.js'
+import {encodeFrames} from '../../src/lib/net/frames.js'
+import {cidOf} from '../../src/lib/content/cid.js'
+import {RAW_CODE} from '../../src/lib/content/constants.js'
 
 const servers: Server[] = []
 after(() => { for (const s of servers) s.close() })
@@ -59,6 +62,53 @@ describe('BulkClient', () => {
     }
     assert.equal(connections, 1, 'one kept-alive connection for sequential requests')
     client.close()
+  })
+
+  it('frame mode puts each block in its own memory, checked as it comes', async () => {
+    const blocks = [randomBytes(1 << 20), randomBytes(5), randomBytes(300_000), randomBytes(0), randomBytes(1 << 20)].map((bytes) => ({cid: cidOf(RAW_CODE, bytes), bytes}))
+    const body = encodeFrames(blocks)
+    const server = createHttpServer((q, r) => {
+      q.resume()
+      q.on('end', () => {
+        r.writeHead(200, {'content-length': body.length})
+        // Dribbled out in odd pieces, so frame heads and data split across reads.
+        let off = 0
+        const next = () => {
+          if (off >= body.length) return r.end()
+          const n = 1 + Math.floor(Math.random() * 200_000)
+          r.write(body.subarray(off, off + n), next)
+          off += n
+        }
+        next()
+      })
+    })
+    const client = await listen(server)
+    for (let round = 0; round < 3; round++) {
+      const given: Buffer[] = []
+      const a = await client.post(req({maxBytes: 8 << 20, frames: {alloc: (n) => { const b = Buffer.alloc(n); given.push(b); return b }}}))
+      assert.equal(a.status, 200)
+      assert.equal(a.frames!.length, blocks.length)
+      a.frames!.forEach((f, i) => {
+        assert.ok(f.cid.equals(blocks[i].cid))
+        assert.ok(f.bytes.equals(blocks[i].bytes), `block ${i} bytes`)
+        assert.equal(f.bytes, given[i], 'each block is the memory alloc gave for it')
+      })
+    }
+    client.close()
+  })
+
+  it('frame mode refuses a block over the size cap from its frame head, and frames that overrun the answer', async () => {
+    const cid = cidOf(RAW_CODE, Buffer.from('x'))
+    const head = (len: number) => Buffer.concat([Buffer.from([0, cid.bytes.length]), Buffer.from(cid.bytes), Buffer.from([len >>> 24, (len >>> 16) & 255, (len >>> 8) & 255, len & 255])])
+    let allocated = 0
+    const frames = {alloc: (n: number) => { allocated += n; return Buffer.alloc(n) }}
+    const huge = await raw((s) => { const h = head(3 << 20); s.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${h.length + 10}\r\n\r\n`), h])) })
+    await assert.rejects(huge.post(req({maxBytes: 8 << 20, frames})), (e) => e instanceof IntegrityError && /over the .*-byte limit/.test(e.message))
+    assert.equal(allocated, 0, 'nothing allocated for the oversized block')
+    const overrun = await raw((s) => { const h = head(100); s.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${h.length + 50}\r\n\r\n`), h, Buffer.alloc(50)])) })
+    await assert.rejects(overrun.post(req({maxBytes: 8 << 20, frames})), (e) => e instanceof IntegrityError && /past the end/.test(e.message))
+    const badCid = await raw((s) => s.end(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n'), Buffer.from([0, 3, 1, 2, 3, 0, 0, 0, 0])])))
+    await assert.rejects(badCid.post(req({maxBytes: 8 << 20, frames})), (e) => e instanceof IntegrityError && /malformed CID/.test(e.message))
   })
 
   it('refuses an answer over maxBytes from its header, before reading it', async () => {

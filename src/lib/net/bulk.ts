@@ -1,5 +1,8 @@
 import {connect, type Socket} from 'node:net'
+import {CID} from 'multiformats/cid'
+import {MAX_BLOCK_SIZE} from '../content/constants.js'
 import {IntegrityError, NetworkError, PolarError} from '../errors.js'
+import {MAX_BATCH_BLOCKS} from './frames.js'
 
 /**
  * A small HTTP/1.1 client for one thing: bulk answers (`POST /v1/blocks/get`)
@@ -24,7 +27,10 @@ const IDLE_MS = 4_000
 export interface BulkAnswer {
   status: number
   headers: Record<string, string>
+  /** The body (empty for a 200 read as frames). */
   body: Buffer
+  /** With `frames`: the blocks of a 200 answer, each in memory from `frames.alloc`. */
+  frames?: Array<{cid: CID; bytes: Buffer}>
 }
 
 export interface BulkRequest {
@@ -35,6 +41,13 @@ export interface BulkRequest {
   maxBytes: number
   /** Where a 200 body is read into (exactly its declared length). */
   alloc: (size: number) => Buffer
+  /**
+   * Read a 200 body as block frames (docs/protocol.md "Block batches") instead:
+   * each block's data goes straight into its own `alloc(length)` memory (a pool
+   * slot: page-aligned, reused), checked as it comes — at most
+   * MAX_BATCH_BLOCKS frames, none over MAX_BLOCK_SIZE, CIDs that parse.
+   */
+  frames?: {alloc: (size: number, cid: CID) => Buffer}
   signal?: AbortSignal
   timeoutMs: number
 }
@@ -177,6 +190,16 @@ export class BulkClient {
       let keepAlive = true
       let body: Buffer | undefined
       let filled = 0
+      // Frame mode: `need` bytes of the current part go to `into` at `at` (a frame head in fhead, or a block's data).
+      let framing = false
+      const frames: Array<{cid: CID; bytes: Buffer}> = []
+      let left = 0
+      const fhead = Buffer.allocUnsafe(2 + 128 + 4)
+      let part: 'len' | 'cid' | 'data' = 'len'
+      let into: Buffer = fhead
+      let at = 0
+      let need = 2
+      let cidLen = 0
       let sawBytes = false
       let settled = false
       const scratch = Buffer.allocUnsafe(MAX_HEAD_BYTES)
@@ -199,7 +222,52 @@ export class BulkClient {
           return
         }
         this.release(conn, keepAlive)
-        resolve({status, headers, body: body!})
+        resolve(framing ? {status, headers, body: Buffer.alloc(0), frames} : {status, headers, body: body!})
+      }
+
+      /** Frame mode: `n` more bytes arrived at into[at…]; moves to the next part when this one is complete. */
+      const framed = (n: number): void => {
+        at += n
+        need -= n
+        left -= n
+        if (need > 0) return
+        if (part === 'len') {
+          cidLen = fhead.readUInt16BE(0)
+          if (cidLen === 0 || cidLen > 128) return finish(new IntegrityError(`${where}: bad CID length in a block frame`))
+          if (frames.length >= MAX_BATCH_BLOCKS) return finish(new IntegrityError(`${where}: more than ${MAX_BATCH_BLOCKS} blocks in a batch`))
+          part = 'cid'
+          need = cidLen + 4
+          return
+        }
+        if (part === 'cid') {
+          const length = fhead.readUInt32BE(2 + cidLen)
+          let cid: CID
+          try {
+            // A copy: CID.decode keeps the bytes it is given, and fhead is reused for the next frame.
+            cid = CID.decode(Uint8Array.prototype.slice.call(fhead, 2, 2 + cidLen))
+          } catch {
+            return finish(new IntegrityError(`${where}: a block frame holds a malformed CID`))
+          }
+          // Refused from the frame head, before a byte of it is buffered.
+          if (length > MAX_BLOCK_SIZE) return finish(new IntegrityError(`${where}: block ${cid} is ${length} bytes, over the ${MAX_BLOCK_SIZE}-byte limit`))
+          if (length > left) return finish(new IntegrityError(`${where}: block ${cid} runs past the end of the answer`))
+          const bytes = req.frames!.alloc(length, cid)
+          frames.push({cid, bytes})
+          if (length > 0) {
+            part = 'data'
+            into = bytes
+            at = 0
+            need = length
+            return
+          }
+        }
+        // A frame is complete: the next one starts (or the answer ends).
+        if (left === 0) return finish(undefined)
+        if (left < 2) return finish(new IntegrityError(`${where}: truncated block frame`))
+        part = 'len'
+        into = fhead
+        at = 0
+        need = 2
       }
 
       const startBody = (rest: Buffer) => {
@@ -208,8 +276,23 @@ export class BulkClient {
         const length = Number(declared)
         const limit = status === 200 ? req.maxBytes : MAX_ERROR_BODY
         if (length > limit) return finish(new IntegrityError(`${where}: response of ${length} bytes is over the ${limit}-byte limit`))
-        body = status === 200 && length > 0 ? req.alloc(length) : Buffer.allocUnsafe(length)
         if (rest.length > length) return finish(new NetworkError(`${where}: more bytes than the declared ${length}`))
+        if (status === 200 && req.frames) {
+          framing = true
+          left = length
+          if (length === 0) return finish(undefined)
+          if (length < 2) return finish(new IntegrityError(`${where}: truncated block frame`))
+          // Bytes that came with the head: fed through the frame parser part by part.
+          let off = 0
+          while (off < rest.length && !settled) {
+            const n = Math.min(need, rest.length - off)
+            rest.copy(into, at, off, off + n)
+            off += n
+            framed(n)
+          }
+          return
+        }
+        body = status === 200 && length > 0 ? req.alloc(length) : Buffer.allocUnsafe(length)
         rest.copy(body, 0)
         filled = rest.length
         if (filled === length) finish(undefined)
@@ -236,10 +319,12 @@ export class BulkClient {
       }
 
       conn.reading = {
-        target: () => (headDone && body ? body.subarray(filled) : scratch),
+        // Frame mode reads exactly the rest of the current part, so each block lands in its own memory.
+        target: () => (!headDone ? scratch : framing ? into.subarray(at, at + need) : body ? body.subarray(filled) : scratch),
         got: (n, buf) => {
           if (settled) return
           sawBytes = true
+          if (headDone && framing) return framed(n)
           if (headDone) {
             filled += n
             if (filled === body!.length) finish(undefined)

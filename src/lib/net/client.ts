@@ -10,6 +10,7 @@ import {isDid, type Identity} from '../identity/index.js'
 import {signRequest} from './auth.js'
 import {decodeFrames, encodeFrames, MAX_BATCH_BYTES} from './frames.js'
 import {BulkClient} from './bulk.js'
+import {sharedAlloc} from '../content/hash-pool.js'
 
 /** Persistent connections kept to one peer (undici pool). */
 export const CONNECTIONS_PER_PEER = 8
@@ -336,30 +337,42 @@ export class PeerClient {
    * the peer holds, in order, NOT yet verified — the caller must hash-check
    * every one (the fetcher does, on its hash pool) before using it. Blocks the
    * peer lacks are simply absent; a block that was not asked for is an
-   * IntegrityError. `alloc` chooses where the body lands (one buffer).
+   * IntegrityError. `alloc` gives each block its memory (a pool slot; see
+   * util/block-pool.ts) and `discard` takes back the memory of blocks an
+   * error leaves unreturned.
    */
-  async getBlocksUnverified(cids: CID[], options: RequestOptions & {alloc?: (size: number) => Buffer} = {}): Promise<Array<{cid: CID; bytes: Buffer}>> {
+  async getBlocksUnverified(cids: CID[], options: RequestOptions & {alloc?: (size: number, cid: CID) => Buffer; discard?: (bytes: Buffer) => void} = {}): Promise<Array<{cid: CID; bytes: Buffer}>> {
     const body = Buffer.from(JSON.stringify({cids: cids.map(String)}))
+    const alloc = options.alloc ?? ((n: number) => Buffer.allocUnsafe(n))
+    const got: Buffer[] = []
     // Takes a slot of the outgoing gate like any request; a 429/503 is not retried here (the fetcher falls back to single blocks, which are).
     const release = this.gate ? await this.gate.acquire(options.signal) : undefined
     let r
     try {
       r = this.bulk
-        ? await this.bulk.post({path: '/v1/blocks/get', body, contentType: 'application/json', maxBytes: MAX_BATCH_BYTES, alloc: options.alloc ?? Buffer.allocUnsafe, signal: options.signal, timeoutMs: options.timeoutMs ?? REQUEST_TIMEOUT_MS})
-        : await this.requestInto('POST', '/v1/blocks/get', body, {...options, maxBytes: MAX_BATCH_BYTES})
+        ? await this.bulk.post({path: '/v1/blocks/get', body, contentType: 'application/json', maxBytes: MAX_BATCH_BYTES, alloc: Buffer.allocUnsafe, frames: {alloc: (n, cid) => { const b = alloc(n, cid); got.push(b); return b }}, signal: options.signal, timeoutMs: options.timeoutMs ?? REQUEST_TIMEOUT_MS})
+        : await this.requestInto('POST', '/v1/blocks/get', body, {...options, maxBytes: MAX_BATCH_BYTES, alloc: sharedAlloc})
+    } catch (err) {
+      for (const b of got) options.discard?.(b)
+      throw err
     } finally {
       release?.()
     }
     if (r.status !== 200) throw errorFromResponse(r.status, safeJson(r.body), this.origin)
-    let frames
+    let frames: Array<{cid: CID; bytes: Buffer}>
     try {
-      frames = decodeFrames(r.body)
+      frames = (r as {frames?: Array<{cid: CID; bytes: Buffer}>}).frames ?? (decodeFrames(r.body) as Array<{cid: CID; bytes: Buffer}>)
     } catch (err) {
       throw new IntegrityError(`${this.origin}: malformed block batch: ${(err as Error).message}`)
     }
     const asked = new Set(cids.map(String))
-    for (const f of frames) if (!asked.has(f.cid.toString())) throw new IntegrityError(`${this.origin} sent block ${f.cid}, which was not asked for`)
-    return frames as Array<{cid: CID; bytes: Buffer}>
+    for (const f of frames) {
+      if (!asked.has(f.cid.toString())) {
+        for (const b of got) options.discard?.(b)
+        throw new IntegrityError(`${this.origin} sent block ${f.cid}, which was not asked for`)
+      }
+    }
+    return frames
   }
 
   /**

@@ -7,6 +7,8 @@ import type {Store} from '../store/store.js'
 import type {PeerTable} from './peer-table.js'
 import {rankNodes} from './placement.js'
 import {sharedAlloc, verifyMany} from '../content/hash-pool.js'
+import {RAW_CODE} from '../content/constants.js'
+import {BlockPool, releaseBlock} from '../util/block-pool.js'
 
 /** Blocks fetched ahead of the one being written during a network read. */
 export const NETWORK_PREFETCH = 16
@@ -88,6 +90,23 @@ export class NetworkBlockSource implements BlockSource {
   private taken = new Set<string>()
 
   /**
+   * Memory for batched raw leaves (util/block-pool.ts): reused, page-aligned,
+   * hashed in place and written with O_DIRECT. The reader yields raw leaves
+   * as they are, and whoever consumes a yielded chunk releases it
+   * (releaseBlock); other blocks get ordinary shared memory.
+   */
+  private pool: BlockPool | undefined
+  private readonly allocBlock = (size: number, cid: CID): Buffer => {
+    if (cid.code !== RAW_CODE) return sharedAlloc(size)
+    try {
+      this.pool ??= new BlockPool()
+    } catch {
+      return sharedAlloc(size) // no WebAssembly memory here: plain shared memory
+    }
+    return this.pool.alloc(size)
+  }
+
+  /**
    * Keeps the planned blocks from `key` up to BATCH_AHEAD further asked for,
    * BATCH_BLOCKS per request, spread over the sources. Blocks already here
    * are left to the local read.
@@ -125,7 +144,7 @@ export class NetworkBlockSource implements BlockSource {
       try {
         const ask = await this.batchable(cids)
         if (ask.length === 0) return got
-        blocks = await src.client.getBlocksUnverified(ask, {signal, alloc: sharedAlloc})
+        blocks = await src.client.getBlocksUnverified(ask, {signal, alloc: this.allocBlock, discard: releaseBlock})
       } catch (err) {
         if (err instanceof IntegrityError) this.badBlockFrom(src, cids[0])
         // A peer without the batch route (404/405) is not failing: its blocks come singly.
@@ -136,6 +155,7 @@ export class NetworkBlockSource implements BlockSource {
       for (let i = 0; i < blocks.length; i++) {
         const {cid, bytes} = blocks[i]
         if (!ok[i]) {
+          releaseBlock(bytes)
           this.badBlockFrom(src, cid)
           continue
         }

@@ -1,5 +1,6 @@
 import type {ServerResponse} from 'node:http'
 import {NETWORK_WRITER} from '../store/block-store.js'
+import {releaseBlock} from '../util/block-pool.js'
 import {isAbsolute} from 'node:path'
 import {assertSupportedCid, parseCid} from '../content/cid.js'
 import {readFile} from '../content/reader.js'
@@ -223,7 +224,8 @@ async function streamChunks(res: ServerResponse, chunks: AsyncGenerator<Uint8Arr
 function write(res: ServerResponse, chunk: Uint8Array): Promise<void> {
   if (res.destroyed) return Promise.reject(new HttpError(499, 'CLIENT_GONE', 'client went away'))
   return new Promise((resolve, reject) => {
-    if (res.write(chunk)) resolve()
+    // A pooled block (util/block-pool.ts) goes back once the socket is done with it, not before.
+    if (res.write(chunk, () => releaseBlock(chunk))) resolve()
     else {
       res.once('drain', resolve)
       res.once('close', () => reject(new HttpError(499, 'CLIENT_GONE', 'client went away')))

@@ -5,7 +5,10 @@ import {verifyBlock} from '../content/cid.js'
 import {MAX_BLOCK_SIZE} from '../content/constants.js'
 import {IntegrityError, NotFoundError} from '../errors.js'
 import {fsyncDir} from '../util/fs.js'
-import {StagedWriter} from '../util/staged-writer.js'
+import {DIRECT_ALIGN, StagedWriter} from '../util/staged-writer.js'
+import {isPooled} from '../util/block-pool.js'
+
+const PAGE_OF_ZEROS = new Uint8Array(DIRECT_ALIGN)
 import {HOST, pidAlive} from '../util/process.js'
 import type {Database} from './db.js'
 import {BlockCodecs, type Encoding} from './block-codecs.js'
@@ -317,7 +320,12 @@ export class PackWriter {
       await this.finishPack()
       this.open()
     }
-    const offset = await this.out!.append(bytes)
+    // A pooled block of whole pages is written in place (StagedWriter) when it starts on a page: pad to one.
+    const pad = this.out!.direct && bytes.length % DIRECT_ALIGN === 0 && isPooled(bytes) ? (DIRECT_ALIGN - (this.out!.position % DIRECT_ALIGN)) % DIRECT_ALIGN : 0
+    // Both queued at once, so nothing lands between the padding and the block.
+    const padded = pad > 0 ? this.out!.append(PAGE_OF_ZEROS.subarray(0, pad)) : undefined
+    const appended = this.out!.append(bytes)
+    const [, offset] = await Promise.all([padded, appended])
     this.entries.push([cid.bytes, offset, bytes.length, Boolean(options.heal), options.encoding])
     this.written++
     this.bytesWritten += bytes.length

@@ -1,5 +1,6 @@
 import type {Writable} from 'node:stream'
 import {AtomicOutput} from './atomic-output.js'
+import {releaseBlock} from './block-pool.js'
 
 /** A local pull can run entirely in microtasks: yield to the event loop this often (signals, cleanup). */
 const YIELD_EVERY_BYTES = 4 * 1024 * 1024
@@ -39,6 +40,8 @@ export async function writeChunks(cid: string, chunks: AsyncIterable<Uint8Array>
     try {
       for await (const chunk of chunks) {
         await out.write(chunk)
+        // Written, or held by the write in flight: a pooled block's slot may go back (util/block-pool.ts).
+        releaseBlock(chunk)
         size += chunk.length
         await yieldSometimes(chunk.length)
         input.onProgress?.({bytes: size, total})
@@ -54,6 +57,7 @@ export async function writeChunks(cid: string, chunks: AsyncIterable<Uint8Array>
   for await (const chunk of chunks) {
     size += chunk.length
     if (!(await writeOut(stdout, chunk))) return {cid: root, size, readerGone: true}
+    releaseBlock(chunk) // writeOut resolved: the stream has handed it on
     await yieldSometimes(chunk.length)
     input.onProgress?.({bytes: size, total})
   }

@@ -1,4 +1,5 @@
 import {closeSync, constants as fsc, openSync, readSync, write} from 'node:fs'
+import {hold} from './block-pool.js'
 
 /** File offsets, lengths and memory of direct writes are multiples of this. */
 export const DIRECT_ALIGN = 4096
@@ -45,6 +46,10 @@ export class StagedWriter {
   /** Where the next append goes: `pos` plus the appends queued behind the one copying. */
   private reserved: number
   private queue: Promise<void> = Promise.resolve()
+  /** Writes in flight straight from pooled blocks (bounded like the slots). */
+  private inPlace = 0
+  /** Bytes written straight from pooled blocks, without a copy. */
+  inPlaceBytes = 0
   private readonly inFlight = new Set<Promise<void>>()
   private readonly waiters: Array<() => void> = []
   private failed: unknown
@@ -110,6 +115,11 @@ export class StagedWriter {
   }
 
   private async copyIn(bytes: Uint8Array): Promise<void> {
+    if (this.directFd >= 0 && bytes.length > 0 && bytes.length % DIRECT_ALIGN === 0 && this.pos % DIRECT_ALIGN === 0 && !this.tail) {
+      // A pooled block (page-aligned memory) at an aligned offset: written from where it is, no copy.
+      const release = hold(bytes)
+      if (release) return this.writeInPlace(bytes, release)
+    }
     let off = 0
     while (off < bytes.length) {
       if (this.failed) throw this.failed
@@ -158,6 +168,37 @@ export class StagedWriter {
     if (this.failed) throw this.failed
   }
 
+  private async writeInPlace(bytes: Uint8Array, release: () => void): Promise<void> {
+    // What the current slot holds goes first (it ends at `pos`, aligned, so it needs no padding).
+    if (this.cur >= 0) {
+      if (this.dirty) this.seal(this.used)
+      else {
+        this.free.push(this.cur)
+        this.cur = -1
+      }
+    }
+    const at = this.pos
+    this.pos += bytes.length
+    this.inPlaceBytes += bytes.length
+    while (this.inPlace >= SLOTS) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+      if (this.failed) {
+        release()
+        throw this.failed
+      }
+    }
+    this.inPlace++
+    const p = this.writeOut(bytes, at)
+    this.inFlight.add(p)
+    p.catch((err) => { this.failed ??= err }).finally(() => {
+      release()
+      this.inFlight.delete(p)
+      this.inPlace--
+      this.waiters.shift()?.()
+      if (this.failed) for (const w of this.waiters.splice(0)) w()
+    })
+  }
+
   /** Starts the write of the current slot (its first `len` bytes) and lets the next append take a new one. */
   private seal(len: number): void {
     const idx = this.cur
@@ -204,7 +245,7 @@ export class StagedWriter {
     this.directFd = -1
   }
 
-  private async writeOut(buf: Buffer, position: number): Promise<void> {
+  private async writeOut(buf: Uint8Array, position: number): Promise<void> {
     if (this.directFd >= 0) {
       try {
         return await writeFully(this.directFd, buf, position)
