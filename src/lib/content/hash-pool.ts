@@ -99,6 +99,17 @@ function hashOn(worker: Worker, sab: SharedArrayBuffer, ranges: number[]): Promi
   })
 }
 
+/**
+ * Starts the workers now, when a bulk fetch is about to begin: a worker takes
+ * tens of milliseconds to start, which would otherwise delay the first batch.
+ * They retire after idleRetireMs as usual if nothing comes.
+ */
+export function warmHashPool(): void {
+  if (workers || broken) return
+  pool()
+  if (waiting.size === 0 && !idleTimer) idleTimer = setTimeout(retire, hashPool.idleRetireMs).unref()
+}
+
 /** A buffer in shared memory (for response bodies whose blocks verifyMany hashes on the workers). */
 export function sharedAlloc(size: number): Buffer {
   return Buffer.from(new SharedArrayBuffer(size))

@@ -1,5 +1,5 @@
 import {CID} from 'multiformats/cid'
-import {blockMatches} from '../content/cid.js'
+import {sharedAlloc, verifyMany} from '../content/hash-pool.js'
 import {MAX_BATCH_BLOCKS, MAX_BATCH_BYTES} from '../net/frames.js'
 import {HttpError} from '../net/http.js'
 import type {BlockStore} from '../store/block-store.js'
@@ -22,10 +22,12 @@ export function checkBatchRequest(v: any): CID[] {
  * The answer to `POST /v1/blocks/get` (docs/protocol.md "Block batches"): the
  * asked-for blocks this node holds, in the order asked, as frames in one
  * buffer read straight from the packs. Each block is hash-checked before it is
- * put in; absent or damaged blocks are left out (the asker fetches them
- * elsewhere), and so is everything past MAX_BATCH_BYTES (the asker asks again).
+ * sent — on the hash workers when the buffer is shared memory (BatchBuffers),
+ * so the main thread reads and sends the next batch meanwhile; absent or
+ * damaged blocks are left out (the asker fetches them elsewhere), and so is
+ * everything past MAX_BATCH_BYTES (the asker asks again).
  */
-export function readBlockBatch(blocks: BlockStore, cids: CID[], onDamaged: (cid: CID) => void, alloc: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
+export async function readBlockBatch(blocks: BlockStore, cids: CID[], onDamaged: (cid: CID) => void, alloc: (size: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> {
   // Raw blocks are read straight into the answer; encoded ones (codec != 0,
   // stored as deltas or gzip) are decoded and verified by the store first.
   const found: Array<{cid: CID; loc: {pack: number; offset: number; length: number}; decoded?: Uint8Array}> = []
@@ -49,6 +51,7 @@ export function readBlockBatch(blocks: BlockStore, cids: CID[], onDamaged: (cid:
     size += frame
   }
   const out = alloc(size)
+  const frames: Array<{cid: CID; start: number; end: number; bytes: Buffer; check: boolean}> = []
   let at = 0
   for (const {cid, loc, decoded} of found) {
     const start = at
@@ -58,23 +61,34 @@ export function readBlockBatch(blocks: BlockStore, cids: CID[], onDamaged: (cid:
     at += 2 + cid.bytes.length
     out.writeUInt32BE(length, at)
     at += 4
-    let ok = true
     if (decoded) out.set(decoded, at)
     else {
       try {
         blocks.readInto(loc, out, at)
-        ok = blockMatches(cid, out.subarray(at, at + length))
       } catch {
-        ok = false
+        onDamaged(cid)
+        at = start // left out: the next frame overwrites it
+        continue
       }
     }
-    if (ok) at += length
-    else {
-      onDamaged(cid)
-      at = start // left out: the next frame overwrites it
-    }
+    frames.push({cid, start, end: at + length, bytes: out.subarray(at, at + length), check: !decoded})
+    at += length
   }
-  return out.subarray(0, at)
+  const checked = frames.filter((f) => f.check)
+  const ok = await verifyMany(checked)
+  const bad = new Set(checked.filter((_, i) => !ok[i]))
+  if (bad.size === 0) return out.subarray(0, at)
+  // Rare: a damaged block in the middle. The good frames close ranks.
+  let to = 0
+  for (const f of frames) {
+    if (bad.has(f)) {
+      onDamaged(f.cid)
+      continue
+    }
+    out.copyWithin(to, f.start, f.end)
+    to += f.end - f.start
+  }
+  return out.subarray(0, to)
 }
 
 /**
@@ -90,7 +104,8 @@ export class BatchBuffers {
   take(size: number): Buffer {
     const i = this.free.findIndex((b) => b.length >= size)
     if (i >= 0) return this.free.splice(i, 1)[0]
-    return Buffer.allocUnsafeSlow(Math.max(size, this.min))
+    // Shared memory: the hash workers check the blocks in place (content/hash-pool.ts).
+    return sharedAlloc(Math.max(size, this.min))
   }
 
   give(buf: Buffer): void {
