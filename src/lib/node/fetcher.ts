@@ -188,6 +188,20 @@ export class NetworkBlockSource implements BlockSource {
   }
 
   async get(cid: CID, options: {signal?: AbortSignal} = {}): Promise<Uint8Array> {
+    if (this.batching && this.sources.length > 0) {
+      const key = cid.toString()
+      this.batchAhead(key, options.signal)
+      // A block asked for in a batch is taken from it even when a checkpoint has
+      // stored it meanwhile: reading it back would cost a disk read and a hash,
+      // and leave its pool slot unreleased.
+      const pending = this.batched.get(key)
+      if (pending) {
+        this.batched.delete(key)
+        const bytes = await pending
+        if (bytes) return bytes
+        options.signal?.throwIfAborted()
+      }
+    }
     let heal = false
     try {
       return this.store.blocks.get(cid)
@@ -196,17 +210,6 @@ export class NetworkBlockSource implements BlockSource {
         heal = true
         this.log(`local block ${cid} failed verification; fetching a good copy from a peer`)
       } else if (!(err instanceof NotFoundError)) throw err
-    }
-    if (this.batching && !heal && this.sources.length > 0) {
-      const key = cid.toString()
-      this.batchAhead(key, options.signal)
-      const pending = this.batched.get(key)
-      if (pending) {
-        this.batched.delete(key)
-        const bytes = await pending
-        if (bytes) return bytes
-        options.signal?.throwIfAborted()
-      }
     }
     // A local copy that fails verification is an integrity failure (exit 4) when no peer can replace it, not "not found".
     if (this.sources.length === 0) {

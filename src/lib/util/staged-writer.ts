@@ -279,7 +279,8 @@ function roundUp(n: number, to: number): number {
 /**
  * Staging memory, shared by the writers of a process and reused: warm pages
  * cost nothing to write again, fresh ones cost a fault each. Arenas are made
- * on first use (an idle node has none) and at most KEEP_ARENAS are kept.
+ * on first use (an idle node has none), at most KEEP_ARENAS are kept, and
+ * none once SPARE_MS have passed without a writer.
  */
 interface Arena {
   mem: Buffer
@@ -303,6 +304,12 @@ function takeArena(): Arena {
   }
 }
 
+/** Spare arenas are let go after this long unused: an idle node keeps no staging memory. */
+const SPARE_MS = 30_000
+let spareTimer: NodeJS.Timeout | undefined
+
 function giveArena(a: Arena): void {
   if (spare.length < KEEP_ARENAS) spare.push(a)
+  clearTimeout(spareTimer)
+  spareTimer = setTimeout(() => { spare.length = 0 }, SPARE_MS).unref()
 }
