@@ -3,6 +3,7 @@ import {CID} from 'multiformats/cid'
 import {MAX_BLOCK_SIZE} from '../content/constants.js'
 import {IntegrityError, NetworkError, PolarError} from '../errors.js'
 import {MAX_BATCH_BLOCKS} from './frames.js'
+import {OutgoingGate} from './gate.js'
 
 /**
  * A small HTTP/1.1 client for one thing: bulk answers (`POST /v1/blocks/get`)
@@ -69,11 +70,13 @@ interface Conn {
 
 export class BulkClient {
   private idle: Conn[] = []
-  private active = 0
-  private readonly waiting: Array<() => void> = []
+  /** One request per connection, at most `max` connections. */
+  private readonly slots: OutgoingGate
   private closed = false
 
-  constructor(private readonly host: string, private readonly port: number, private readonly max = 4) {}
+  constructor(private readonly host: string, private readonly port: number, max = 4) {
+    this.slots = new OutgoingGate(max, false)
+  }
 
   /** A bulk client for an http: origin, or undefined (https and the rest go through undici). */
   static for(origin: string, max?: number): BulkClient | undefined {
@@ -84,7 +87,7 @@ export class BulkClient {
   }
 
   async post(req: BulkRequest): Promise<BulkAnswer> {
-    await this.slot(req.signal)
+    const done = await this.slots.acquire(req.signal)
     try {
       let conn = this.idle.pop()
       if (conn) {
@@ -99,8 +102,7 @@ export class BulkClient {
       conn = this.open()
       return await this.exchange(conn, req).catch((err) => { throw unwrap(err) })
     } finally {
-      this.active--
-      this.waiting.shift()?.()
+      done()
     }
   }
 
@@ -109,26 +111,6 @@ export class BulkClient {
     this.closed = true
     for (const c of this.idle) c.socket.destroy()
     this.idle = []
-  }
-
-  private async slot(signal?: AbortSignal): Promise<void> {
-    while (this.active >= this.max) {
-      await new Promise<void>((resolve, reject) => {
-        const go = () => {
-          signal?.removeEventListener('abort', stop)
-          resolve()
-        }
-        const stop = () => {
-          const i = this.waiting.indexOf(go)
-          if (i >= 0) this.waiting.splice(i, 1)
-          reject(signal!.reason)
-        }
-        if (signal?.aborted) return stop()
-        signal?.addEventListener('abort', stop, {once: true})
-        this.waiting.push(go)
-      })
-    }
-    this.active++
   }
 
   private open(): Conn {
