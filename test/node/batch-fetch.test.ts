@@ -13,7 +13,7 @@ import Database from 'better-sqlite3'
 import {CID} from 'multiformats/cid'
 import {cidOf} from '../../src/lib/content/cid.js'
 import {RAW_CODE} from '../../src/lib/content/constants.js'
-import {hashPool, sharedAlloc, verifyMany} from '../../src/lib/content/hash-pool.js'
+import {hashPool, sharedAlloc, verifyMany, warmHashPool} from '../../src/lib/content/hash-pool.js'
 import {decodeFrames} from '../../src/lib/net/frames.js'
 import {json} from '../helpers.js'
 import {Cluster, packPath, type NodeProcess} from './cluster.js'
@@ -111,8 +111,27 @@ describe('batched block fetches', {timeout: 120_000}, () => {
   })
 })
 
+/** Starts the workers and waits until they are up (until then verifyMany hashes on the calling thread). */
+async function workersOnline(): Promise<void> {
+  warmHashPool()
+  for (let i = 0; i < 500 && !(hashPool.size() > 0 && hashPool.online() === hashPool.size()); i++) await new Promise((r) => setTimeout(r, 10))
+  assert.ok(hashPool.online() > 0, 'the hash workers came online')
+}
+
 describe('the hash pool', () => {
+  it('hashes on the calling thread until a worker is online, so a first batch never waits for worker start-up', async () => {
+    const block = randomBytes(256 * 1024)
+    const shared = sharedAlloc(block.length)
+    shared.set(block)
+    // Nothing has started the pool in this process yet.
+    assert.equal(hashPool.online(), 0)
+    assert.deepEqual(await verifyMany([{cid: cidOf(RAW_CODE, block), bytes: shared as Uint8Array}]), [true])
+    shared[3] ^= 1
+    assert.deepEqual(await verifyMany([{cid: cidOf(RAW_CODE, block), bytes: shared as Uint8Array}]), [false])
+  })
+
   it('verifies blocks in shared memory on the workers and others in place, and catches a wrong one', async () => {
+    await workersOnline()
     const blocks = [randomBytes(MiB), randomBytes(100), randomBytes(300 * 1024), randomBytes(MiB)]
     const shared = sharedAlloc(blocks.reduce((n, b) => n + b.length, 0))
     let at = 0
@@ -138,6 +157,7 @@ describe('the hash pool', () => {
       const shared = sharedAlloc(block.length)
       shared.set(block)
       const batch = [{cid: cidOf(RAW_CODE, block), bytes: shared as Uint8Array}]
+      await workersOnline()
       assert.deepEqual(await verifyMany(batch), [true])
       assert.ok(hashPool.size() > 0, 'workers run during a batch')
       await new Promise((r) => setTimeout(r, 400))
@@ -145,6 +165,9 @@ describe('the hash pool', () => {
       shared[7] ^= 1
       assert.deepEqual(await verifyMany(batch), [false])
       assert.ok(hashPool.size() > 0, 'new workers for the next batch')
+      // Started but never given a job (not online in time): they retire all the same.
+      await new Promise((r) => setTimeout(r, 400))
+      assert.equal(hashPool.size(), 0, 'unused workers are ended too')
     } finally {
       hashPool.idleRetireMs = was
     }

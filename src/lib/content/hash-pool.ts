@@ -25,8 +25,10 @@ parentPort.on('message', ({id, sab, ranges}) => {
 const MIN_POOLED_BYTES = 64 * 1024
 
 let workers: Worker[] | undefined
+/** Workers that have started (a new one takes tens of milliseconds; until then blocks are hashed here). */
+const online = new Set<Worker>()
 /** Workers idle `idleRetireMs` are ended (retire); `size` is how many run now. */
-export const hashPool = {idleRetireMs: 30_000, size: (): number => workers?.length ?? 0}
+export const hashPool = {idleRetireMs: 30_000, size: (): number => workers?.length ?? 0, online: (): number => online.size}
 let idleTimer: NodeJS.Timeout | undefined
 let broken = false
 let nextId = 0
@@ -49,6 +51,7 @@ function pool(): Worker[] | undefined {
         }
         p?.resolve(digests)
       })
+      w.on('online', () => online.add(w))
       w.on('error', fail)
       w.on('exit', () => fail(new Error('hash worker exited')))
       // Idle workers never keep the process alive (hashOn refs them while a job is out).
@@ -59,6 +62,8 @@ function pool(): Worker[] | undefined {
     broken = true
     return undefined
   }
+  // Started but possibly never used (blocks are hashed here until a worker is online): they retire like idle ones.
+  if (!idleTimer) idleTimer = setTimeout(retire, hashPool.idleRetireMs).unref()
   return workers
 }
 
@@ -72,6 +77,7 @@ function retire(): void {
   const ws = workers
   workers = undefined
   for (const w of ws) {
+    online.delete(w)
     w.removeAllListeners('exit')
     w.removeAllListeners('error')
     w.on('error', () => {})
@@ -82,6 +88,7 @@ function retire(): void {
 function fail(err: unknown): void {
   broken = true
   workers = undefined
+  online.clear()
   for (const p of waiting.values()) p.reject(err)
   waiting.clear()
 }
@@ -105,9 +112,7 @@ function hashOn(worker: Worker, sab: SharedArrayBuffer, ranges: number[]): Promi
  * They retire after idleRetireMs as usual if nothing comes.
  */
 export function warmHashPool(): void {
-  if (workers || broken) return
   pool()
-  if (waiting.size === 0 && !idleTimer) idleTimer = setTimeout(retire, hashPool.idleRetireMs).unref()
 }
 
 /** A buffer in shared memory (for response bodies whose blocks verifyMany hashes on the workers). */
@@ -121,15 +126,18 @@ export function sharedAlloc(size: number): Buffer {
  */
 export async function verifyMany(blocks: Array<{cid: CID; bytes: Uint8Array}>): Promise<boolean[]> {
   const ok: boolean[] = new Array(blocks.length).fill(false)
-  const ws = pool()
+  const ws = pool()?.filter((w) => online.has(w))
   const pooled: number[] = []
   for (let i = 0; i < blocks.length; i++) {
     const {cid, bytes} = blocks[i]
     if (bytes.length > MAX_BLOCK_SIZE || cid.multihash.code !== SHA2_256_CODE) continue
-    if (ws && bytes.buffer instanceof SharedArrayBuffer && bytes.length >= MIN_POOLED_BYTES) pooled.push(i)
+    if (bytes.buffer instanceof SharedArrayBuffer && bytes.length >= MIN_POOLED_BYTES) pooled.push(i)
     else ok[i] = blockMatches(cid, bytes)
   }
-  if (pooled.length === 0 || !ws) return ok
+  if (pooled.length === 0 || !ws || ws.length === 0) {
+    for (const i of pooled) ok[i] = blockMatches(blocks[i].cid, blocks[i].bytes)
+    return ok
+  }
   // Contiguous shares, one per worker, one message each per shared buffer (a batch is one buffer).
   const share = Math.ceil(pooled.length / ws.length)
   const jobs: Array<Promise<void>> = []

@@ -18,6 +18,8 @@ import {NetworkBlockSource, type Source} from './fetcher.js'
  */
 export class DynamicBlockSource extends NetworkBlockSource {
   private readonly bases = new Map<string, Promise<string[]>>()
+  /** This node held no block when the read began (checked once). */
+  private noBlocks: boolean | undefined
   /** Blocks that came encoded, and the bytes they took on the wire vs decoded. */
   encoded = 0
   encodedWireBytes = 0
@@ -25,7 +27,8 @@ export class DynamicBlockSource extends NetworkBlockSource {
 
   override onLinks(links: CID[]): void {
     super.onLinks(links) // raw batches (fetcher.ts) for the blocks batchable() keeps
-    if (this.sources.length === 0) return
+    // A node with no blocks holds no base: nothing can come encoded, so no round trip to ask.
+    if (this.sources.length === 0 || (this.noBlocks ??= this.store.blocks.isEmpty())) return
     const ask = links.filter((c) => c.code === RAW_CODE && !this.bases.has(c.toString()) && !this.store.blocks.has(c))
     if (ask.length === 0) return
     const src = this.sources[0]

@@ -80,6 +80,8 @@ export class NetworkBlockSource implements BlockSource {
 
   /** Index in `planned` of the first block not yet considered for a batch. */
   private frontier = 0
+  /** Batches asked for so far. */
+  private batches = 0
 
   private planned: CID[] = []
   private planIndex = new Map<string, number>()
@@ -119,14 +121,20 @@ export class NetworkBlockSource implements BlockSource {
     const want = Math.min(this.planned.length, at + BATCH_AHEAD)
     while (this.frontier < want) {
       const batch: CID[] = []
-      while (batch.length < BATCH_BLOCKS && this.frontier < this.planned.length) {
+      // The first batches are small (1, 2, 4 blocks): the peer answers a small one
+      // sooner, so the disk starts writing while the full-size ones are read.
+      const size = Math.min(BATCH_BLOCKS, 2 ** this.batches)
+      while (batch.length < size && this.frontier < this.planned.length) {
         const c = this.planned[this.frontier++]
         const k = c.toString()
         if (this.taken.has(k)) continue
         this.taken.add(k)
         if (!this.store.blocks.has(c)) batch.push(c)
       }
-      if (batch.length > 0) this.fetchBatch(batch, signal)
+      if (batch.length > 0) {
+        this.batches++
+        this.fetchBatch(batch, signal)
+      }
     }
   }
 

@@ -100,6 +100,11 @@ export class BlockStore {
     return this.stmts.has.get(cid.bytes) !== undefined
   }
 
+  /** True when no block at all is indexed here (a fresh node). */
+  isEmpty(): boolean {
+    return this.db.prepare('SELECT 1 FROM blocks LIMIT 1').pluck().get() === undefined
+  }
+
   /** The block's bytes, hash-checked unless told otherwise; NotFoundError or IntegrityError. */
   get(cid: CID, options: GetOptions = {}): Uint8Array {
     const loc = this.stmts.locate.get(cid.bytes) as {pack: number; offset: number; length: number; codec: number} | undefined
