@@ -97,7 +97,8 @@ export class NetworkBlockSource implements BlockSource {
    * as they are, and whoever consumes a yielded chunk releases it
    * (releaseBlock); other blocks get ordinary shared memory.
    */
-  private pool: BlockPool | undefined
+  /** @internal (tests read its counters) */
+  pool: BlockPool | undefined
   private readonly allocBlock = (size: number, cid: CID): Buffer => {
     if (cid.code !== RAW_CODE) return sharedAlloc(size)
     try {
