@@ -7,6 +7,8 @@ import {randomBytes} from 'node:crypto'
 import {createServer as createHttpServer} from 'node:http'
 import {createServer, type Server, type Socket} from 'node:net'
 import {after, describe, it} from 'node:test'
+import fc from 'fast-check'
+import {decodeFrames} from '../../src/lib/net/frames.js'
 import {IntegrityError, NetworkError} from '../../src/lib/errors.js'
 import {BulkClient} from '../../src/lib/net/bulk.js'
 import {encodeFrames} from '../../src/lib/net/frames.js'
@@ -172,6 +174,57 @@ describe('BulkClient', () => {
     assert.equal((await client.post(req())).body.toString(), 'ok')
     assert.equal(answered, 2)
     assert.equal(connections, 2, 'the second request went to a new connection after the first one failed')
+    client.close()
+  })
+})
+
+describe('BulkClient frame mode against the reference decoder (property)', () => {
+  it('accepts exactly the bodies decodeFrames accepts, with the same blocks, however the bytes are split', async () => {
+    let body = Buffer.alloc(0)
+    let cuts: number[] = []
+    const client = await listen(createServer((s) => {
+      let got = ''
+      s.on('error', () => {})
+      s.on('data', (b) => {
+        got += b.toString('latin1')
+        if (!got.includes('\r\n\r\n{')) return
+        got = ''
+        s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`)
+        // The body in pieces at the given cut points, so frame heads and data split across reads.
+        let at = 0
+        for (const c of [...cuts, body.length]) {
+          if (c > at) s.write(body.subarray(at, c))
+          at = Math.max(at, c)
+        }
+      })
+    }))
+    const validFrame = fc.record({data: fc.uint8Array({maxLength: 3000})}).map(({data}) => ({cid: cidOf(RAW_CODE, data), bytes: data}))
+    const bodies = fc.oneof(
+      fc.array(validFrame, {maxLength: 6}).map((blocks) => encodeFrames(blocks)),
+      // A valid body with bytes flipped or cut off: whatever the reference decoder says, the client must agree.
+      fc.tuple(fc.array(validFrame, {minLength: 1, maxLength: 4}), fc.nat(), fc.integer({min: 1, max: 255}), fc.boolean()).map(([blocks, at, x, cut]) => {
+        const b = Buffer.from(encodeFrames(blocks))
+        const i = at % b.length
+        return cut ? b.subarray(0, i) : (b[i] ^= x, b)
+      }),
+      fc.uint8Array({maxLength: 64}).map((b) => Buffer.from(b)),
+    )
+    await fc.assert(fc.asyncProperty(bodies, fc.array(fc.nat({max: 20_000}), {maxLength: 5}), async (b, c) => {
+      body = b
+      cuts = c.sort((x, y) => x - y)
+      let want: Array<{cid: string; hex: string}> | undefined
+      try {
+        want = decodeFrames(body).map((f) => ({cid: f.cid.toString(), hex: Buffer.from(f.bytes).toString('hex')}))
+      } catch {}
+      let got: Array<{cid: string; hex: string}> | undefined
+      try {
+        const a = await client.post(req({maxBytes: 1 << 20, frames: {alloc: (n) => Buffer.alloc(n)}}))
+        got = a.frames!.map((f) => ({cid: f.cid.toString(), hex: f.bytes.toString('hex')}))
+      } catch (err) {
+        assert.ok(err instanceof IntegrityError || err instanceof NetworkError, `a clear error, not ${err}`)
+      }
+      assert.deepEqual(got, want)
+    }), {numRuns: 150})
     client.close()
   })
 })
