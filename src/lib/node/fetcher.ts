@@ -72,9 +72,9 @@ export class NetworkBlockSource implements BlockSource {
 
   /**
    * Fetch planned blocks in batches (POST /v1/blocks/get). Off by default: the
-   * pull route turns it on; replication and repair still fetch block by block
-   * (a push stalled behind a partition with batched replication in the chaos
-   * suite's partition scenario; not yet understood).
+   * pull and replicate routes turn it on (whole objects); healing fetches one
+   * block. (An earlier stall of batched replication behind a partition was the
+   * hello recursion fixed in d64899d; the partition scenarios pass with it on.)
    */
   batching = false
 
@@ -275,6 +275,9 @@ export async function locateHolders(root: CID, candidates: Source[], signal?: Ab
 /** Reads a whole object through `source` (fetching and storing what is missing), discarding the bytes. */
 export async function fetchObject(root: CID, source: BlockSource, signal?: AbortSignal): Promise<number> {
   let size = 0
-  for await (const chunk of readFile(root, source, {signal, prefetch: NETWORK_PREFETCH})) size += chunk.length
+  for await (const chunk of readFile(root, source, {signal, prefetch: NETWORK_PREFETCH})) {
+    size += chunk.length
+    releaseBlock(chunk) // counted and dropped: a pooled block's slot goes back
+  }
   return size
 }

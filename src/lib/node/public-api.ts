@@ -313,6 +313,7 @@ async function replicate(ctx: NodeContext, root: CID, recordBytes: Uint8Array, f
   const own = {did: from.did, client: ctx.client(from)}
   const others = ctx.sources().filter((s) => s.did !== from.did)
   const source = new DynamicBlockSource(ctx.store, [own, ...(await locateHolders(root, others)).holders], writer, ctx.peers, ctx.log, root)
+  source.batching = true
   try {
     await fetchObject(root, source)
     await source.finish()
