@@ -73,8 +73,9 @@ export class NetworkBlockSource implements BlockSource {
   /**
    * Fetch planned blocks in batches (POST /v1/blocks/get). Off by default: the
    * pull and replicate routes turn it on (whole objects); healing fetches one
-   * block. (An earlier stall of batched replication behind a partition was the
-   * hello recursion fixed in d64899d; the partition scenarios pass with it on.)
+   * block. (Batched replication once stalled behind a partition; most likely
+   * the hello recursion fixed in d64899d, not proven: the partition and kill
+   * scenarios pass with it on, quick 4 times and full once.)
    */
   batching = false
 
