@@ -5,7 +5,8 @@ import fc from 'fast-check'
 import {identityFromSecret, type Identity} from '../../src/lib/identity/keys.js'
 import {decodePeerRecord, MAX_PEER_RECORD_BYTES, MAX_SERVICES_LENGTH, mintPeerRecord, PeerRecordError, RECORD_TTL_MS, signPeerRecord, stampResource} from '../../src/lib/net/peer-record.js'
 import {mintStamp} from '../../src/lib/net/stamp.js'
-import {isLoopback, subnets} from '../../src/lib/node/discovery.js'
+import {subnets} from '../../src/lib/node/discovery.js'
+import {isLoopback} from '../../src/lib/net/address.js'
 
 const seed = (n: number) => Uint8Array.from({length: 32}, (_, i) => (i === 31 ? n : 0))
 const alice = identityFromSecret('alice', seed(1))

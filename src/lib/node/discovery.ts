@@ -1,3 +1,4 @@
+import {isLoopback, unmapV4, v6Prefix} from '../net/address.js'
 import {lookup} from 'node:dns/promises'
 import {isIP} from 'node:net'
 import {setTimeout as delay} from 'node:timers/promises'
@@ -455,27 +456,14 @@ export function parseSeedUrls(urls: string[]): string[] {
   })
 }
 
-export function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.')
-}
-
 /** The /24 and /16 an IPv4 address is in (IPv6: /48 and /32), as text keys. */
 export function subnets(address: string): [string, string] {
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address
+  const v4 = unmapV4(address)
   if (isIP(v4) === 4) {
     const o = v4.split('.')
     return [`${o[0]}.${o[1]}.${o[2]}.0/24`, `${o[0]}.${o[1]}.0.0/16`]
   }
-  const groups = expandV6(address)
-  return [`${groups.slice(0, 3).join(':')}::/48`, `${groups.slice(0, 2).join(':')}::/32`]
-}
-
-function expandV6(address: string): string[] {
-  const [head, tail = ''] = address.split('::')
-  const h = head ? head.split(':') : []
-  const t = tail ? tail.split(':') : []
-  const fill = Array(Math.max(0, 8 - h.length - t.length)).fill('0')
-  return [...h, ...(address.includes('::') ? fill : []), ...t].map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+  return [v6Prefix(address, 3), v6Prefix(address, 2)]
 }
 
 /** Waits `ms`, or less when `signal` aborts (resolving either way; the abort listener is removed when the wait ends). */

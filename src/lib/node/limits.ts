@@ -1,3 +1,4 @@
+import {unmapV4, v6Prefix} from '../net/address.js'
 import type {IncomingMessage, Server, ServerResponse} from 'node:http'
 import type {Socket} from 'node:net'
 import {sendJson} from '../net/http.js'
@@ -101,13 +102,8 @@ export class TokenBuckets {
 /** The key a request is counted under: its IPv4 address, or the /64 of an IPv6 one (one host usually holds a whole /64). */
 export function addressKey(address: string | undefined): string {
   if (!address) return 'unknown'
-  if (address.startsWith('::ffff:') && address.includes('.')) return address.slice(7)
-  if (!address.includes(':')) return address
-  const [head, tail = ''] = address.split('::')
-  const left = head ? head.split(':') : []
-  const right = tail ? tail.split(':') : []
-  const groups = address.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left
-  return groups.slice(0, 4).map((g) => (g || '0').toLowerCase().replace(/^0+(?=.)/, '')).join(':') + '::/64'
+  const a = unmapV4(address)
+  return a.includes(':') ? v6Prefix(a, 4) : a
 }
 
 const OVER_CAP = Symbol('polar.overCap')

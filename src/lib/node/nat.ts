@@ -1,3 +1,4 @@
+import {isLocalAddress} from '../net/address.js'
 import {createSocket} from 'node:dgram'
 import {lookup} from 'node:dns/promises'
 import {isIP} from 'node:net'
@@ -54,25 +55,10 @@ export interface DialbackAnswer {
 }
 
 /**
- * Whether an address is not globally routable (loopback, RFC 1918, CGNAT,
- * link-local, unique-local, unspecified): such addresses are only dialed back
- * for a requester that is itself on one, so that a stranger on the internet
- * cannot make a node probe its own LAN (RFC 6890 special-purpose registries).
- */
-export function isLocalAddress(address: string): boolean {
-  let a = address.replace(/^\[|\]$/g, '').toLowerCase()
-  if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7)
-  if (isIP(a) === 4) {
-    const [x, y] = a.split('.').map(Number)
-    return x === 0 || x === 10 || x === 127 || (x === 100 && y >= 64 && y < 128) || (x === 169 && y === 254) || (x === 172 && y >= 16 && y < 32) || (x === 192 && y === 168) || x >= 224
-  }
-  if (isIP(a) === 6) return a === '::' || a === '::1' || /^f[cd]/.test(a) || /^fe[89ab]/.test(a) || /^ff/.test(a)
-  return true // not an address at all: treat as local
-}
-
-/**
  * Refuses (with the reason) a dial-back from a requester on a global address
- * to a URL whose host is, or resolves to, a local address.
+ * to a URL whose host is, or resolves to, a local address (net/address.ts,
+ * isLocalAddress: loopback, RFC 1918, CGNAT, link-local, unique-local,
+ * unspecified): a stranger on the internet cannot make a node probe its own LAN.
  */
 export async function dialBackRefusal(url: string, requester: string | undefined): Promise<string | null> {
   if (!requester || isLocalAddress(requester)) return null

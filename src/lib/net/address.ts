@@ -1,0 +1,46 @@
+import {isIP} from 'node:net'
+
+// IP address text as peers' sockets and URLs give it: one place that unmaps
+// IPv4-mapped IPv6, expands IPv6 groups and names prefixes, for the rate caps
+// (limits.ts), the peer table's subnet caps (discovery.ts) and nat-test's
+// local-address check (nat.ts).
+
+/** `::ffff:1.2.3.4` → `1.2.3.4`; brackets dropped; anything else as it is. */
+export function unmapV4(address: string): string {
+  const a = address.replace(/^\[|\]$/g, '')
+  return a.toLowerCase().startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a
+}
+
+/** The eight groups of an IPv6 address, lower case without leading zeros (`::` filled with zeros). */
+export function expandV6(address: string): string[] {
+  const [head, tail = ''] = address.split('::')
+  const h = head ? head.split(':') : []
+  const t = tail ? tail.split(':') : []
+  const fill = address.includes('::') ? Array(Math.max(0, 8 - h.length - t.length)).fill('0') : []
+  return [...h, ...fill, ...t].map((g) => (g || '0').toLowerCase().replace(/^0+(?=.)/, ''))
+}
+
+/** The IPv6 prefix of `groups` 16-bit groups as a text key, e.g. `2001:db8:0:0::/64`. */
+export function v6Prefix(address: string, groups: number): string {
+  return `${expandV6(address).slice(0, groups).join(':')}::/${groups * 16}`
+}
+
+export function isLoopback(address: string): boolean {
+  const a = unmapV4(address)
+  return a.startsWith('127.') || a === '::1'
+}
+
+/**
+ * Whether an address is not globally routable: loopback, RFC 1918, CGNAT,
+ * link-local, unique-local, multicast, unspecified (RFC 6890 special-purpose
+ * registries) — and anything that is not an address at all.
+ */
+export function isLocalAddress(address: string): boolean {
+  const a = unmapV4(address).toLowerCase()
+  if (isIP(a) === 4) {
+    const [x, y] = a.split('.').map(Number)
+    return x === 0 || x === 10 || x === 127 || (x === 100 && y >= 64 && y < 128) || (x === 169 && y === 254) || (x === 172 && y >= 16 && y < 32) || (x === 192 && y === 168) || x >= 224
+  }
+  if (isIP(a) === 6) return a === '::' || a === '::1' || /^f[cd]/.test(a) || /^fe[89ab]/.test(a) || /^ff/.test(a)
+  return true // not an address at all: treat as local
+}
