@@ -407,20 +407,35 @@ export class Discovery {
     let next = 0
     await Promise.all(Array.from({length: Math.min(PING_CONCURRENCY, due.length)}, async () => {
       for (let p = due[next++]; p; p = due[next++]) {
-        const started = performance.now()
-        try {
-          const hello = await this.ctx.client(p).hello({timeoutMs: 3_000, signal: this.abort.signal})
-          if (hello.did !== p.did) throw new Error(`answers as ${hello.did}`)
-          this.ctx.peers.markAlive(p.did, performance.now() - started)
-          // A record about to go stale: fetch the peer's current one (its seed answer starts with it).
-          if (p.recordTime !== null && Date.now() - p.recordTime > 2 * RECORD_REFRESH_MS) {
+        if (!(await this.ping(p))) continue
+        // A record about to go stale: fetch the peer's current one (its seed answer starts with it).
+        if (p.recordTime !== null && Date.now() - p.recordTime > 2 * RECORD_REFRESH_MS) {
+          try {
             await this.learn(await this.ctx.client(p).seed({limit: 1, timeoutMs: 3_000, signal: this.abort.signal}), `refresh from ${p.did}`)
+          } catch {
+            if (!this.abort.signal.aborted) this.ctx.peers.markFailure(p.did)
           }
-        } catch {
-          if (!this.abort.signal.aborted) this.ctx.peers.markFailure(p.did)
         }
       }
     }))
+  }
+
+  /**
+   * One liveness ping (hello): alive with its round-trip time when it answers
+   * as `did`, else a failure (PeerTable back-off). Also the node's out-of-turn
+   * re-pings (PolarNode.repingDown). Resolves whether the peer answered.
+   */
+  async ping(p: {did: string; url: string}, timeoutMs = 3_000): Promise<boolean> {
+    const started = performance.now()
+    try {
+      const hello = await this.ctx.client(p).hello({timeoutMs, signal: this.abort.signal})
+      if (hello.did !== p.did) throw new Error(`answers as ${hello.did}`)
+      this.ctx.peers.markAlive(p.did, performance.now() - started)
+      return true
+    } catch {
+      if (!this.abort.signal.aborted) this.ctx.peers.markFailure(p.did)
+      return false
+    }
   }
 
   stop(): void {

@@ -289,19 +289,6 @@ export class PolarNode {
   }
 
   /** One liveness ping; true when the peer answered as itself. */
-  private async pingOne(p: {did: string; url: string}, timeoutMs = 3_000): Promise<boolean> {
-    const start = performance.now()
-    try {
-      const hello = await this.client(p.url).hello({timeoutMs, signal: this.loops.signal})
-      if (hello.did !== p.did) throw new Error(`answers as ${hello.did}`)
-      this.peers.markAlive(p.did, performance.now() - start)
-      return true
-    } catch {
-      if (!this.stopping) this.peers.markFailure(p.did)
-      return false
-    }
-  }
-
   private repinging?: Promise<boolean>
   private lastReping = 0
   /**
@@ -318,7 +305,7 @@ export class PolarNode {
     const down = this.peers.list().filter((p) => p.state !== 'alive' && (did === undefined || p.did === did))
     if (down.length === 0) return Promise.resolve(false)
     if (did === undefined) this.lastReping = Date.now()
-    const sweep = Promise.all(down.map((p) => this.pingOne(p, REPING_TIMEOUT_MS)))
+    const sweep = Promise.all(down.map((p) => this.ctx.discovery.ping(p, REPING_TIMEOUT_MS)))
       .then((ok) => ok.some(Boolean))
       .finally(() => { this.repinging = undefined })
     this.repinging = sweep
