@@ -1,3 +1,4 @@
+import {httpUrl} from '../net/address.js'
 import {request as httpRequest, type IncomingMessage} from 'node:http'
 import {basename, resolve} from 'node:path'
 import type {Writable} from 'node:stream'
@@ -112,10 +113,8 @@ export class LocalNodeClient {
 }
 
 export function assertUrl(node: string): URL {
-  try {
-    const u = new URL(node)
-    if (u.protocol === 'http:' || u.protocol === 'https:') return u
-  } catch {}
+  const u = httpUrl(node)
+  if (u) return u
   throw new InputError(`--node must be an http(s) URL or the path of a node's socket, got ${JSON.stringify(node)}`)
 }
 

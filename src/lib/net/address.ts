@@ -3,7 +3,17 @@ import {isIP} from 'node:net'
 // IP address text as peers' sockets and URLs give it: one place that unmaps
 // IPv4-mapped IPv6, expands IPv6 groups and names prefixes, for the rate caps
 // (limits.ts), the peer table's subnet caps (discovery.ts) and nat-test's
-// local-address check (nat.ts).
+// local-address check (nat.ts); and the one check of a node URL's scheme.
+
+/** `text` as a URL when it parses and is http: or https:, else undefined (callers word their own error). */
+export function httpUrl(text: string): URL | undefined {
+  try {
+    const u = new URL(text)
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u : undefined
+  } catch {
+    return undefined
+  }
+}
 
 /** `::ffff:1.2.3.4` → `1.2.3.4`; brackets dropped; anything else as it is. */
 export function unmapV4(address: string): string {

@@ -10,6 +10,7 @@ import {isDid, type Identity} from '../identity/index.js'
 import {signRequest} from './auth.js'
 import {decodeFrames, encodeFrames, MAX_BATCH_BYTES} from './frames.js'
 import {BulkClient} from './bulk.js'
+import {httpUrl} from './address.js'
 import {sharedAlloc} from '../content/hash-pool.js'
 
 /** Persistent connections kept to one peer (undici pool). */
@@ -60,13 +61,8 @@ export class PeerClient {
 
   constructor(url: string, private readonly identity?: Identity, connections = CONNECTIONS_PER_PEER, options: {gate?: OutgoingGate} = {}) {
     this.gate = options.gate
-    let u: URL
-    try {
-      u = new URL(url)
-    } catch {
-      throw new InputError(`not a URL: ${url}`)
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InputError(`peer URL must be http(s): ${url}`)
+    const u = httpUrl(url)
+    if (!u) throw new InputError(`peer URL must be an http(s) URL: ${url}`)
     this.origin = u.origin
     this.pool = new Pool(this.origin, {connections, keepAliveTimeout: 30_000, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS})
     this.bulk = BulkClient.for(this.origin, Math.min(4, connections))

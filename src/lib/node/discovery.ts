@@ -1,4 +1,4 @@
-import {isLoopback, unmapV4, v6Prefix} from '../net/address.js'
+import {httpUrl, isLoopback, unmapV4, v6Prefix} from '../net/address.js'
 import {lookup} from 'node:dns/promises'
 import {isIP} from 'node:net'
 import {setTimeout as delay} from 'node:timers/promises'
@@ -463,10 +463,8 @@ export class Discovery {
 /** Checks seed URLs given by a user (exit 2 for anything that is not an http(s) URL). */
 export function parseSeedUrls(urls: string[]): string[] {
   return urls.map((u) => {
-    try {
-      const url = new URL(u)
-      if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin
-    } catch {}
+    const url = httpUrl(u)
+    if (url) return url.origin
     throw new InputError(`seed must be an http(s) URL of a node, got ${JSON.stringify(u)}`)
   })
 }
