@@ -200,6 +200,40 @@ describe('cap building blocks', () => {
   })
 })
 
+describe('queue: a request that waits past queueTimeoutMs', () => {
+  it('gets 503 SATURATED with Retry-After, and the slot holder is not disturbed', async () => {
+    const limits = new InboundLimits({maxRequests: 1, maxQueue: 4, queueTimeoutMs: 150, rate: 1e6, burst: 1e6})
+    let finish!: () => void
+    const server = createServer(async (req, res) => {
+      const admitted = limits.admit(req, res)
+      const release = admitted instanceof Promise ? await admitted : admitted
+      if (!release) return
+      await new Promise<void>((r) => (finish = r))
+      res.end('ok')
+      release()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      const first = fetch(url, {signal: AbortSignal.timeout(5_000)})
+      await waitFor('the first request to hold the slot', () => limits.counters().activeRequests === 1, {intervalMs: 20})
+      const started = Date.now()
+      const second = await fetch(url, {signal: AbortSignal.timeout(5_000)})
+      assert.equal(second.status, 503)
+      assert.ok(Date.now() - started >= 140, 'it waited its time in the queue first')
+      assert.match(second.headers.get('retry-after') ?? '', /^[1-9]\d*$/)
+      const err = (await second.json()) as any
+      assert.equal(err.error.code, 'SATURATED')
+      assert.match(err.error.message, /no slot within 150 ms/)
+      assert.equal(limits.counters().queuedRequests, 0)
+      finish()
+      assert.equal((await first).status, 200)
+    } finally {
+      server.close()
+    }
+  })
+})
+
 describe('queue: a client that gives up while waiting leaves the queue', () => {
   it('frees its place at once', async () => {
     const limits = new InboundLimits({maxRequests: 1, maxQueue: 1, rate: 1e6, burst: 1e6})

@@ -9,6 +9,8 @@ import {after, before, describe, it} from 'node:test'
 import {defaultGateway, dialBackRefusal, probeNatPmp, probeSsdp} from '../../src/lib/node/nat.js'
 import {isLocalAddress} from '../../src/lib/net/address.js'
 import {json} from '../helpers.js'
+import {generateSecretKey, identityFromSecret} from '../../src/lib/identity/keys.js'
+import {signRequest} from '../../src/lib/net/auth.js'
 import {Cluster, NodeProcess, type NodeProcess as Node} from './cluster.js'
 
 /**
@@ -92,6 +94,21 @@ describe('nat-test on loopback', {timeout: 90_000}, () => {
     assert.equal((await post('{"url": 5}')).status, 400)
     assert.equal((await post(JSON.stringify({url: `${a.url}/v1/blocks`}))).status, 400) // only an origin is dialed
     assert.equal((await post('not json')).status, 400)
+  })
+
+  it('the dial-back route caps requests per address: 429 with Retry-After once the burst is spent', async () => {
+    const me = identityFromSecret('dialback-flood', generateSecretKey())
+    const body = Buffer.from(JSON.stringify({url: a.url}))
+    let limited: Response | undefined
+    // The burst is 5 (other tests here may have spent some); the dial-backs themselves succeed meanwhile.
+    for (let i = 0; i < 10 && !limited; i++) {
+      const r = await fetch(`${b.url}/v1/nat/dialback`, {method: 'POST', body, headers: {'content-type': 'application/json', ...signRequest(me, 'POST', '/v1/nat/dialback', body, Date.now(), b.did)}, signal: AbortSignal.timeout(10_000)})
+      if (r.status === 429) limited = r
+      else assert.equal(r.status, 200, await r.text())
+    }
+    assert.ok(limited, 'a 429 within 10 requests')
+    assert.match(limited.headers.get('retry-after') ?? '', /^[1-9]\d*$/)
+    assert.equal(((await limited.json()) as any).error.code, 'RATE_LIMITED')
   })
 })
 
