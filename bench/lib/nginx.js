@@ -7,8 +7,9 @@
 import {spawn} from 'node:child_process'
 import {accessSync, constants, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {request} from 'node:http'
-import {createServer} from 'node:net'
 import {delimiter, join} from 'node:path'
+// One free-port helper for the bench and the fault suite.
+import {freePort} from '../../chaos/proxy.mjs'
 
 // Debian puts nginx in /usr/sbin, which is not on an ordinary user's PATH.
 const EXTRA_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin']
@@ -25,16 +26,6 @@ export function which(name, extra = []) {
 
 export const findNginx = () => which('nginx', EXTRA_DIRS)
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const {port} = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 function head(url) {
   return new Promise((resolve) => {

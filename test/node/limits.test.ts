@@ -200,20 +200,25 @@ describe('cap building blocks', () => {
   })
 })
 
+/** A server behind `limits` whose admitted requests wait for `finish()` before they answer. */
+async function heldServer(limits: InboundLimits): Promise<{url: string; finish: () => void; close: () => void}> {
+  let finish!: () => void
+  const server = createServer(async (req, res) => {
+    const admitted = limits.admit(req, res)
+    const release = admitted instanceof Promise ? await admitted : admitted
+    if (!release) return
+    await new Promise<void>((r) => (finish = r))
+    res.end('ok')
+    release()
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, finish: () => finish(), close: () => server.close()}
+}
+
 describe('queue: a request that waits past queueTimeoutMs', () => {
   it('gets 503 SATURATED with Retry-After, and the slot holder is not disturbed', async () => {
     const limits = new InboundLimits({maxRequests: 1, maxQueue: 4, queueTimeoutMs: 150, rate: 1e6, burst: 1e6})
-    let finish!: () => void
-    const server = createServer(async (req, res) => {
-      const admitted = limits.admit(req, res)
-      const release = admitted instanceof Promise ? await admitted : admitted
-      if (!release) return
-      await new Promise<void>((r) => (finish = r))
-      res.end('ok')
-      release()
-    })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const {url, finish, close} = await heldServer(limits)
     try {
       const first = fetch(url, {signal: AbortSignal.timeout(5_000)})
       await waitFor('the first request to hold the slot', () => limits.counters().activeRequests === 1, {intervalMs: 20})
@@ -229,7 +234,7 @@ describe('queue: a request that waits past queueTimeoutMs', () => {
       finish()
       assert.equal((await first).status, 200)
     } finally {
-      server.close()
+      close()
     }
   })
 })
@@ -237,17 +242,7 @@ describe('queue: a request that waits past queueTimeoutMs', () => {
 describe('queue: a client that gives up while waiting leaves the queue', () => {
   it('frees its place at once', async () => {
     const limits = new InboundLimits({maxRequests: 1, maxQueue: 1, rate: 1e6, burst: 1e6})
-    let finish!: () => void
-    const server = createServer(async (req, res) => {
-      const admitted = limits.admit(req, res)
-      const release = admitted instanceof Promise ? await admitted : admitted
-      if (!release) return
-      await new Promise<void>((r) => (finish = r))
-      res.end('ok')
-      release()
-    })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const {url, finish, close} = await heldServer(limits)
     try {
       const first = fetch(url, {signal: AbortSignal.timeout(5_000)})
       await waitFor('the first request to be handled', () => limits.counters().activeRequests === 1, {intervalMs: 20})
@@ -261,7 +256,7 @@ describe('queue: a client that gives up while waiting leaves the queue', () => {
       assert.equal((await first).status, 200)
       await waitFor('the slot to be free', () => limits.counters().activeRequests === 0, {intervalMs: 20})
     } finally {
-      server.close()
+      close()
     }
   })
 })

@@ -5,23 +5,16 @@ import fc from 'fast-check'
 import {cidOf} from '../../src/lib/content/cid.js'
 import {DAG_CBOR_CODE, DAG_PB_CODE, RAW_CODE} from '../../src/lib/content/constants.js'
 import {IntegrityError, NotAllowedError} from '../../src/lib/errors.js'
-import {identityFromSecret, type Identity} from '../../src/lib/identity/keys.js'
+import {identityFromSecret} from '../../src/lib/identity/keys.js'
 import {decodeEraseRecord, signEraseRecord, verifyErase} from '../../src/lib/records/erase-record.js'
 import {signObjectRecord} from '../../src/lib/records/object-record.js'
+import {signAs} from './sign-as.js'
 
 const seed = (n: number) => Uint8Array.from({length: 32}, (_, i) => (i === 31 ? n : 0))
 const alice = identityFromSecret('alice', seed(1))
 const bob = identityFromSecret('bob', seed(2))
 const ROOT = cidOf(DAG_PB_CODE, new TextEncoder().encode('a root'))
 const object = signObjectRecord({root: ROOT, size: 10, name: 'a.txt', mime: 'text/plain', tags: [], time: 1767225600000}, alice)
-const PREFIX = new TextEncoder().encode('polar-record-v1\n')
-
-/** Mirrors the format (erase-record.ts) to build records the signer would not make. */
-function signAs(signer: Identity, value: Record<string, unknown>): Uint8Array {
-  const {sig: _drop, ...unsigned} = value
-  const sig = signer.sign(Uint8Array.from([...PREFIX, ...dagCbor.encode(unsigned)]))
-  return dagCbor.encode({...unsigned, sig})
-}
 
 const isIntegrity = (err: unknown) => err instanceof IntegrityError
 const isNotOwner = (err: unknown) => err instanceof NotAllowedError && err.code === 'NOT_OWNER'

@@ -7,8 +7,9 @@ import {sha512} from 'multiformats/hashes/sha2'
 import {cidOf} from '../../src/lib/content/cid.js'
 import {DAG_CBOR_CODE, DAG_PB_CODE, RAW_CODE} from '../../src/lib/content/constants.js'
 import {InputError, IntegrityError} from '../../src/lib/errors.js'
-import {identityFromSecret, type Identity} from '../../src/lib/identity/keys.js'
+import {identityFromSecret} from '../../src/lib/identity/keys.js'
 import {decodeObjectRecord, MAX_RECORD_BYTES, signObjectRecord, type UnsignedObjectRecord} from '../../src/lib/records/object-record.js'
+import {signAs} from './sign-as.js'
 
 const seed = (n: number) => Uint8Array.from({length: 32}, (_, i) => (i === 31 ? n : 0))
 const alice = identityFromSecret('alice', seed(1))
@@ -16,16 +17,6 @@ const bob = identityFromSecret('bob', seed(2))
 const ROOT = cidOf(DAG_PB_CODE, new TextEncoder().encode('some dag-pb root'))
 const FIELDS: UnsignedObjectRecord = {root: ROOT, size: 3 * 1048576 + 7, name: 'report.pdf', mime: 'application/pdf', tags: ['work', '2026'], time: 1767225600000}
 
-// Mirrors the record format (object-record.ts): signature over this prefix + canonical dag-cbor of
-// every field but `sig`. The positive control below proves the mirror is right, so the negative
-// tests fail for the reason they name.
-const PREFIX = new TextEncoder().encode('polar-record-v1\n')
-function signAs(signer: Identity, value: Record<string, unknown>): Uint8Array {
-  const {sig: _drop, ...unsigned} = value
-  const body = dagCbor.encode(unsigned)
-  const sig = signer.sign(Uint8Array.from([...PREFIX, ...body]))
-  return dagCbor.encode({...unsigned, sig})
-}
 
 /** A CBOR map whose entries come in the given order (dag-cbor would sort them). */
 function cborMapInOrder(entries: Array<[string, unknown]>): Uint8Array {

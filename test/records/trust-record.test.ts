@@ -7,22 +7,17 @@ import {after, describe, it} from 'node:test'
 import * as dagCbor from '@ipld/dag-cbor'
 import fc from 'fast-check'
 import {InputError, IntegrityError} from '../../src/lib/errors.js'
-import {identityFromSecret, type Identity} from '../../src/lib/identity/keys.js'
+import {identityFromSecret} from '../../src/lib/identity/keys.js'
 import {decodeTrustRecord, MAX_TRUST_ENTRIES, parseWeight, signTrustRecord} from '../../src/lib/records/trust-record.js'
 import {openStore} from '../../src/lib/store/store.js'
 import {changeEntries} from '../../src/lib/trust/change.js'
 import {TrustStore} from '../../src/lib/trust/store.js'
 import {tmpHome} from '../helpers.js'
+import {signAs} from './sign-as.js'
 
 const seed = (n: number) => Uint8Array.from({length: 32}, (_, i) => (i === 31 ? n : i === 30 ? 7 : 0))
 const ids = Array.from({length: 8}, (_, i) => identityFromSecret(`id${i}`, seed(i + 1)))
 const [alice, bob, carol, dave] = ids
-const PREFIX = new TextEncoder().encode('polar-record-v1\n')
-function signAs(signer: Identity, value: Record<string, unknown>): Uint8Array {
-  const {sig: _drop, ...unsigned} = value
-  const sig = signer.sign(Uint8Array.from([...PREFIX, ...dagCbor.encode(unsigned)]))
-  return dagCbor.encode({...unsigned, sig})
-}
 const isIntegrity = (err: unknown) => err instanceof IntegrityError
 const sorted = (e: Array<{did: string; weight: number}>) => [...e].sort((a, b) => (a.did < b.did ? -1 : 1))
 
