@@ -43,6 +43,19 @@ describe('BlockStore and PackWriter', () => {
     return {home, store}
   }
 
+  it('overlapping puts are each indexed at their own bytes; a closed writer refuses more (no new lease)', async () => {
+    const {store} = fresh()
+    const blocks = Array.from({length: 24}, (_, i) => block(100 + i, i % 3 === 0 ? 1048576 : 777 + i))
+    const w = store.blocks.writer({checkpointMs: 0})
+    // All at once, as concurrent batches put them, with a checkpoint after every put.
+    await Promise.all(blocks.map((b) => w.put(b.cid, b.bytes)))
+    await w.close()
+    for (const b of blocks) assert.ok(Buffer.from(store.blocks.get(b.cid)).equals(Buffer.from(b.bytes)))
+    const packs = store.blocks.stats().packs
+    await assert.rejects(w.put(block(999).cid, block(999).bytes), /closed/)
+    assert.equal(store.blocks.stats().packs, packs, 'a put after close took no pack')
+  })
+
   it('put + close, then get returns the verified bytes', async () => {
     const {store} = fresh()
     const blocks = [block(1), block(2, 1), block(3, 1048576), block(4, 0)]

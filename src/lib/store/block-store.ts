@@ -1,4 +1,4 @@
-import {closeSync, constants as fsc, fdatasync, ftruncateSync, mkdirSync, openSync, readSync, write} from 'node:fs'
+import {closeSync, constants as fsc, fdatasync, ftruncateSync, mkdirSync, openSync, readSync} from 'node:fs'
 import {join} from 'node:path'
 import {CID} from 'multiformats/cid'
 import {verifyBlock} from '../content/cid.js'
@@ -7,25 +7,16 @@ import {IntegrityError, NotFoundError} from '../errors.js'
 import {fsyncDir} from '../util/fs.js'
 import {DIRECT_ALIGN, StagedWriter} from '../util/staged-writer.js'
 import {isPooled} from '../util/block-pool.js'
-
-const PAGE_OF_ZEROS = new Uint8Array(DIRECT_ALIGN)
 import {HOST, pidAlive} from '../util/process.js'
 import type {Database} from './db.js'
 import {BlockCodecs, type Encoding} from './block-codecs.js'
+
+const PAGE_OF_ZEROS = new Uint8Array(DIRECT_ALIGN)
 
 /** A pack grows to about this size, then writers start a new one. */
 export const MAX_PACK_SIZE = 1024 * 1024 * 1024
 /** A writer makes its blocks durable and indexed at least this often (bounds what a crash loses). */
 export const CHECKPOINT_BYTES = 64 * 1024 * 1024
-/**
- * Between checkpoints, an fdatasync is started in the background this often:
- * it only keeps the disk busy while the caller hashes, so the checkpoint's own
- * (durable) fdatasync at the end has little left to flush. Index commits stay
- * at CHECKPOINT_BYTES because each one blocks the main thread on SQLite's fsync.
- */
-export const EARLY_SYNC_BYTES = 16 * 1024 * 1024
-/** Bytes written but not yet completed before `put` waits (bounds memory). */
-export const MAX_IN_FLIGHT = 16 * 1024 * 1024
 /** Lease of a writer on another host (shared home); same-host leases are checked by pid instead. */
 export const LEASE_MS = 10 * 60 * 1000
 
@@ -42,17 +33,15 @@ interface PackRow {
 
 export interface WriterOptions {
   /**
-   * Index (and fsync) at least this often. Blocks fetched from the network are
-   * worth keeping sooner (NETWORK_CHECKPOINT_BYTES): a node killed mid-fetch then
-   * resumes from what it had, and a commit is cheap next to the network time.
+   * Index (and fsync) at least this often (default CHECKPOINT_BYTES). Writers
+   * fed from peers also checkpoint by time (NETWORK_WRITER), so a node killed
+   * mid-fetch resumes from what it had.
    */
   checkpointBytes?: number
   /** Also checkpoint once this many milliseconds have passed since the last one (at the next put). */
   checkpointMs?: number
 }
 
-/** Checkpoint interval for writers fed from peers (by bytes; see NETWORK_WRITER). */
-export const NETWORK_CHECKPOINT_BYTES = 8 * 1024 * 1024
 /**
  * Writers fed from peers checkpoint by time: at most ~250 ms of fetched
  * blocks are lost to a kill (a killed pull resumes from the rest), while a
@@ -281,6 +270,9 @@ export class PackWriter {
   private checkpointing: Promise<void> | undefined
   private readonly seen = new Set<string>()
   private failed: unknown
+  private closed = false
+  /** A move to a new pack in progress (puts wait for it). */
+  private rolling: Promise<void> | undefined
   /** Blocks this writer stored (not counting ones already present). */
   written = 0
   bytesWritten = 0
@@ -313,28 +305,41 @@ export class PackWriter {
    * verified these bytes).
    */
   async put(cid: CID, bytes: Uint8Array, options: {heal?: boolean; encoding?: Encoding} = {}): Promise<void> {
+    if (this.closed) throw new Error('this pack writer is closed')
     if (this.failed) throw this.failed
     if (bytes.length > MAX_BLOCK_SIZE + (options.encoding ? 64 * 1024 : 0)) throw new IntegrityError(`block ${cid} is ${bytes.length} bytes, over the ${MAX_BLOCK_SIZE}-byte limit`)
     const key = cid.toString()
     if (this.seen.has(key) || (!options.heal && this.store.has(cid))) return
     this.seen.add(key)
+    // Puts may overlap (batches arrive together): one of them moves to a new pack, the others wait for it.
+    while (this.rolling) await this.rolling
+    if (this.closed) throw new Error('this pack writer is closed')
     if (!this.pack) this.open()
     else if (this.out!.position + bytes.length > MAX_PACK_SIZE && this.out!.position > 0) {
-      if (this.checkpointing) await this.checkpointing
-      await this.checkpoint()
-      await this.finishPack()
-      this.open()
+      this.rolling = (async () => {
+        if (this.checkpointing) await this.checkpointing
+        await this.checkpoint()
+        await this.finishPack()
+        this.open()
+      })()
+      try {
+        await this.rolling
+      } finally {
+        this.rolling = undefined
+      }
     }
     // A pooled block of whole pages is written in place (StagedWriter) when it starts on a page: pad to one.
     const pad = this.out!.direct && bytes.length % DIRECT_ALIGN === 0 && isPooled(bytes) ? (DIRECT_ALIGN - (this.out!.position % DIRECT_ALIGN)) % DIRECT_ALIGN : 0
-    // Both queued at once, so nothing lands between the padding and the block.
+    // Offset and index entry are taken now, with the appends queued in the same turn: a checkpoint
+    // (or a move to a new pack) that starts while the copy waits flushes these bytes before it indexes them.
+    const offset = this.out!.position + pad
     const padded = pad > 0 ? this.out!.append(PAGE_OF_ZEROS.subarray(0, pad)) : undefined
     const appended = this.out!.append(bytes)
-    const [, offset] = await Promise.all([padded, appended])
     this.entries.push([cid.bytes, offset, bytes.length, Boolean(options.heal), options.encoding])
     this.written++
     this.bytesWritten += bytes.length
     this.sinceCheckpoint += bytes.length
+    await Promise.all([padded, appended])
     if (this.sinceCheckpoint >= this.checkpointBytes || performance.now() - this.lastCheckpoint >= this.checkpointMs) {
       this.sinceCheckpoint = 0
       this.lastCheckpoint = performance.now()
@@ -389,6 +394,8 @@ export class PackWriter {
   /** Flushes, indexes and releases the pack. After this every put block is durable. */
   async close(): Promise<void> {
     try {
+      if (this.rolling) await this.rolling.catch(() => {})
+      this.closed = true
       if (this.checkpointing) await this.checkpointing
       if (this.failed) throw this.failed
       await this.checkpoint()
@@ -399,6 +406,7 @@ export class PackWriter {
 
   /** Releases the pack without indexing pending blocks (their bytes become garbage past the committed size). */
   async abort(): Promise<void> {
+    this.closed = true
     if (this.checkpointing) await this.checkpointing.catch(() => {})
     // Never close the fd under a write still in the thread pool.
     await this.out?.close()

@@ -34,6 +34,8 @@ export const SLOTS = 8
 export class StagedWriter {
   private readonly arena: Arena
   private directFd = -1
+  /** Direct writes still go through (an EINVAL turns them off; the fd stays open until close: writes may be in flight on it). */
+  private directOk = true
   private free: number[]
   private cur = -1
   /** File offset of the current slot's first byte (aligned when direct). */
@@ -77,7 +79,7 @@ export class StagedWriter {
       }
     }
     const head = start % DIRECT_ALIGN
-    if (head > 0 && this.directFd >= 0) {
+    if (head > 0 && this.direct) {
       // Starting mid-page: the first slot begins at the page, holding what is already there.
       const tail = Buffer.allocUnsafe(head)
       try {
@@ -96,7 +98,7 @@ export class StagedWriter {
 
   /** True while writes bypass the page cache. */
   get direct(): boolean {
-    return this.directFd >= 0
+    return this.directFd >= 0 && this.directOk
   }
 
   /**
@@ -106,6 +108,7 @@ export class StagedWriter {
    * `bytes` then. Waits (back-pressure) while every slot is being written.
    */
   append(bytes: Uint8Array): Promise<number> {
+    if (this.closed) return Promise.reject(new Error('this staged writer is closed'))
     if (this.failed) return Promise.reject(this.failed)
     const at = this.reserved
     this.reserved += bytes.length
@@ -115,7 +118,7 @@ export class StagedWriter {
   }
 
   private async copyIn(bytes: Uint8Array): Promise<void> {
-    if (this.directFd >= 0 && bytes.length > 0 && bytes.length % DIRECT_ALIGN === 0 && this.pos % DIRECT_ALIGN === 0 && !this.tail) {
+    if (this.direct && bytes.length > 0 && bytes.length % DIRECT_ALIGN === 0 && this.pos % DIRECT_ALIGN === 0 && !this.tail) {
       // A pooled block (page-aligned memory) at an aligned offset: written from where it is, no copy.
       const release = hold(bytes)
       if (release) return this.writeInPlace(bytes, release)
@@ -202,6 +205,8 @@ export class StagedWriter {
   /** Starts the write of the current slot (its first `len` bytes) and lets the next append take a new one. */
   private seal(len: number): void {
     const idx = this.cur
+    // Padding past the data is zeros, not what the (shared, reused) slot held before.
+    if (len > this.used) this.slot(idx).fill(0, this.used, len)
     const buf = this.slot(idx).subarray(0, len)
     const at = this.curStart
     this.cur = -1
@@ -241,12 +246,11 @@ export class StagedWriter {
   }
 
   private useBuffered(): void {
-    if (this.directFd >= 0) try { closeSync(this.directFd) } catch {}
-    this.directFd = -1
+    this.directOk = false
   }
 
   private async writeOut(buf: Uint8Array, position: number): Promise<void> {
-    if (this.directFd >= 0) {
+    if (this.direct) {
       try {
         return await writeFully(this.directFd, buf, position)
       } catch (err) {
