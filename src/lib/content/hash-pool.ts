@@ -47,6 +47,7 @@ function pool(): Worker[] | undefined {
         waiting.delete(id)
         if (waiting.size === 0) {
           for (const x of workers ?? []) x.unref()
+          clearTimeout(idleTimer)
           idleTimer = setTimeout(retire, hashPool.idleRetireMs).unref()
         }
         p?.resolve(digests)
@@ -74,8 +75,12 @@ function pool(): Worker[] | undefined {
 function retire(): void {
   idleTimer = undefined
   if (waiting.size > 0 || !workers) return
-  const ws = workers
+  endAll(workers)
   workers = undefined
+}
+
+/** Terminates workers quietly (their exit is not a failure). */
+function endAll(ws: Worker[]): void {
   for (const w of ws) {
     online.delete(w)
     w.removeAllListeners('exit')
@@ -87,6 +92,8 @@ function retire(): void {
 
 function fail(err: unknown): void {
   broken = true
+  // The others go too: blocks are hashed on the calling thread from now on.
+  endAll(workers ?? [])
   workers = undefined
   online.clear()
   for (const p of waiting.values()) p.reject(err)

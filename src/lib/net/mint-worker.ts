@@ -29,21 +29,23 @@ for (let i = 0; ; i++) {
 export async function mintStampInWorker(resource: string, time: number, bits: number, signal?: AbortSignal): Promise<Stamp> {
   signal?.throwIfAborted()
   let worker: Worker
+  const done = new AbortController()
   try {
     worker = new Worker(SEARCH, {eval: true, workerData: {prefix: STAMP_PREFIX, resource, time, bits}, resourceLimits: {maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16}})
   } catch {
     return mintStamp(resource, time, bits, signal)
   }
+  const onAbort = () => worker.terminate().catch(() => {})
   const nonce = await new Promise<string>((resolve, reject) => {
-    const onAbort = () => {
-      worker.terminate().catch(() => {})
-      reject(signal!.reason ?? new Error('aborted'))
-    }
-    signal?.addEventListener('abort', onAbort, {once: true})
+    signal?.addEventListener('abort', () => reject(signal.reason ?? new Error('aborted')), {once: true, signal: done.signal})
+    signal?.addEventListener('abort', onAbort, {once: true, signal: done.signal})
     worker.once('message', (m) => resolve(String(m)))
     worker.once('error', reject)
     worker.once('exit', (code) => reject(new Error(`stamp worker exited (${code}) without a stamp`)))
-  }).finally(() => worker.terminate().catch(() => {}))
+  }).finally(() => {
+    done.abort() // removes the listeners from the caller's (long-lived) signal
+    worker.terminate().catch(() => {})
+  })
   const stamp = {bits, nonce}
   const problem = stampProblem(stamp, resource, time, bits)
   if (problem) throw new Error(`stamp worker found a nonce that does not verify: ${problem}`)

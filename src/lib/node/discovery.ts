@@ -1,8 +1,7 @@
-import {httpUrl, isLoopback, unmapV4, v6Prefix} from '../net/address.js'
+import {isLoopback, unmapV4, v6Prefix} from '../net/address.js'
 import {lookup} from 'node:dns/promises'
 import {isIP} from 'node:net'
 import {setTimeout as delay} from 'node:timers/promises'
-import {InputError} from '../errors.js'
 import {PeerClient} from '../net/client.js'
 import {HttpError} from '../net/http.js'
 import {decodePeerRecord, expiresAt, mintPeerRecord, RECORD_REFRESH_MS, RECORD_TTL_MS, stampResource, type SignedPeerRecord} from '../net/peer-record.js'
@@ -88,6 +87,8 @@ export class Discovery {
           return r
         })
         .finally(() => { this.minting = undefined })
+      // A caller may not wait for this mint (the old record is still good): its failure is logged here, never unhandled.
+      this.minting.catch((err) => { if (!this.abort.signal.aborted) this.ctx.log(`could not mint a peer record: ${(err as Error).message}`) })
     }
     // A record still fresh is good enough while the next one is minted.
     if (this.own && now < expiresAt(this.own.record) - RECORD_REFRESH_MS) return Promise.resolve(this.own)
@@ -100,7 +101,8 @@ export class Discovery {
     // The first answer needs our record minted; an asker is not kept waiting long for it.
     const minted = this.selfRecord()
     minted.catch(() => {})
-    const own = await Promise.race([minted, new Promise<undefined>((r) => setTimeout(() => r(undefined), SEED_MINT_WAIT_MS).unref())])
+    let timer: NodeJS.Timeout | undefined
+    const own = await Promise.race([minted, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), SEED_MINT_WAIT_MS) })]).finally(() => clearTimeout(timer))
     const others = this.ctx.peers.records(Date.now() - RECORD_TTL_MS, own ? n - 1 : n).map((r) => r.record)
     return own ? {records: [own.bytes, ...others], minting: false} : {records: others, minting: true}
   }
@@ -458,15 +460,6 @@ export class Discovery {
       this.waiting.shift()?.()
     }
   }
-}
-
-/** Checks seed URLs given by a user (exit 2 for anything that is not an http(s) URL). */
-export function parseSeedUrls(urls: string[]): string[] {
-  return urls.map((u) => {
-    const url = httpUrl(u)
-    if (url) return url.origin
-    throw new InputError(`seed must be an http(s) URL of a node, got ${JSON.stringify(u)}`)
-  })
 }
 
 /** The /24 and /16 an IPv4 address is in (IPv6: /48 and /32), as text keys. */
