@@ -151,6 +151,16 @@ describe('BulkClient', () => {
     await assert.rejects(dead.post(req()), NetworkError)
   })
 
+  it('close() ends a request in flight at once, and refuses new ones', async () => {
+    const silent = await raw(() => {})
+    const pending = silent.post(req({timeoutMs: 20_000}))
+    setTimeout(() => silent.close(), 50)
+    const started = Date.now()
+    await assert.rejects(pending, NetworkError)
+    assert.ok(Date.now() - started < 10_000, 'not left to its 20 s time-out')
+    await assert.rejects(silent.post(req()), /closed/)
+  })
+
   it('retries once on a new connection when the peer closed a kept-alive one', async () => {
     let answered = 0
     let connections = 0

@@ -70,6 +70,8 @@ interface Conn {
 
 export class BulkClient {
   private idle: Conn[] = []
+  /** Every open connection, idle or answering (close() ends them all). */
+  private readonly conns = new Set<Conn>()
   /** One request per connection, at most `max` connections. */
   private readonly slots: OutgoingGate
   private closed = false
@@ -87,6 +89,8 @@ export class BulkClient {
   }
 
   async post(req: BulkRequest): Promise<BulkAnswer> {
+    req.signal?.throwIfAborted()
+    if (this.closed) throw new NetworkError('this client is closed')
     const done = await this.slots.acquire(req.signal)
     try {
       let conn = this.idle.pop()
@@ -109,7 +113,7 @@ export class BulkClient {
   /** Closes every connection; requests in flight fail. */
   close(): void {
     this.closed = true
-    for (const c of this.idle) c.socket.destroy()
+    for (const c of this.conns) c.socket.destroy()
     this.idle = []
   }
 
@@ -130,7 +134,9 @@ export class BulkClient {
         },
       },
     })
+    this.conns.add(conn)
     const gone = (err?: Error) => {
+      this.conns.delete(conn)
       clearTimeout(conn.idleTimer)
       const i = this.idle.indexOf(conn)
       if (i >= 0) this.idle.splice(i, 1)
@@ -217,6 +223,7 @@ export class BulkClient {
           cidLen = fhead.readUInt16BE(0)
           if (cidLen === 0 || cidLen > 128) return finish(new IntegrityError(`${where}: bad CID length in a block frame`))
           if (frames.length >= MAX_BATCH_BLOCKS) return finish(new IntegrityError(`${where}: more than ${MAX_BATCH_BLOCKS} blocks in a batch`))
+          if (cidLen + 4 > left) return finish(new IntegrityError(`${where}: truncated block frame`))
           part = 'cid'
           need = cidLen + 4
           return
