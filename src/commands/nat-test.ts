@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {PolarCommand} from '../lib/cli/base-command.js'
 import {InputError} from '../lib/errors.js'
+import {httpUrl} from '../lib/net/address.js'
 import type {NatReport} from '../lib/node/nat.js'
 
 export default class NatTest extends PolarCommand {
@@ -22,14 +23,18 @@ Exit 0 when the dial-back got through, 5 when it did not (behind a NAT or a fire
     const {flags} = await this.parse(NatTest)
     const via = [...(flags.via ?? [])]
     let nodeFlag = flags.node
-    if (nodeFlag && /^https?:\/\//.test(nodeFlag)) {
+    if (nodeFlag && httpUrl(nodeFlag)) {
       via.push(nodeFlag) // a remote node cannot be tested from here, but it can do the dialing
       nodeFlag = undefined
     }
-    for (const v of via) if (!/^https?:\/\/[^/?#]+\/?$/.test(v)) throw new InputError(`--via must be a peer URL like http://host:port, got ${JSON.stringify(v)}`)
+    const origins = via.map((v) => {
+      const u = httpUrl(v)
+      if (!u) throw new InputError(`--via must be a peer URL like http://host:port, got ${JSON.stringify(v)}`)
+      return u.origin // a path is dropped, as for --node
+    })
     const target = await this.target({home: flags.home, node: nodeFlag})
     if (target.kind !== 'local') throw new InputError('`polar nat-test` tests the address a running node announces: start one on this home with `polar serve` (or name its socket with --node)')
-    const query = via.map((v) => `via=${encodeURIComponent(v)}`).join('&')
+    const query = origins.map((v) => `via=${encodeURIComponent(v)}`).join('&')
     const report: NatReport = await target.client.json('POST', `/api/v1/nat-test${query ? '?' + query : ''}`)
     if (this.jsonEnabled()) {
       if (!report.reachable) {

@@ -4,6 +4,7 @@ import {InputError, NetworkError} from '../lib/errors.js'
 import {DEFAULT_KEY_NAME, KeyStore} from '../lib/identity/index.js'
 import {pushObject, type PushResult} from '../lib/objects/index.js'
 import {formatBytes, progressReporter} from '../lib/ui/progress.js'
+import {DEFAULT_MAX_STAMP_BITS, MAX_STAMP_BITS} from '../lib/net/stamp.js'
 
 export default class Push extends PolarCommand {
   static override summary = 'Store a file or standard input as a signed object.'
@@ -38,7 +39,7 @@ Blocks are stored in their smallest encoding (gzip, or a delta against an earlie
     'min-replicas': Flags.integer({description: 'fail (exit 5) when fewer nodes than this hold it', min: 0, max: 64, default: 1}),
     base: Flags.string({description: 'root CID of an earlier version to delta-encode against, or "none" [default: your newest object of the same name]'}),
     quiet: Flags.boolean({char: 'q', description: 'print the CID alone', default: false}),
-    'max-stamp-bits': Flags.integer({description: 'with --node URL: the most proof-of-work (stamp bits) to do when that node does not trust you enough', min: 0, max: 32, default: 20}),
+    'max-stamp-bits': Flags.integer({description: 'with --node URL: the most proof-of-work (stamp bits) to do when that node does not trust you enough', min: 0, max: MAX_STAMP_BITS, default: DEFAULT_MAX_STAMP_BITS}),
   }
 
   async run(): Promise<PushResult> {

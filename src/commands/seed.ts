@@ -27,7 +27,7 @@ With no node running on this home (or with --node URL), nothing can be registere
 
   async run(): Promise<SeedOutput> {
     const {argv, flags} = await this.parse(Seed)
-    const {parseSeedUrls} = await import('../lib/node/discovery.js')
+    const {parseSeedUrls} = await import('../lib/net/address.js')
     const urls = parseSeedUrls(argv as string[])
     const target = await this.target(flags)
     if (target.kind === 'local') {

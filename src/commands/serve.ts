@@ -46,7 +46,7 @@ Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node ask
     if (flags['max-connections'] !== undefined) settings.maxConnections = flags['max-connections']
     if (flags['max-requests'] !== undefined) settings.maxRequests = flags['max-requests']
     if (flags.seed?.length) {
-      const {parseSeedUrls} = await import('../lib/node/discovery.js')
+      const {parseSeedUrls} = await import('../lib/net/address.js')
       settings.seeds = [...settings.seeds, ...parseSeedUrls(flags.seed)]
     }
     const {handleGateway} = await import('../lib/net/gateway.js')

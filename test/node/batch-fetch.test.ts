@@ -16,7 +16,7 @@ import {RAW_CODE} from '../../src/lib/content/constants.js'
 import {hashPool, sharedAlloc, verifyMany, warmHashPool} from '../../src/lib/content/hash-pool.js'
 import {decodeFrames} from '../../src/lib/net/frames.js'
 import {json} from '../helpers.js'
-import {Cluster, packPath, type NodeProcess} from './cluster.js'
+import {Cluster, packPath, waitFor, type NodeProcess} from './cluster.js'
 
 const MiB = 1024 * 1024
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
@@ -160,14 +160,12 @@ describe('the hash pool', () => {
       await workersOnline()
       assert.deepEqual(await verifyMany(batch), [true])
       assert.ok(hashPool.size() > 0, 'workers run during a batch')
-      await new Promise((r) => setTimeout(r, 400))
-      assert.equal(hashPool.size(), 0, 'idle workers are ended')
+      await waitFor('idle workers to be ended', () => hashPool.size() === 0, {timeoutMs: 10_000})
       shared[7] ^= 1
       assert.deepEqual(await verifyMany(batch), [false])
       assert.ok(hashPool.size() > 0, 'new workers for the next batch')
       // Started but never given a job (not online in time): they retire all the same.
-      await new Promise((r) => setTimeout(r, 400))
-      assert.equal(hashPool.size(), 0, 'unused workers are ended too')
+      await waitFor('unused workers to be ended too', () => hashPool.size() === 0, {timeoutMs: 10_000})
     } finally {
       hashPool.idleRetireMs = was
     }

@@ -84,6 +84,7 @@ describe('trust records', () => {
     fc.assert(fc.property(fc.uint8Array({maxLength: 600}), (b) => {
       try {
         decodeTrustRecord(b)
+        assert.fail('random bytes decoded as a trust record')
       } catch (err) {
         assert.ok(isIntegrity(err), String(err))
       }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import fc from 'fast-check'
-import {allScores, trustScore, type TrustGraph} from '../../src/lib/trust/score.js'
+import {allScores, MAX_LISTED_PATHS, trustScore, type TrustGraph} from '../../src/lib/trust/score.js'
 
 type Edges = Record<string, Record<string, number>>
 const graphOf = (edges: Edges): TrustGraph => ({out: (d) => Object.entries(edges[d] ?? {}).map(([did, weight]) => ({did, weight}))})
@@ -74,6 +74,25 @@ describe('trust score', () => {
     assert.ok(close(trustScore(graphOf(eq), 'me', 'x').score, 1 / 3 / 2))
   })
 
+  it('lists at most MAX_LISTED_PATHS paths, the largest, and counts them all', () => {
+    // me → 12 → 12 → t: 144 three-hop paths of weights 1/144 ... with one heavier branch.
+    const e: Edges = {me: {}}
+    for (let i = 0; i < 12; i++) {
+      e.me[`a${i}`] = i === 0 ? 5 : 1
+      e[`a${i}`] = {}
+      for (let j = 0; j < 12; j++) {
+        e[`a${i}`][`b${j}`] = 1
+        e[`b${j}`] = {t: 1}
+      }
+    }
+    const s = trustScore(graphOf(e), 'me', 't')
+    assert.equal(s.pathCount, 144)
+    assert.equal(s.paths.length, MAX_LISTED_PATHS)
+    assert.ok(close(s.score, bruteForce(e, 'me', 't')))
+    assert.ok(s.paths.every((p, i) => i === 0 || p.weight <= s.paths[i - 1].weight), 'largest first')
+    assert.equal(s.paths[0].path[1], 'a0', 'the heavier branch leads')
+  })
+
   it('matches brute force on random graphs (property)', () => {
     const names = ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6']
     const graph = fc.dictionary(fc.constantFrom(...names), fc.dictionary(fc.constantFrom(...names), fc.double({min: 0.001, max: 1000, noNaN: true}), {maxKeys: 5}), {maxKeys: 7})
@@ -82,7 +101,7 @@ describe('trust score', () => {
       const got = trustScore(graphOf(edges), self, target)
       const want = bruteForce(edges, self, target)
       assert.ok(close(got.score, want), `${got.score} vs ${want}`)
-      assert.ok(close(got.paths.reduce((s, p) => s + p.weight, 0), self === target ? 1 : want))
+      assert.ok(got.pathCount <= MAX_LISTED_PATHS ? close(got.paths.reduce((s, p) => s + p.weight, 0), self === target ? 1 : want) : got.paths.length === MAX_LISTED_PATHS)
       for (const p of got.paths) {
         assert.equal(new Set(p.path).size, p.path.length, 'a path visits no identity twice')
         assert.ok(p.path.length - 1 <= 3)

@@ -2,7 +2,6 @@ import {Args, Flags} from '@oclif/core'
 import {PolarCommand} from '../../lib/cli/base-command.js'
 import {viaOf} from '../../lib/cli/via.js'
 import {DEFAULT_KEY_NAME, KeyStore} from '../../lib/identity/index.js'
-import {parseWeight} from '../../lib/records/trust-record.js'
 
 export default class TrustAdd extends PolarCommand {
   static override summary = 'Trust an identity with a weight (or change its weight), and publish your re-signed trust record.'
@@ -19,6 +18,8 @@ export default class TrustAdd extends PolarCommand {
 
   async run(): Promise<{owner: string; trusts: Array<{did: string; weight: number}>; record: string; stored: boolean}> {
     const {args, flags} = await this.parse(TrustAdd)
+    // The record codec loads only when the command runs (not for --help or start-up).
+    const {parseWeight} = await import('../../lib/records/trust-record.js')
     const weight = parseWeight(flags.weight)
     const target = await this.target(flags)
     const identity = new KeyStore(target.home).loadOrCreate(flags.key)

@@ -9,12 +9,10 @@ import type {Identity} from '../identity/index.js'
 import {signRequest} from '../net/auth.js'
 import {PeerClient} from '../net/client.js'
 import {errorFromResponse} from '../net/http.js'
-import {mintStamp, writeStampResource} from '../net/stamp.js'
+import {DEFAULT_MAX_STAMP_BITS, mintStamp, writeStampResource} from '../net/stamp.js'
 import {guessMime, openSource, type PushResult} from '../objects/index.js'
 import {signObjectRecord} from '../records/object-record.js'
 
-/** Default for push --max-stamp-bits: about 1.6 s of hashing here on average (DEFAULT_STAMP_BITS 19 is ~0.8 s). */
-export const DEFAULT_MAX_STAMP_BITS = 20
 
 export interface RemotePushInput {
   file: string

@@ -1,4 +1,5 @@
 import {isIP} from 'node:net'
+import {InputError} from '../errors.js'
 
 // IP address text as peers' sockets and URLs give it: one place that unmaps
 // IPv4-mapped IPv6, expands IPv6 groups and names prefixes, for the rate caps
@@ -53,4 +54,13 @@ export function isLocalAddress(address: string): boolean {
   }
   if (isIP(a) === 6) return a === '::' || a === '::1' || /^f[cd]/.test(a) || /^fe[89ab]/.test(a) || /^ff/.test(a)
   return true // not an address at all: treat as local
+}
+
+/** Checks seed URLs given by a user (exit 2 for anything that is not an http(s) URL). */
+export function parseSeedUrls(urls: string[]): string[] {
+  return urls.map((u) => {
+    const url = httpUrl(u)
+    if (url) return url.origin
+    throw new InputError(`seed must be an http(s) URL of a node, got ${JSON.stringify(u)}`)
+  })
 }

@@ -149,7 +149,8 @@ export function errorFromResponse(status: number, body: any, where: string): Pol
   const code = body?.error?.code ?? `HTTP_${status}`
   const message = `${where}: ${body?.error?.message ?? `HTTP ${status}`}`
   if (status === 507) return new PolarError(message, {code})
-  if (status === 404) return new NotFoundError(message, {code})
+  // 410: erased by its owner (ERASED), "not found" as for a local erase.
+  if (status === 404 || status === 410) return new NotFoundError(message, {code})
   if (status === 403 || status === 429) return new NotAllowedError(message, {code})
   if (status === 400 || status === 413) return new InputError(message, {code})
   if (status === 502 && code === 'INTEGRITY') return new IntegrityError(message, {code})

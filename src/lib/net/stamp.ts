@@ -17,6 +17,8 @@ export interface Stamp {
 export const STAMP_PREFIX = 'polar-stamp/v1'
 /** About one second of work here: node hashes ~660k short inputs/s on this 2-core VM, so 2^19 takes ~0.8 s on average (20 bits: 1.6 s). */
 export const DEFAULT_STAMP_BITS = 19
+/** Default for push --max-stamp-bits: about 1.6 s of hashing here on average (DEFAULT_STAMP_BITS is ~0.8 s). */
+export const DEFAULT_MAX_STAMP_BITS = 20
 export const MAX_STAMP_BITS = 32
 
 function digest(resource: string, time: number, nonce: string): Buffer {

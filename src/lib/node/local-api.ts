@@ -1,3 +1,4 @@
+import {parseSeedUrls} from '../net/address.js'
 import type {ServerResponse} from 'node:http'
 import {NETWORK_WRITER} from '../store/block-store.js'
 import {releaseBlock} from '../util/block-pool.js'
@@ -157,7 +158,6 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
       if (!Array.isArray(v?.urls) || v.urls.length === 0 || v.urls.length > 64 || !v.urls.every((u: unknown) => typeof u === 'string')) throw new Error('expected {"urls": ["http://host:port", …]} with 1-64 URLs')
       return v.urls as string[]
     })
-    const {parseSeedUrls} = await import('./discovery.js')
     const r = await ctx.discovery.seed(parseSeedUrls(value))
     if (r.answered === 0) throw new NetworkError(`no seed answered: ${r.errors.map((e) => `${e.url}: ${e.error}`).join('; ')}`)
     sendJson(res, 200, r)

@@ -25,8 +25,7 @@ function accept(ctx: NodeContext, bytes: Uint8Array, from?: string) {
 
 function scoreAnswer(ctx: NodeContext, from: string, did: string) {
   const s = trustStore(ctx).score(from, did)
-  const MAX_PATHS = 100
-  return {did, from, score: s.score, paths: s.paths.slice(0, MAX_PATHS), pathCount: s.paths.length}
+  return {did, from, score: s.score, paths: s.paths, pathCount: s.pathCount}
 }
 
 /** Peer protocol routes of issue 5: search this node's index, and trust records (docs/protocol.md). */

@@ -24,8 +24,14 @@ export interface TrustPath {
 export interface TrustScore {
   did: string
   score: number
+  /** The largest contributing paths, at most MAX_LISTED_PATHS of them. */
   paths: TrustPath[]
+  /** How many paths contribute in all. */
+  pathCount: number
 }
+
+/** Paths listed with a score (a 3-hop graph of full records can have millions). */
+export const MAX_LISTED_PATHS = 100
 
 /** A graph's out-edges as fractions (weight / sum of the truster's weights), cached per truster. */
 class Fractions {
@@ -52,12 +58,14 @@ class Fractions {
  * directly, so a 3-hop score costs O(N1·M), not O(N1·M·K).
  */
 export function trustScore(graph: TrustGraph, self: string, target: string, {withPaths = true} = {}): TrustScore {
-  if (self === target) return {did: target, score: 1, paths: withPaths ? [{path: [self], weight: 1}] : []}
+  if (self === target) return {did: target, score: 1, paths: withPaths ? [{path: [self], weight: 1}] : [], pathCount: 1}
   const f = new Fractions(graph)
   const paths: TrustPath[] = []
   let score = 0
+  let pathCount = 0
   const add = (path: string[], w: number) => {
     score += w
+    pathCount++
     if (withPaths) paths.push({path, weight: w})
   }
   for (const [a, wa] of f.of(self)) {
@@ -77,7 +85,7 @@ export function trustScore(graph: TrustGraph, self: string, target: string, {wit
     }
   }
   paths.sort((x, y) => y.weight - x.weight || x.path.length - y.path.length)
-  return {did: target, score, paths}
+  return {did: target, score, paths: paths.slice(0, MAX_LISTED_PATHS), pathCount}
 }
 
 /** Every identity with a positive score from `self` (self included, at 1). */
