@@ -38,7 +38,7 @@ With no node running on this home (or with --node URL), nothing can be registere
     const {loadSettings} = await import('../lib/settings.js')
     const {probeSeeds} = await import('../lib/api/seed.js')
     const r = await probeSeeds(urls, (await loadSettings(target.home)).stampBits)
-    this.note('no node running on this home: nothing registered; start one with `polar serve --seed URL`')
+    this.note(target.kind === 'remote' ? 'with --node URL nothing is registered here: the records were fetched and checked only' : 'no node running on this home: nothing registered; start one with `polar serve --seed URL`')
     this.render(r)
     return r
   }
