@@ -224,6 +224,10 @@ describe('eclipse resistance: thousands of fake peers from one /24', {timeout: 1
     const r = await fifth.polar(['seed', target.url, '--json'])
     assert.equal(r.code, 0, r.stderr)
     await waitFor('the target to have logged the caps', () => /limit 4 per \/24/.test(target.stderr()) && /only the first 64 are considered/.test(target.stderr()), {timeoutMs: 30_000})
+    // Nor by the plain register route (`peers add` on the other side): 403 PEER_LIMIT.
+    const added = await fifth.polar(['peers', 'add', target.url, '--json'])
+    assert.notEqual(added.code, 0, added.stdout.toString())
+    assert.match(added.stderr + added.stdout.toString(), /PEER_LIMIT|peer table/)
     const table = await localApi(target.socket, 'GET', '/api/v1/peers')
     const dids = (table.body.peers as Array<{did: string}>).map((p) => p.did).sort()
     assert.deepEqual(dids, honest.map((n) => n.did).sort(), 'only the four honest peers')

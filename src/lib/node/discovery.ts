@@ -214,8 +214,12 @@ export class Discovery {
     return r
   }
 
-  /** Why a new peer at `url` may not enter the table, or its address. Counts registrations in flight. */
-  private async admissionProblem(did: string, url: string): Promise<string | {address: string}> {
+  /**
+   * Why a new peer at `url` may not enter the table, or its address. Counts
+   * registrations in flight. Every way into the table asks it (announce,
+   * gossip, seed answers, and the plain POST /v1/peers/register).
+   */
+  async admissionProblem(did: string, url: string): Promise<string | {address: string}> {
     const host = new URL(url).hostname.replace(/^\[|\]$/g, '')
     let address = host
     if (!isIP(host)) {

@@ -1,3 +1,4 @@
+import {httpUrl} from '../net/address.js'
 import type {IncomingMessage} from 'node:http'
 import {NETWORK_WRITER} from '../store/block-store.js'
 import {CID} from 'multiformats/cid'
@@ -51,10 +52,16 @@ export function publicRouter(ctx: NodeContext): Router {
 
   router.on('POST', /^\/v1\/peers\/register$/, async (req, res, _p, url) => {
     const {value, raw} = await readJson(req, (v) => {
-      if (typeof v?.url !== 'string' || v.url.length > 512) throw new Error('expected {"url": "http://host:port"}')
+      if (typeof v?.url !== 'string' || v.url.length > 512 || !httpUrl(v.url)) throw new Error('expected {"url": "http://host:port"}')
       return {url: v.url as string}
     })
     const did = verifyRequest(req.headers, 'POST', url.pathname + url.search, raw, ctx.guard, Date.now(), ctx.identity.did)
+    // The table's caps (size, /24, /16) hold here as for announces: this route is not a way around them.
+    const admitted = await ctx.discovery.admissionProblem(did, value.url)
+    if (typeof admitted === 'string') {
+      ctx.log(`register by ${did} refused: ${admitted}`)
+      throw new HttpError(403, 'PEER_LIMIT', `this node does not take ${did} at ${value.url} into its peer table: ${admitted}`)
+    }
     // Dial back: the URL must really be the node that signed (no claiming another node's address).
     // A one-off client: any signer may name any URL here, and pooled clients are kept for good.
     const probe = new PeerClient(value.url, undefined, 1)
@@ -67,7 +74,7 @@ export function publicRouter(ctx: NodeContext): Router {
       probe.destroy().catch(() => {})
     }
     if (hello.did !== did) throw new HttpError(400, 'WRONG_DID', `${value.url} answers as ${hello.did}, not as the signer ${did}`)
-    ctx.peers.upsert(did, new URL(value.url).origin, 'register', Date.now(), hello.services)
+    ctx.peers.upsert(did, new URL(value.url).origin, 'register', Date.now(), hello.services, admitted.address)
     ctx.log(`peer registered: ${did} at ${value.url}`)
     sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES})
   })
