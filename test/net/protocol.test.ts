@@ -14,6 +14,7 @@ import {DAG_CBOR_CODE, DAG_PB_CODE, RAW_CODE} from '../../src/lib/content/consta
 import {generateSecretKey, identityFromSecret, KeyStore, type Identity} from '../../src/lib/identity/index.js'
 import {HEADER_SIG, HEADER_TIME, signRequest as signRequestFor} from '../../src/lib/net/auth.js'
 import {encodeFrames} from '../../src/lib/net/frames.js'
+import {mintStamp, writeStampResource} from '../../src/lib/net/stamp.js'
 import {signObjectRecord} from '../../src/lib/records/index.js'
 import {json} from '../helpers.js'
 import {Cluster, localApi, runPolar, waitFor, type NodeProcess} from '../node/cluster.js'
@@ -513,6 +514,41 @@ describe('the /v1 peer protocol refuses bad input', {timeout: 90_000}, () => {
       const r2 = await send(base, 'POST', '/v1/objects', signed(other, 'POST', '/v1/objects', body))
       assert.equal(r2.status, 403)
       assert.equal(r2.json.error.code, 'NOT_OWNER')
+    })
+
+    it('POST /v1/objects + PUT upload: other bytes than the record names are refused and nothing is kept; an upload is used once; a stamp is spent once', async () => {
+      const user = newIdentity('uploader')
+      const data = Buffer.from('the bytes the record names')
+      const root = cidOf(RAW_CODE, data)
+      const rec = signObjectRecord({root, size: data.length, name: 'u', mime: 'application/octet-stream', tags: [], time: Date.now()}, user)
+      const time = Date.now()
+      const stamp = {...(await mintStamp(writeStampResource(user.did, root.toString()), time, 19)), time}
+      const body = Buffer.from(JSON.stringify({record: Buffer.from(rec.bytes).toString('base64'), stamp}))
+      const intent = await send(base, 'POST', '/v1/objects', signed(user, 'POST', '/v1/objects', body))
+      assert.equal(intent.status, 200, intent.body.toString())
+      assert.equal(intent.json.admittedBy, 'stamp')
+      // Other bytes of the same length: refused, and neither they nor the record are kept.
+      const other = Buffer.alloc(data.length, 7)
+      const put = await send(base, 'PUT', intent.json.upload, {body: other, headers: {'content-type': 'application/octet-stream'}})
+      assert.equal(put.status, 400)
+      assert.equal(put.json.error.code, 'BAD_OBJECT')
+      const has = await send(base, 'POST', '/v1/blocks/has', {body: JSON.stringify({cids: [root.toString(), cidOf(RAW_CODE, other).toString()]})})
+      assert.deepEqual(has.json.have, [false, false])
+      assert.deepEqual((await send(base, 'GET', `/v1/records?root=${root}`)).json, {records: []})
+      // The upload was used once; the stamp cannot buy a second one.
+      assert.equal((await send(base, 'PUT', intent.json.upload, {body: data})).status, 404)
+      const again = await send(base, 'POST', '/v1/objects', signed(user, 'POST', '/v1/objects', body))
+      assert.equal(again.status, 403)
+      assert.match(again.json.error.message, /already spent/)
+      // A body of another length than the record's is refused from its header.
+      const time2 = Date.now()
+      const stamp2 = {...(await mintStamp(writeStampResource(user.did, root.toString()), time2, 19)), time2, time: time2}
+      const body2 = Buffer.from(JSON.stringify({record: Buffer.from(rec.bytes).toString('base64'), stamp: stamp2}))
+      const intent2 = await send(base, 'POST', '/v1/objects', signed(user, 'POST', '/v1/objects', body2))
+      assert.equal(intent2.status, 200, intent2.body.toString())
+      const long = await send(base, 'PUT', intent2.json.upload, {body: Buffer.concat([data, Buffer.from('!')])})
+      assert.equal(long.status, 400)
+      assert.equal(long.json.error.code, 'BAD_OBJECT')
     })
 
     it('`peers add` of something that is not a polar node fails clearly (exit 5), and adds nothing', async () => {
