@@ -542,7 +542,7 @@ describe('the /v1 peer protocol refuses bad input', {timeout: 90_000}, () => {
       assert.match(again.json.error.message, /already spent/)
       // A body of another length than the record's is refused from its header.
       const time2 = Date.now()
-      const stamp2 = {...(await mintStamp(writeStampResource(user.did, root.toString()), time2, 19)), time2, time: time2}
+      const stamp2 = {...(await mintStamp(writeStampResource(user.did, root.toString()), time2, 19)), time: time2}
       const body2 = Buffer.from(JSON.stringify({record: Buffer.from(rec.bytes).toString('base64'), stamp: stamp2}))
       const intent2 = await send(base, 'POST', '/v1/objects', signed(user, 'POST', '/v1/objects', body2))
       assert.equal(intent2.status, 200, intent2.body.toString())
