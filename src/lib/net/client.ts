@@ -358,6 +358,16 @@ export class PeerClient {
     return Number(parsed?.stored ?? 0)
   }
 
+  /**
+   * A remote user write, first step (`POST /v1/objects`, signed by this
+   * client's identity, the record's owner): the answer as it is, since a 403
+   * STAMP_REQUIRED carries the stamp bits the node asks for.
+   */
+  async submitObject(payload: {record: string; replicas?: number; stamp?: unknown}, options: RequestOptions = {}): Promise<{status: number; body: any}> {
+    const r = await this.request('POST', '/v1/objects', Buffer.from(JSON.stringify(payload)), {...options, sign: true, maxBytes: 64 * 1024, timeoutMs: options.timeoutMs ?? 10 * 60_000})
+    return {status: r.status, body: safeJson(r.body)}
+  }
+
   /** Asks the peer to hold an object: it fetches what it lacks from us (or others) and answers when every block is durable. */
   replicate(record: Uint8Array, sources: string[], options: RequestOptions & {replicas?: number} = {}): Promise<{held: boolean; blocks: number}> {
     return this.json('POST', '/v1/replicate', {record: Buffer.from(record).toString('base64'), sources, replicas: options.replicas}, {...options, sign: true, timeoutMs: options.timeoutMs ?? 10 * 60_000})
