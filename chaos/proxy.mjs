@@ -17,7 +17,7 @@ import {readdirSync, readFileSync, readlinkSync} from 'node:fs'
 import {createConnection, createServer} from 'node:net'
 import {setTimeout as delay} from 'node:timers/promises'
 
-/** A free TCP port on 127.0.0.1 (closed again before it is returned: a small race, retried by callers). */
+/** A free TCP port on 127.0.0.1 (closed again before it is returned: another process could take it meanwhile; the fault suite's nodes do not retry, so such a race fails a scenario loudly rather than silently). */
 export function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer()
