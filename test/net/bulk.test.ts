@@ -3,7 +3,7 @@
 // clear error (never a hang, never a buffer filled with the wrong bytes), and a
 // kept-alive connection the peer closed is retried once on a fresh one.
 import assert from 'node:assert/strict'
-import {randomBytes} from 'node:crypto'
+import {createHash, randomBytes} from 'node:crypto'
 import {createServer as createHttpServer} from 'node:http'
 import {createServer, type Server, type Socket} from 'node:net'
 import {after, describe, it} from 'node:test'
@@ -14,6 +14,8 @@ import {BulkClient} from '../../src/lib/net/bulk.js'
 import {encodeFrames} from '../../src/lib/net/frames.js'
 import {cidOf} from '../../src/lib/content/cid.js'
 import {RAW_CODE} from '../../src/lib/content/constants.js'
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest()
 
 const servers: Server[] = []
 after(() => { for (const s of servers) s.close() })
@@ -94,6 +96,8 @@ describe('BulkClient', () => {
         assert.ok(f.cid.equals(blocks[i].cid))
         assert.ok(f.bytes.equals(blocks[i].bytes), `block ${i} bytes`)
         assert.equal(f.bytes, given[i], 'each block is the memory alloc gave for it')
+        // Hashed piece by piece as it came in: the digest of the whole block (none for an empty one).
+        assert.deepEqual(f.sha256 && Buffer.from(f.sha256), blocks[i].bytes.length > 0 ? sha256(blocks[i].bytes) : undefined, `block ${i} digest`)
       })
     }
     client.close()
@@ -230,6 +234,8 @@ describe('BulkClient frame mode against the reference decoder (property)', () =>
       try {
         const a = await client.post(req({maxBytes: 1 << 20, frames: {alloc: (n) => Buffer.alloc(n)}}))
         got = a.frames!.map((f) => ({cid: f.cid.toString(), hex: f.bytes.toString('hex')}))
+        // Blocks whose CID names sha2-256 (0x12) carry the digest of the bytes that arrived.
+        for (const f of a.frames!) assert.deepEqual(f.sha256 && Buffer.from(f.sha256), f.bytes.length > 0 && f.cid.multihash.code === 0x12 ? sha256(f.bytes) : undefined, 'the digest of the bytes that arrived')
       } catch (err) {
         assert.ok(err instanceof IntegrityError || err instanceof NetworkError, `a clear error, not ${err}`)
       }

@@ -2,7 +2,8 @@
 // with the asked-for blocks it holds, in order, as frames, each hash-checked
 // before it is sent (a damaged one is left out, never served); bad requests
 // get 400/405. A pull through another node fetches with it and gets every
-// byte right. The worker-thread hash pool agrees with the plain hash.
+// byte right. The worker-thread hash pool (used for https peers) agrees with
+// the plain hash.
 import assert from 'node:assert/strict'
 import {createHash, randomBytes} from 'node:crypto'
 import {closeSync, openSync, readSync, writeFileSync, writeSync} from 'node:fs'

@@ -27,8 +27,12 @@ async function dagOf(data: Uint8Array): Promise<{root: CID; blocks: Map<string, 
   return {root: built.cid, blocks}
 }
 
-/** A peer holding `blocks`; `corrupt` names blocks it sends damaged (in batches only). */
-function fakePeer(blocks: Map<string, Uint8Array>, corrupt = new Set<string>()) {
+/**
+ * A peer holding `blocks`; `corrupt` names blocks it sends damaged (in batches
+ * only). `hashed`: each batched block comes with the sha-256 of the bytes that
+ * arrived, as the bulk client gives it (net/bulk.ts); else the fetcher hashes.
+ */
+function fakePeer(blocks: Map<string, Uint8Array>, corrupt = new Set<string>(), hashed = false) {
   const stats = {batches: 0, singles: 0}
   const client = {
     async getBlocksUnverified(cids: CID[], options: {alloc?: (size: number, cid: CID) => Buffer}) {
@@ -38,7 +42,7 @@ function fakePeer(blocks: Map<string, Uint8Array>, corrupt = new Set<string>()) 
         const bytes = options.alloc!(src.length, cid)
         bytes.set(src)
         if (corrupt.has(cid.toString())) bytes[0] ^= 1
-        return {cid, bytes}
+        return {cid, bytes, sha256: hashed ? createHash('sha256').update(bytes).digest() : undefined}
       })
     },
     async getBlock(cid: CID) {
@@ -51,10 +55,10 @@ function fakePeer(blocks: Map<string, Uint8Array>, corrupt = new Set<string>()) 
 
 const peers = {markFailure() {}, markBadBlock() { return false }}
 
-async function pull(name: string, data: Uint8Array, options: {checkpointMs?: number; corrupt?: (leaves: string[]) => string[]} = {}) {
+async function pull(name: string, data: Uint8Array, options: {checkpointMs?: number; corrupt?: (leaves: string[]) => string[]; hashed?: boolean} = {}) {
   const {root, blocks} = await dagOf(data)
   const leaves = [...blocks.keys()].filter((k) => k !== root.toString())
-  const {client, stats} = fakePeer(blocks, new Set(options.corrupt?.(leaves) ?? []))
+  const {client, stats} = fakePeer(blocks, new Set(options.corrupt?.(leaves) ?? []), options.hashed)
   const store = openStore(join(dir, name))
   try {
     const writer = store.blocks.writer({checkpointMs: options.checkpointMs ?? 250})
@@ -89,10 +93,19 @@ describe('network reads with pooled block memory', () => {
     assert.equal(source.pool!.out, 0, 'every pool slot came back')
   })
 
-  it('a bad block in a batch is fetched again singly, and its slot comes back', async () => {
-    const {source, stats, logs} = await pull('bad', prng(12 * MiB, 9), {corrupt: (leaves) => [leaves[3]]})
-    assert.equal(stats.singles, 2, 'the root and the bad block came singly')
-    assert.ok(logs.some((l) => /sent a bad block/.test(l)))
+  for (const hashed of [false, true]) {
+    it(`a bad block in a batch is fetched again singly, and its slot comes back (${hashed ? 'hashed as it arrived' : 'hashed by the fetcher'})`, async () => {
+      const {source, stats, logs} = await pull(`bad-${hashed}`, prng(12 * MiB, 9), {corrupt: (leaves) => [leaves[3]], hashed})
+      assert.equal(stats.singles, 2, 'the root and the bad block came singly')
+      assert.ok(logs.some((l) => /sent a bad block/.test(l)))
+      assert.equal(source.pool!.out, 0, 'every pool slot came back')
+    })
+  }
+
+  it('blocks hashed as they arrived are taken without hashing them again', async () => {
+    const {source, stats} = await pull('hashed', prng(20 * MiB + 7, 10), {hashed: true})
+    assert.ok(stats.batches > 0, 'blocks came in batches')
+    assert.equal(stats.singles, 1, 'only the root was fetched singly')
     assert.equal(source.pool!.out, 0, 'every pool slot came back')
   })
 })

@@ -10,6 +10,10 @@ import {MAX_BLOCK_SIZE, SHA2_256_CODE} from './constants.js'
  * Only blocks in SharedArrayBuffer memory go to the workers (nothing is
  * copied; see sharedAlloc); anything else, and any batch when the workers
  * are unavailable, is hashed on the calling thread. Node's own crypto in both.
+ *
+ * Batches from plain-http peers never come here: the bulk client hashes each
+ * block as it arrives (net/bulk.ts), which costs less CPU than hashing it
+ * here afterwards. This pool checks what undici fetched (https peers).
  */
 const WORKER_SOURCE = `
 const {parentPort} = require('node:worker_threads')
@@ -114,9 +118,9 @@ function hashOn(worker: Worker, sab: SharedArrayBuffer, ranges: number[]): Promi
 }
 
 /**
- * Starts the workers now, when a bulk fetch is about to begin: a worker takes
- * tens of milliseconds to start, which would otherwise delay the first batch.
- * They retire after idleRetireMs as usual if nothing comes.
+ * Starts the workers now (a worker takes tens of milliseconds to start;
+ * verifyMany hashes on the calling thread until one is online). They retire
+ * after idleRetireMs as usual if nothing comes.
  */
 export function warmHashPool(): void {
   pool()
@@ -133,7 +137,6 @@ export function sharedAlloc(size: number): Buffer {
  */
 export async function verifyMany(blocks: Array<{cid: CID; bytes: Uint8Array}>): Promise<boolean[]> {
   const ok: boolean[] = new Array(blocks.length).fill(false)
-  const ws = pool()?.filter((w) => online.has(w))
   const pooled: number[] = []
   for (let i = 0; i < blocks.length; i++) {
     const {cid, bytes} = blocks[i]
@@ -141,6 +144,8 @@ export async function verifyMany(blocks: Array<{cid: CID; bytes: Uint8Array}>): 
     if (bytes.buffer instanceof SharedArrayBuffer && bytes.length >= MIN_POOLED_BYTES) pooled.push(i)
     else ok[i] = blockMatches(cid, bytes)
   }
+  // Workers start only when there is something for them (a node that never needs them never pays for them).
+  const ws = pooled.length > 0 ? pool()?.filter((w) => online.has(w)) : undefined
   if (pooled.length === 0 || !ws || ws.length === 0) {
     for (const i of pooled) ok[i] = blockMatches(blocks[i].cid, blocks[i].bytes)
     return ok

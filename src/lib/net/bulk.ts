@@ -1,6 +1,7 @@
+import {createHash, type Hash} from 'node:crypto'
 import {connect, type Socket} from 'node:net'
 import {CID} from 'multiformats/cid'
-import {MAX_BLOCK_SIZE} from '../content/constants.js'
+import {MAX_BLOCK_SIZE, SHA2_256_CODE} from '../content/constants.js'
 import {IntegrityError, NetworkError, PolarError} from '../errors.js'
 import {MAX_BATCH_BLOCKS} from './frames.js'
 import {OutgoingGate} from './gate.js'
@@ -31,7 +32,20 @@ export interface BulkAnswer {
   /** The body (empty for a 200 read as frames). */
   body: Buffer
   /** With `frames`: the blocks of a 200 answer, each in memory from `frames.alloc`. */
-  frames?: Array<{cid: CID; bytes: Buffer}>
+  frames?: BulkFrame[]
+}
+
+/**
+ * One block of a framed answer. `sha256`: the sha-256 of `bytes`, computed
+ * piece by piece as they arrived (each piece right after the kernel copied it
+ * in, while it is in the CPU cache: about twice as fast as hashing the block
+ * afterwards), for blocks whose CID names sha2-256. The caller compares it
+ * with the CID: nothing here is verified.
+ */
+export interface BulkFrame {
+  cid: CID
+  bytes: Buffer
+  sha256?: Uint8Array
 }
 
 export interface BulkRequest {
@@ -46,7 +60,8 @@ export interface BulkRequest {
    * Read a 200 body as block frames (docs/protocol.md "Block batches") instead:
    * each block's data goes straight into its own `alloc(length)` memory (a pool
    * slot: page-aligned, reused), checked as it comes — at most
-   * MAX_BATCH_BLOCKS frames, none over MAX_BLOCK_SIZE, CIDs that parse.
+   * MAX_BATCH_BLOCKS frames, none over MAX_BLOCK_SIZE, CIDs that parse —
+   * and hashed as it comes (BulkFrame.sha256).
    */
   frames?: {alloc: (size: number, cid: CID) => Buffer}
   signal?: AbortSignal
@@ -180,7 +195,9 @@ export class BulkClient {
       let filled = 0
       // Frame mode: `need` bytes of the current part go to `into` at `at` (a frame head in fhead, or a block's data).
       let framing = false
-      const frames: Array<{cid: CID; bytes: Buffer}> = []
+      const frames: BulkFrame[] = []
+      /** The current block's hash so far (frame mode, sha2-256 CIDs). */
+      let hasher: Hash | undefined
       let left = 0
       const fhead = Buffer.allocUnsafe(2 + 128 + 4)
       let part: 'len' | 'cid' | 'data' = 'len'
@@ -215,10 +232,15 @@ export class BulkClient {
 
       /** Frame mode: `n` more bytes arrived at into[at…]; moves to the next part when this one is complete. */
       const framed = (n: number): void => {
+        if (hasher) hasher.update(into.subarray(at, at + n))
         at += n
         need -= n
         left -= n
         if (need > 0) return
+        if (hasher) {
+          frames[frames.length - 1].sha256 = hasher.digest()
+          hasher = undefined
+        }
         if (part === 'len') {
           cidLen = fhead.readUInt16BE(0)
           if (cidLen === 0 || cidLen > 128) return finish(new IntegrityError(`${where}: bad CID length in a block frame`))
@@ -243,6 +265,7 @@ export class BulkClient {
           const bytes = req.frames!.alloc(length, cid)
           frames.push({cid, bytes})
           if (length > 0) {
+            if (cid.multihash.code === SHA2_256_CODE) hasher = createHash('sha256')
             part = 'data'
             into = bytes
             at = 0

@@ -9,7 +9,7 @@ export {errorFromResponse}
 import {isDid, type Identity} from '../identity/index.js'
 import {signRequest} from './auth.js'
 import {decodeFrames, encodeFrames, MAX_BATCH_BYTES} from './frames.js'
-import {BulkClient} from './bulk.js'
+import {BulkClient, type BulkFrame} from './bulk.js'
 import {httpUrl} from './address.js'
 import {sharedAlloc} from '../content/hash-pool.js'
 
@@ -287,13 +287,14 @@ export class PeerClient {
   /**
    * Several blocks in one request (`POST /v1/blocks/get`): those of `cids`
    * the peer holds, in order, NOT yet verified — the caller must hash-check
-   * every one (the fetcher does, on its hash pool) before using it. Blocks the
+   * every one before using it (against `sha256` where the bulk client hashed
+   * the block as it arrived; else on the fetcher's hash pool). Blocks the
    * peer lacks are simply absent; a block that was not asked for is an
    * IntegrityError. `alloc` gives each block its memory (a pool slot; see
    * util/block-pool.ts) and `discard` takes back the memory of blocks an
    * error leaves unreturned.
    */
-  async getBlocksUnverified(cids: CID[], options: RequestOptions & {alloc?: (size: number, cid: CID) => Buffer; discard?: (bytes: Buffer) => void} = {}): Promise<Array<{cid: CID; bytes: Buffer}>> {
+  async getBlocksUnverified(cids: CID[], options: RequestOptions & {alloc?: (size: number, cid: CID) => Buffer; discard?: (bytes: Buffer) => void} = {}): Promise<BulkFrame[]> {
     const body = Buffer.from(JSON.stringify({cids: cids.map(String)}))
     const alloc = options.alloc ?? ((n: number) => Buffer.allocUnsafe(n))
     const got: Buffer[] = []
@@ -311,9 +312,9 @@ export class PeerClient {
       release?.()
     }
     if (r.status !== 200) throw errorFromResponse(r.status, safeJson(r.body), this.origin)
-    let frames: Array<{cid: CID; bytes: Buffer}>
+    let frames: BulkFrame[]
     try {
-      frames = (r as {frames?: Array<{cid: CID; bytes: Buffer}>}).frames ?? (decodeFrames(r.body) as Array<{cid: CID; bytes: Buffer}>)
+      frames = (r as {frames?: BulkFrame[]}).frames ?? (decodeFrames(r.body) as BulkFrame[])
     } catch (err) {
       throw new IntegrityError(`${this.origin}: malformed block batch: ${(err as Error).message}`)
     }

@@ -7,7 +7,7 @@ import type {Store} from '../store/store.js'
 import type {PeerTable} from './peer-table.js'
 import {rankNodes} from './placement.js'
 import {sharedAlloc, verifyMany} from '../content/hash-pool.js'
-import {RAW_CODE} from '../content/constants.js'
+import {MAX_BLOCK_SIZE, RAW_CODE} from '../content/constants.js'
 import {BlockPool, releaseBlock} from '../util/block-pool.js'
 
 /** Blocks fetched ahead of the one being written during a network read. */
@@ -161,10 +161,13 @@ export class NetworkBlockSource implements BlockSource {
         else if (err instanceof NetworkError && err.code !== 'METHOD_NOT_ALLOWED') this.peers.markFailure(src.did)
         return got
       }
-      const ok = await verifyMany(blocks)
+      // Blocks the bulk client hashed as they arrived are compared here; the rest go to the hash pool.
+      const rest = await verifyMany(blocks.filter((b) => !b.sha256))
+      let r = 0
       for (let i = 0; i < blocks.length; i++) {
-        const {cid, bytes} = blocks[i]
-        if (!ok[i]) {
+        const {cid, bytes, sha256} = blocks[i]
+        const ok = sha256 ? bytes.length <= MAX_BLOCK_SIZE && Buffer.compare(sha256, cid.multihash.digest) === 0 : rest[r++]
+        if (!ok) {
           releaseBlock(bytes)
           this.badBlockFrom(src, cid)
           continue

@@ -2,7 +2,6 @@ import {parseSeedUrls} from '../net/address.js'
 import type {ServerResponse} from 'node:http'
 import {NETWORK_WRITER} from '../store/block-store.js'
 import {releaseBlock} from '../util/block-pool.js'
-import {warmHashPool} from '../content/hash-pool.js'
 import {isAbsolute} from 'node:path'
 import {assertSupportedCid, parseCid} from '../content/cid.js'
 import {readFile} from '../content/reader.js'
@@ -82,8 +81,6 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     if (new Erasures(ctx.store).rootIsErased(root)) throw new NotFoundError(`${root} was erased by its owner; this node will not fetch it again`, {code: 'ERASED'})
     let sources = ctx.sources()
     const local = ctx.store.blocks.has(root)
-    // Blocks from peers are hashed on the workers: start them while the holders are found.
-    if (!local) warmHashPool()
     let located = local ? {holders: sources, others: [], answered: sources.length} : await locateHolders(root, sources)
     if (!local && located.holders.length === 0 && (await ctx.reping?.())) {
       // Peers given up on answered again (a healed partition, a restart): ask them too.

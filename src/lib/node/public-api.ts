@@ -170,7 +170,7 @@ export function publicRouter(ctx: NodeContext): Router {
   router.on('POST', /^\/v1\/blocks\/get$/, async (req, res) => {
     const {value: cids} = await readJson(req, checkBatchRequest)
     let whole: Buffer | undefined
-    const body = await readBlockBatch(ctx.store.blocks, cids, (cid) => ctx.log(`block ${cid} failed verification when a peer asked for it; not served`), (n) => (whole = batchBuffers.take(n)))
+    const body = readBlockBatch(ctx.store.blocks, cids, (cid) => ctx.log(`block ${cid} failed verification when a peer asked for it; not served`), (n) => (whole = batchBuffers.take(n)))
     res.writeHead(200, {'content-type': 'application/vnd.polar.blocks', 'content-length': body.length})
     res.end(body, (err?: Error | null) => { if (!err && res.writableFinished) batchBuffers.give(whole!) })
   })
