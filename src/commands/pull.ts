@@ -1,8 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {PolarCommand} from '../lib/cli/base-command.js'
 import {InputError} from '../lib/errors.js'
-import {pullObject, type PullResult} from '../lib/objects/index.js'
-import {progressReporter} from '../lib/ui/progress.js'
+import type {PullResult} from '../lib/objects/index.js'
 
 export default class Pull extends PolarCommand {
   static override summary = 'Fetch an object, verifying every block, to stdout or a file.'
@@ -33,6 +32,10 @@ Through a running node, blocks missing here come from peers (placement nodes fir
       const {remotePull} = await import('../lib/api/remote.js')
       return remotePull(target.url, {cid: args.cid, output: flags.output})
     }
+    // Loaded only here: a pull through a node (the common scripted case) never
+    // needs the store, the DAG reader or the progress UI, and loading them cost
+    // it about 25 ms of its start-up (docs/benchmarks.md).
+    const [{pullObject}, {progressReporter}] = await Promise.all([import('../lib/objects/index.js'), import('../lib/ui/progress.js')])
     const store = await this.openStore(target.home)
     const progress = progressReporter('pull', !this.jsonEnabled() && Boolean(process.stderr.isTTY) && (Boolean(flags.output) || !process.stdout.isTTY))
     try {
