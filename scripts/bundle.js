@@ -9,7 +9,7 @@ import {join} from 'node:path'
 const walk = (dir) => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : f.endsWith('.ts') ? [join(dir, f)] : []))
 const commands = [...walk('src/commands'), ...walk('src/hooks')]
 await build({
-  entryPoints: ['src/index.ts', ...commands],
+  entryPoints: ['src/index.ts', 'src/fast-pull.ts', ...commands],
   outdir: 'dist',
   outbase: 'src',
   bundle: true,

@@ -3,6 +3,7 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {EXIT, PolarError, toPolarError} from '../errors.js'
 import {ensureHome, resolveHome} from '../home.js'
+import {printError} from './report.js'
 import type {Store} from '../store/store.js'
 
 /** What a command acts on (DESIGN.md "Processes"): a local node, a remote node, or the embedded store. */
@@ -101,12 +102,7 @@ export abstract class PolarCommand extends Command {
       exit = err.oclif.exit === 2 || err.oclif.exit === undefined ? EXIT.USAGE : err.oclif.exit
       message = err.message
     }
-    if (this.jsonEnabled()) {
-      process.stdout.write(JSON.stringify({error: {code, message}}) + '\n')
-    } else {
-      process.stderr.write(`polar: ${message}\n`)
-      if (process.env.POLAR_DEBUG && err.stack) process.stderr.write(err.stack + '\n')
-    }
+    printError(code, message, this.jsonEnabled(), err.stack)
     const out = new Error(message) as Error & {oclif: {exit: number}; skipOclifErrorHandling: boolean}
     out.oclif = {exit}
     out.skipOclifErrorHandling = true
