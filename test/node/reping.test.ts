@@ -28,14 +28,20 @@ describe('re-ping of dead peers', {timeout: 90_000}, () => {
     assert.equal(await state(), 'alive')
   })
 
-  it('a pull of an object nobody holds still exits 3 with dead peers in the table', async () => {
+  it('a pull that no peer could answer (the only one is down, re-ping included) is a network failure, exit 5, not "not found"', async () => {
     const [a] = await cluster.startMany(1)
     const gone = await cluster.start()
     await Cluster.join(a, gone)
     await gone.kill()
     // The CID of 'hello world' (raw leaf): held by no node here.
     const r = await a.polar(['pull', 'bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e'])
-    assert.ok(r.code === 3 || r.code === 5, `exit ${r.code}: ${r.stderr}`)
+    assert.equal(r.code, 5, `exit ${r.code}: ${r.stderr}`)
     assert.match(r.stderr, /bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e/)
+    assert.match(r.stderr, /none of its 1 known peer\(s\) answered/)
+    // With a peer that answers (it does not hold it either), the same pull is "not found", exit 3.
+    const other = await cluster.start()
+    await Cluster.join(a, other)
+    const r3 = await a.polar(['pull', 'bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e'])
+    assert.equal(r3.code, 3, `exit ${r3.code}: ${r3.stderr}`)
   })
 })
