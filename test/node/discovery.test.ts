@@ -7,6 +7,8 @@ import {generateSecretKey, identityFromSecret, type Identity} from '../../src/li
 import {signRequest} from '../../src/lib/net/auth.js'
 import {mintPeerRecord, signPeerRecord, type SignedPeerRecord} from '../../src/lib/net/peer-record.js'
 import {mintStamp} from '../../src/lib/net/stamp.js'
+import {PeerClient} from '../../src/lib/net/client.js'
+import {retryWhileMinting} from '../../src/lib/node/discovery.js'
 import {json} from '../helpers.js'
 import {Cluster, localApi, type NodeProcess, waitFor} from './cluster.js'
 
@@ -231,5 +233,44 @@ describe('eclipse resistance: thousands of fake peers from one /24', {timeout: 1
     const table = await localApi(target.socket, 'GET', '/api/v1/peers')
     const dids = (table.body.peers as Array<{did: string}>).map((p) => p.did).sort()
     assert.deepEqual(dids, honest.map((n) => n.did).sort(), 'only the four honest peers')
+  })
+})
+
+describe('seed requests to a seed that is still minting its record', () => {
+  let asked = 0
+  let mintingFor = 0
+  const server: Server = createServer((req, res) => {
+    asked++
+    res.writeHead(200, {'content-type': 'application/json'})
+    res.end(JSON.stringify(asked <= mintingFor ? {records: [], minting: true} : {records: [b64(Buffer.from('a record'))]}))
+  })
+  let url = ''
+  before(async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    url = `http://127.0.0.1:${(server.address() as {port: number}).port}`
+  })
+  after(() => server.close())
+
+  it('PeerClient.seed says MINTING, and retryWhileMinting asks again until the records come', async () => {
+    const client = new PeerClient(url)
+    asked = 0
+    mintingFor = 3
+    await assert.rejects(client.seed(), (e: any) => e.code === 'MINTING' && /still minting/.test(e.message))
+    const records = await retryWhileMinting(() => client.seed())
+    assert.equal(asked, 4, 'asked until the seed stopped minting')
+    assert.deepEqual(records.map((r) => Buffer.from(r).toString()), ['a record'])
+    await client.close()
+  })
+
+  it('gives up at once on another error, and when the signal aborts', async () => {
+    let calls = 0
+    await assert.rejects(retryWhileMinting(async () => { calls++; throw Object.assign(new Error('refused'), {code: 'NETWORK'}) }), /refused/)
+    assert.equal(calls, 1)
+    const abort = new AbortController()
+    calls = 0
+    const minting = retryWhileMinting(async () => { calls++; throw Object.assign(new Error('minting'), {code: 'MINTING'}) }, abort.signal)
+    setTimeout(() => abort.abort(), 100)
+    await assert.rejects(minting, /minting/)
+    assert.ok(calls <= 2, `${calls} tries after the abort`)
   })
 })

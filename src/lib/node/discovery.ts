@@ -481,8 +481,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return delay(ms, undefined, {signal}).catch(() => {})
 }
 
-/** Retries a seed request while the seed is still minting its first record (client.seed throws MINTING). */
-async function retryWhileMinting<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+/** Retries a seed request while the seed is still minting its first record (client.seed throws MINTING), a second apart, for up to SEED_RETRY_MS. */
+export async function retryWhileMinting<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   const deadline = Date.now() + SEED_RETRY_MS
   for (;;) {
     try {
