@@ -1,24 +1,24 @@
 // `polar pull` through a running node takes a path that does not load oclif
 // (src/lib/cli/fast-pull.ts). It must behave exactly like the full command:
-// the same stdout, stderr and exit code for every form it takes, and it must
-// leave every other form to the full CLI.
+// the same stdout, stderr and exit code for every form it takes (run on a copy
+// of the build whose oclif entry throws, so a silent fall-back would show),
+// and it must leave every other form to the full CLI.
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {after, before, describe, it} from 'node:test'
 import {fastPull} from '../../src/lib/cli/fast-pull.js'
-import {CLI, Cluster, runPolar, type NodeProcess} from '../node/cluster.js'
+import {CLI, Cluster, type NodeProcess} from '../node/cluster.js'
 import type {RunResult} from '../helpers.js'
 
-/** The same arguments through oclif's `execute`, never the fast path. */
-function fullCli(args: string[], home: string): Promise<RunResult> {
-  const index = pathToFileURL(join(dirname(CLI), '..', 'dist', 'index.js')).href
-  const code = `const {execute} = await import(${JSON.stringify(index)}); await execute({dir: ${JSON.stringify(pathToFileURL(CLI).href)}, args: process.argv.slice(1)})`
+/** `node ...nodeArgs` on `home`, as a script would run polar. */
+function run(nodeArgs: string[], home: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code, ...args], {env: {...process.env, POLAR_HOME: home, NO_COLOR: '1', POLAR_NODE: ''}, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, nodeArgs, {env: {...process.env, POLAR_HOME: home, NO_COLOR: '1', POLAR_NODE: ''}, stdio: ['ignore', 'pipe', 'pipe']})
     const out: Buffer[] = []
     let err = ''
     child.stdout.on('data', (d) => out.push(d))
@@ -26,6 +26,21 @@ function fullCli(args: string[], home: string): Promise<RunResult> {
     child.on('error', reject)
     child.on('close', (code, signal) => resolve({code, signal, stdout: Buffer.concat(out), stderr: err}))
   })
+}
+
+/** The same arguments through oclif's `execute`, never the fast path. */
+function fullCli(args: string[], home: string): Promise<RunResult> {
+  const index = pathToFileURL(join(dirname(CLI), '..', 'dist', 'index.js')).href
+  const code = `const {execute} = await import(${JSON.stringify(index)}); await execute({dir: ${JSON.stringify(pathToFileURL(CLI).href)}, args: process.argv.slice(1)})`
+  return run(['--input-type=module', '-e', code, ...args], home)
+}
+
+/** A copy of the build whose oclif entry (dist/index.js) throws: bin/run.js there works only through the fast path. */
+function buildWithoutOclif(): {bin: string; cleanup: () => void} {
+  const dir = mkdtempSync(join(tmpdir(), 'polar-no-oclif-'))
+  cpSync(join(dirname(CLI), '..'), dir, {recursive: true})
+  writeFileSync(join(dir, 'dist', 'index.js'), "throw new Error('the full CLI (oclif) was loaded')\n")
+  return {bin: join(dir, 'bin', 'run.js'), cleanup: () => rmSync(dir, {recursive: true, force: true})}
 }
 
 /** Temp-file names carry a random part: the rest must match. */
@@ -51,7 +66,9 @@ describe('polar pull through a node without oclif', {timeout: 120_000}, () => {
   })
   after(() => cluster.stop())
 
-  it('gives the same stdout, stderr and exit code as the full command', async () => {
+  it('gives the same stdout, stderr and exit code as the full command, without loading oclif', async () => {
+    const noOclif = buildWithoutOclif()
+    after(noOclif.cleanup)
     const missing = 'bafkreie2pn5tuxkqpanu6r3izv6oeiywr5vujg3yvvvmlfg3k6emhoaf2e'
     const forms = [
       [small],
@@ -66,7 +83,7 @@ describe('polar pull through a node without oclif', {timeout: 120_000}, () => {
       [small, '-o', join(dir, 'no-such-dir', 'x')],
     ]
     for (const args of forms) {
-      const fast = await runPolar(['pull', ...args], {home: node.home})
+      const fast = await run([noOclif.bin, 'pull', ...args], node.home)
       const full = await fullCli(['pull', ...args], node.home)
       const what = `pull ${args.join(' ')}`
       assert.equal(fast.code, full.code, `${what}: exit code (${fast.stderr})`)
@@ -74,6 +91,10 @@ describe('polar pull through a node without oclif', {timeout: 120_000}, () => {
       assert.equal(plain(fast.stderr), plain(full.stderr), `${what}: stderr`)
     }
     assert.ok(readFileSync(join(dir, 'out-a')).equals(bigData))
+    // The copy really has no oclif: a form the fast path leaves alone fails there.
+    const help = await run([noOclif.bin, 'pull', '--help'], node.home)
+    assert.notEqual(help.code, 0)
+    assert.match(help.stderr, /the full CLI \(oclif\) was loaded/)
     assert.equal(readFileSync(join(dir, 'out-c'), 'utf8'), 'hello fast path\n')
   })
 
@@ -103,6 +124,8 @@ describe('polar pull through a node without oclif', {timeout: 120_000}, () => {
     ]
     for (const args of others) assert.equal(await fastPull(args, env), undefined, `pull ${args.join(' ')}`)
     assert.equal(await fastPull([small, '-o', o], {...env, POLAR_NODE: node.url}), undefined, 'POLAR_NODE set')
+    assert.equal(await fastPull([small, '-o', o], {...env, POLAR_CONTENT_TYPE: 'json'}), undefined, 'POLAR_CONTENT_TYPE set (oclif: --json)')
+    assert.equal(await fastPull([small, '-o', o, '--json'], {...env, FORCE_COLOR: '1'}), undefined, 'FORCE_COLOR with --json')
     assert.equal(await fastPull([small, '-o', o], {POLAR_HOME: cluster.home('polar-no-node-')}), undefined, 'no node on the home')
   })
 })

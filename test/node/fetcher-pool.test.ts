@@ -32,7 +32,7 @@ async function dagOf(data: Uint8Array): Promise<{root: CID; blocks: Map<string, 
  * only). `hashed`: each batched block comes with the sha-256 of the bytes that
  * arrived, as the bulk client gives it (net/bulk.ts); else the fetcher hashes.
  */
-function fakePeer(blocks: Map<string, Uint8Array>, corrupt = new Set<string>(), hashed = false) {
+function fakePeer(blocks: Map<string, Uint8Array>, corrupt = new Set<string>(), hashed = false, wrongDigest = new Set<string>()) {
   const stats = {batches: 0, singles: 0}
   const client = {
     async getBlocksUnverified(cids: CID[], options: {alloc?: (size: number, cid: CID) => Buffer}) {
@@ -42,7 +42,9 @@ function fakePeer(blocks: Map<string, Uint8Array>, corrupt = new Set<string>(), 
         const bytes = options.alloc!(src.length, cid)
         bytes.set(src)
         if (corrupt.has(cid.toString())) bytes[0] ^= 1
-        return {cid, bytes, sha256: hashed ? createHash('sha256').update(bytes).digest() : undefined}
+        // wrongDigest: the right bytes with a digest that does not match them (only the digest can refuse them).
+        const sha256 = wrongDigest.has(cid.toString()) ? Buffer.alloc(32) : hashed ? createHash('sha256').update(bytes).digest() : undefined
+        return {cid, bytes, sha256}
       })
     },
     async getBlock(cid: CID) {
@@ -55,10 +57,10 @@ function fakePeer(blocks: Map<string, Uint8Array>, corrupt = new Set<string>(), 
 
 const peers = {markFailure() {}, markBadBlock() { return false }}
 
-async function pull(name: string, data: Uint8Array, options: {checkpointMs?: number; corrupt?: (leaves: string[]) => string[]; hashed?: boolean} = {}) {
+async function pull(name: string, data: Uint8Array, options: {checkpointMs?: number; corrupt?: (leaves: string[]) => string[]; hashed?: boolean; wrongDigest?: (leaves: string[]) => string[]} = {}) {
   const {root, blocks} = await dagOf(data)
   const leaves = [...blocks.keys()].filter((k) => k !== root.toString())
-  const {client, stats} = fakePeer(blocks, new Set(options.corrupt?.(leaves) ?? []), options.hashed)
+  const {client, stats} = fakePeer(blocks, new Set(options.corrupt?.(leaves) ?? []), options.hashed, new Set(options.wrongDigest?.(leaves) ?? []))
   const store = openStore(join(dir, name))
   try {
     const writer = store.blocks.writer({checkpointMs: options.checkpointMs ?? 250})
@@ -102,10 +104,14 @@ describe('network reads with pooled block memory', () => {
     })
   }
 
-  it('blocks hashed as they arrived are taken without hashing them again', async () => {
+  it('blocks hashed as they arrived are judged by that digest, not hashed again', async () => {
     const {source, stats} = await pull('hashed', prng(20 * MiB + 7, 10), {hashed: true})
     assert.ok(stats.batches > 0, 'blocks came in batches')
     assert.equal(stats.singles, 1, 'only the root was fetched singly')
     assert.equal(source.pool!.out, 0, 'every pool slot came back')
+    // The right bytes under a digest that does not match: refused, so the digest is what decides.
+    const wrong = await pull('wrong-digest', prng(12 * MiB, 11), {hashed: true, wrongDigest: (leaves) => [leaves[2], leaves[7]]})
+    assert.equal(wrong.stats.singles, 3, 'the root and the two blocks with a wrong digest came singly')
+    assert.equal(wrong.logs.filter((l) => /sent a bad block/.test(l)).length, 2)
   })
 })

@@ -7,21 +7,22 @@ import {printError} from './report.js'
 /**
  * `polar pull` through the node running on this home, without loading oclif:
  * the most common scripted call (and the start of every pull through a node)
- * skips about 40 ms of start-up, a third of a small pull's time
+ * skips about 40-50 ms of start-up, a third of a small pull's time
  * (docs/benchmarks.md). bin/run.js tries it first for `polar pull …`.
  *
  * Only the plain forms are taken: one CID, `-o FILE` / `--output FILE` /
- * `--output=FILE`, `--json` (with -o, to a stdout that is not a terminal:
- * oclif colours JSON there), `--home DIR` / `--home=DIR`, no POLAR_NODE, and a
- * node answering on the home's socket. Anything else — help, other flags, a
- * repeated flag, no node — returns undefined and the full CLI runs the
- * command as usual. The pull itself is the command's own: LocalNodeClient.pull,
+ * `--output=FILE`, `--json` (with -o, to a stdout that is not a terminal and
+ * without FORCE_COLOR: oclif may colour JSON there), `--home DIR` /
+ * `--home=DIR`, no POLAR_NODE or POLAR_CONTENT_TYPE (oclif's other way to
+ * ask for JSON), and a node answering on the home's socket. Anything else —
+ * help, other flags, a repeated flag, no node — returns undefined and the
+ * full CLI runs the command as usual. The pull itself is the command's own: LocalNodeClient.pull,
  * the same output and the same errors and exit codes (printError).
  *
  * Returns the exit code, or undefined when the full CLI must run the command.
  */
 export async function fastPull(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number | undefined> {
-  if (env.POLAR_NODE) return undefined
+  if (env.POLAR_NODE || env.POLAR_CONTENT_TYPE) return undefined
   let cid: string | undefined
   let output: string | undefined
   let home: string | undefined
@@ -54,7 +55,7 @@ export async function fastPull(argv: string[], env: NodeJS.ProcessEnv = process.
       cid = a
     }
   }
-  if (cid === undefined || (json && (output === undefined || process.stdout.isTTY))) return undefined
+  if (cid === undefined || (json && (output === undefined || process.stdout.isTTY || env.FORCE_COLOR))) return undefined
   const socket = join(resolveHome(home, env), 'polar.sock')
   if (!existsSync(socket)) return undefined
   const [{socketIsLive}, {LocalNodeClient}] = await Promise.all([import('../util/socket.js'), import('../api/client.js')])

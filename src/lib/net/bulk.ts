@@ -263,6 +263,8 @@ export class BulkClient {
           if (length > MAX_BLOCK_SIZE) return finish(new IntegrityError(`${where}: block ${cid} is ${length} bytes, over the ${MAX_BLOCK_SIZE}-byte limit`))
           if (length > left) return finish(new IntegrityError(`${where}: block ${cid} runs past the end of the answer`))
           const bytes = req.frames!.alloc(length, cid)
+          // The digest covers exactly `length` bytes: memory of another size would let bytes through unhashed.
+          if (bytes.length !== length) return finish(new Error(`frames.alloc gave ${bytes.length} bytes for a ${length}-byte block`))
           frames.push({cid, bytes})
           if (length > 0) {
             if (cid.multihash.code === SHA2_256_CODE) hasher = createHash('sha256')

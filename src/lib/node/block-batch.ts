@@ -1,5 +1,6 @@
 import {CID} from 'multiformats/cid'
 import {blockMatches} from '../content/cid.js'
+import {MAX_BLOCK_SIZE} from '../content/constants.js'
 import {MAX_BATCH_BLOCKS, MAX_BATCH_BYTES} from '../net/frames.js'
 import {HttpError} from '../net/http.js'
 import type {BlockStore} from '../store/block-store.js'
@@ -40,6 +41,11 @@ export function readBlockBatch(blocks: BlockStore, cids: CID[], onDamaged: (cid:
   for (const cid of cids) {
     const loc = blocks.locate(cid)
     if (!loc) continue
+    // Never stored that large (BlockStore refuses it): a damaged index. The asker would refuse the whole batch.
+    if (loc.length > MAX_BLOCK_SIZE) {
+      onDamaged(cid)
+      continue
+    }
     let decoded: Uint8Array | undefined
     if (loc.codec !== 0) {
       try {

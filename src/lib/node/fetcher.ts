@@ -94,7 +94,7 @@ export class NetworkBlockSource implements BlockSource {
 
   /**
    * Memory for batched raw leaves (util/block-pool.ts): reused, page-aligned,
-   * hashed in place and written with O_DIRECT. The reader yields raw leaves
+   * hashed as the bytes arrive (net/bulk.ts) and written with O_DIRECT. The reader yields raw leaves
    * as they are, and whoever consumes a yielded chunk releases it
    * (releaseBlock); other blocks get ordinary shared memory.
    */
