@@ -135,9 +135,8 @@ describe('replication over 4 nodes joined with `peers add`', {timeout: 120_000},
     assert.equal(sha(pull.stdout), sha(other))
   })
 
-  // Known gap (reported, not fixed here): the K a push asks for is not stored
-  // with the object, and the repair loop restores every object to the node's
-  // default (3): --replicas 1 becomes 3 within a second, --replicas 5 decays to 3.
+  // The K a push asks for is stored with the object (object_replicas), so the
+  // repair loop keeps --replicas 1 at one, not at the node's default of 3.
   it('keeps an object pushed with --replicas 1 at one replica', async () => {
     const [a] = nodes
     const file = join(work, 'single.bin')
@@ -150,6 +149,30 @@ describe('replication over 4 nodes joined with `peers add`', {timeout: 120_000},
       const held = await Promise.all(nodes.map(async (n) => (await hasBlocks(n.url, [json(r).cid]))[0]))
       assert.equal(held.filter(Boolean).length, 1, 'only the pushing node holds it')
       await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  })
+})
+
+describe('replication with a peer that stops answering (black-holed)', {timeout: 120_000}, () => {
+  const cluster = new Cluster()
+  after(() => cluster.stop())
+
+  it('gives the silent peer up after a hello goes unanswered, not after the 30 s request time-out', async () => {
+    const [a, b, c] = await cluster.startMany(3)
+    await Cluster.mesh([a, b, c])
+    const file = join(cluster.home('polar-repl-silent-'), 'data.bin')
+    writeFileSync(file, randomBytes(300_000))
+    // SIGSTOP: the kernel still accepts c's connections, but nothing answers, as when
+    // a partition drops packets. Pushed at once, before a's ping loop could mark c dead.
+    process.kill(c.pid, 'SIGSTOP')
+    try {
+      const r = await a.polar(['push', file, '--replicas', '3', '--json'])
+      assert.equal(r.code, 0, r.stderr + cluster.logs())
+      assert.equal(json(r).replicas, 2, 'a and b hold it; c never answered')
+      assert.deepEqual(json(r).nodes.sort(), [a.did, b.did].sort())
+      await waitFor('the probe to be logged', () => /did not answer a hello within 5 s while replicating/.test(a.stderr()), {timeoutMs: 5_000})
+    } finally {
+      process.kill(c.pid, 'SIGCONT')
     }
   })
 })

@@ -1,4 +1,5 @@
 import {CID} from 'multiformats/cid'
+import {NetworkError} from '../errors.js'
 import {decodeObjectRecord} from '../records/index.js'
 import type {NodeContext} from './context.js'
 import {rankNodes} from './placement.js'
@@ -6,6 +7,34 @@ import {rankNodes} from './placement.js'
 /** Records the replica count an object was pushed with; repair keeps it there. */
 export function setReplicaTarget(ctx: NodeContext, root: CID | string, replicas: number): void {
   ctx.store.db.prepare('INSERT OR REPLACE INTO object_replicas (root, replicas) VALUES (?, ?)').run(String(root), replicas)
+}
+
+/**
+ * How long a peer asked to replicate has to answer a hello sent beside the
+ * request. A peer whose packets are dropped (a partition that black-holes,
+ * a machine gone without a reset) would otherwise hold a push for the whole
+ * request time-out (30 s) before the next node in order is asked
+ * (docs/chaos.md); a replication that is only slow (a big object) goes on for
+ * as long as the peer answers.
+ */
+export const REPLICA_PROBE_MS = 5_000
+
+/** Asks `peer` to replicate the object (it pulls from us); true when it answered `held`. */
+async function replicateTo(ctx: NodeContext, peer: {did: string; url: string}, recordBytes: Uint8Array, k: number, signal?: AbortSignal): Promise<boolean> {
+  const ac = new AbortController()
+  const stop = () => ac.abort(signal!.reason)
+  if (signal?.aborted) stop()
+  signal?.addEventListener('abort', stop, {once: true})
+  const client = ctx.client(peer)
+  client.hello({signal: ac.signal, timeoutMs: REPLICA_PROBE_MS}).catch(() => {
+    if (!ac.signal.aborted) ac.abort(new NetworkError(`${peer.url} did not answer a hello within ${REPLICA_PROBE_MS / 1000} s while replicating`))
+  })
+  try {
+    return (await client.replicate(recordBytes, [ctx.url], {signal: ac.signal, replicas: k})).held
+  } finally {
+    signal?.removeEventListener('abort', stop)
+    ac.abort() // the probe, if it is still out
+  }
 }
 
 export interface Placement {
@@ -17,8 +46,9 @@ export interface Placement {
 /**
  * Places an object this node holds on `k` nodes: itself plus peers in
  * rendezvous order, asking each to replicate (the peer pulls what it lacks
- * from us and answers once every block is durable). A peer that fails is
- * skipped for the next in order. Returns how many hold it.
+ * from us and answers once every block is durable). A peer that fails, or
+ * does not answer a hello within REPLICA_PROBE_MS meanwhile, is skipped for
+ * the next in order. Returns how many hold it.
  */
 export async function placeReplicas(ctx: NodeContext, recordBytes: Uint8Array, k: number, signal?: AbortSignal): Promise<Placement> {
   const {record} = decodeObjectRecord(recordBytes)
@@ -30,8 +60,7 @@ export async function placeReplicas(ctx: NodeContext, recordBytes: Uint8Array, k
     i += batch.length
     await Promise.all(batch.map(async (peer) => {
       try {
-        const r = await ctx.client(peer).replicate(recordBytes, [ctx.url], {signal, replicas: k})
-        if (r.held) holders.add(peer.did)
+        if (await replicateTo(ctx, peer, recordBytes, k, signal)) holders.add(peer.did)
       } catch (err) {
         ctx.peers.markFailure(peer.did)
         ctx.log(`replica of ${record.root} on ${peer.url} failed: ${(err as Error).message}`)
@@ -99,8 +128,7 @@ export async function repairOnce(ctx: NodeContext, k: number, signal?: AbortSign
     for (const peer of targets) {
       if (count >= kj) break
       try {
-        const r = await ctx.client(peer).replicate(bytes, [ctx.url], {signal, replicas: kj})
-        if (r.held) count++
+        if (await replicateTo(ctx, peer, bytes, kj, signal)) count++
       } catch (err) {
         ctx.peers.markFailure(peer.did)
         ctx.log(`repair of ${root} on ${peer.url} failed: ${(err as Error).message}`)
