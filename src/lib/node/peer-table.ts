@@ -77,7 +77,7 @@ export class PeerTable {
 
   /** Peers whose next liveness ping is due. */
   duePings(now = Date.now()): Peer[] {
-    return this.db.prepare('SELECT * FROM peers WHERE next_ping <= ? ORDER BY next_ping').all(now).map(toPeer)
+    return this.db.prepare(`SELECT ${PEER_COLUMNS} FROM peers WHERE next_ping <= ? ORDER BY next_ping`).all(now).map(toPeer)
   }
 
   /** Forgets peers dead since before `before`; returns how many. */
@@ -111,11 +111,6 @@ export class PeerTable {
     return this.db.prepare(`SELECT did, record FROM peers WHERE record IS NOT NULL AND record_time > ? AND state != 'dead' ORDER BY record_time DESC LIMIT ?`).all(since, limit) as any
   }
 
-  /** The addresses of every peer, for the /24 and /16 caps. */
-  addresses(): string[] {
-    return (this.db.prepare('SELECT address FROM peers WHERE address IS NOT NULL').all() as Array<{address: string}>).map((r) => r.address)
-  }
-
   count(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM peers').get() as {n: number}).n
   }
@@ -138,18 +133,17 @@ export class PeerTable {
   }
 
   get(did: string): Peer | undefined {
-    const row = this.db.prepare('SELECT * FROM peers WHERE did = ?').get(did)
+    const row = this.db.prepare(`SELECT ${PEER_COLUMNS} FROM peers WHERE did = ?`).get(did)
     return row ? toPeer(row) : undefined
   }
 
   byUrl(url: string): Peer | undefined {
-    const row = this.db.prepare('SELECT * FROM peers WHERE url = ?').get(url)
+    const row = this.db.prepare(`SELECT ${PEER_COLUMNS} FROM peers WHERE url = ?`).get(url)
     return row ? toPeer(row) : undefined
   }
 
   list(filter: {states?: PeerState[]} = {}): Peer[] {
-    const rows = this.db.prepare('SELECT * FROM peers ORDER BY first_seen, did').all()
-    const peers = rows.map(toPeer)
+    const peers = this.db.prepare(`SELECT ${PEER_COLUMNS} FROM peers ORDER BY first_seen, did`).all().map(toPeer)
     return filter.states ? peers.filter((p) => filter.states!.includes(p.state)) : peers
   }
 
@@ -168,6 +162,9 @@ export const MAX_SERVICES_LENGTH = 256
 function serviceString(value: unknown): string {
   return typeof value === 'string' ? value.replace(/[^\x20-\x7e]/g, '').slice(0, MAX_SERVICES_LENGTH) : ''
 }
+
+/** What toPeer reads: every column but the record bytes (read on their own: records(), recordOf()), which list() and live() run on every pull. */
+const PEER_COLUMNS = 'did, url, services, first_seen, last_seen, rtt_ms, failures, bad_blocks, state, learned_from, urls, record_time, address, next_ping, backoff_ms, dead_since'
 
 function toPeer(row: any): Peer {
   return {
