@@ -56,6 +56,18 @@ describe('BlockStore and PackWriter', () => {
     assert.equal(store.blocks.stats().packs, packs, 'a put after close took no pack')
   })
 
+  it('overlapping puts across moves to new packs: every block indexed in the pack that holds it', async () => {
+    const {store} = fresh()
+    const blocks = Array.from({length: 40}, (_, i) => block(300 + i, i % 4 === 0 ? 1048576 : 5000 + i))
+    // Packs of at most ~3 MiB and a checkpoint after every put: the moves to a new pack
+    // overlap with checkpoints that puts started before the move.
+    const w = store.blocks.writer({checkpointMs: 0, maxPackBytes: 3 * 1048576})
+    await Promise.all(blocks.map((b) => w.put(b.cid, b.bytes)))
+    await w.close()
+    for (const b of blocks) assert.ok(Buffer.from(store.blocks.get(b.cid)).equals(Buffer.from(b.bytes)), 'block verifies')
+    assert.ok(store.blocks.stats().packs >= 3, `${store.blocks.stats().packs} packs`)
+  })
+
   it('put + close, then get returns the verified bytes', async () => {
     const {store} = fresh()
     const blocks = [block(1), block(2, 1), block(3, 1048576), block(4, 0)]

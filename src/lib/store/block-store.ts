@@ -40,6 +40,8 @@ export interface WriterOptions {
   checkpointBytes?: number
   /** Also checkpoint once this many milliseconds have passed since the last one (at the next put). */
   checkpointMs?: number
+  /** Move to a new pack past this size (default MAX_PACK_SIZE; tests use small ones). */
+  maxPackBytes?: number
 }
 
 /**
@@ -141,12 +143,12 @@ export class BlockStore {
     return new PackWriter(this, options)
   }
 
-  /** Leases a pack for appending: a free one, one whose writer died, or a new one. */
-  leasePack(): PackRow {
+  /** Leases a pack for appending: a free one below `maxBytes`, one whose writer died, or a new one. */
+  leasePack(maxBytes = MAX_PACK_SIZE): PackRow {
     const me = `${HOST}:${process.pid}`
     const until = Date.now() + LEASE_MS
     return this.db.transaction((): PackRow => {
-      const rows = this.db.prepare('SELECT id, size, holder, lease_until FROM packs WHERE size < ? ORDER BY id').all(MAX_PACK_SIZE) as PackRow[]
+      const rows = this.db.prepare('SELECT id, size, holder, lease_until FROM packs WHERE size < ? ORDER BY id').all(maxBytes) as PackRow[]
       for (const row of rows) {
         if (row.holder === null || leaseIsStale(row)) {
           this.db.prepare('UPDATE packs SET holder = ?, lease_until = ? WHERE id = ?').run(me, until, row.id)
@@ -279,15 +281,17 @@ export class PackWriter {
 
   private readonly checkpointBytes: number
   private readonly checkpointMs: number
+  private readonly maxPackBytes: number
   private lastCheckpoint = performance.now()
 
   constructor(private readonly store: BlockStore, options: WriterOptions = {}) {
     this.checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES
     this.checkpointMs = options.checkpointMs ?? Infinity
+    this.maxPackBytes = Math.min(options.maxPackBytes ?? MAX_PACK_SIZE, MAX_PACK_SIZE)
   }
 
   private open(): void {
-    const pack = this.store.leasePack()
+    const pack = this.store.leasePack(this.maxPackBytes)
     const path = this.store.packPath(pack.id)
     this.fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT, 0o600)
     // Cut off whatever a crashed writer appended past the committed size.
@@ -315,12 +319,14 @@ export class PackWriter {
     while (this.rolling) await this.rolling
     if (this.closed) throw new Error('this pack writer is closed')
     if (!this.pack) this.open()
-    else if (this.out!.position + bytes.length > MAX_PACK_SIZE && this.out!.position > 0) {
+    else if (this.out!.position + bytes.length > this.maxPackBytes && this.out!.position > 0) {
       this.rolling = (async () => {
-        if (this.checkpointing) await this.checkpointing
+        // Queued behind any checkpoint a put started: it must commit to the old pack before that one is let go.
         await this.checkpoint()
         await this.finishPack()
         this.open()
+        this.sinceCheckpoint = 0
+        this.lastCheckpoint = performance.now()
       })()
       try {
         await this.rolling
@@ -363,8 +369,21 @@ export class PackWriter {
     return this.seen.has(cid.toString())
   }
 
-  /** Makes everything written so far durable (fdatasync) and indexed. */
-  async checkpoint(): Promise<void> {
+  /**
+   * Makes everything written so far durable (fdatasync) and indexed. Calls
+   * run one after another (the periodic one from put, a move to a new pack,
+   * close): each commits from where the previous one ended, to the pack it
+   * started on.
+   */
+  checkpoint(): Promise<void> {
+    const run = this.checkpointQueue.then(() => this.checkpointNow())
+    this.checkpointQueue = run.catch(() => {})
+    return run
+  }
+
+  private checkpointQueue: Promise<void> = Promise.resolve()
+
+  private async checkpointNow(): Promise<void> {
     if (!this.pack) return
     const pack = this.pack
     const entries = this.entries
@@ -374,7 +393,7 @@ export class PackWriter {
     // Blocks put while this runs land past `end`: their entries wait for the next checkpoint.
     await this.out!.flush()
     await datasync(this.fd)
-    // Checkpoints are serialised by their callers, so `committed` only grows.
+    // Checkpoints run one at a time (checkpoint()), so `committed` only grows.
     this.store.commit(pack.id, pack.holder!, this.committed, end, entries)
     this.committed = end
   }
