@@ -225,10 +225,17 @@ function write(res: ServerResponse, chunk: Uint8Array): Promise<void> {
   if (res.destroyed) return Promise.reject(new HttpError(499, 'CLIENT_GONE', 'client went away'))
   return new Promise((resolve, reject) => {
     // A pooled block (util/block-pool.ts) goes back once the socket is done with it, not before.
-    if (res.write(chunk, () => releaseBlock(chunk))) resolve()
-    else {
-      res.once('drain', resolve)
-      res.once('close', () => reject(new HttpError(499, 'CLIENT_GONE', 'client went away')))
+    if (res.write(chunk, () => releaseBlock(chunk))) return resolve()
+    // One pair of listeners per wait, both removed when either fires (a long pull waits on most blocks).
+    const drained = () => {
+      res.off('close', closed)
+      resolve()
     }
+    const closed = () => {
+      res.off('drain', drained)
+      reject(new HttpError(499, 'CLIENT_GONE', 'client went away'))
+    }
+    res.once('drain', drained)
+    res.once('close', closed)
   })
 }

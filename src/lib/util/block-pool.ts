@@ -83,7 +83,8 @@ export function isPooled(bytes: Uint8Array): boolean {
  */
 export function hold(bytes: Uint8Array): (() => void) | undefined {
   const lease = leases.get(bytes)
-  if (!lease) return undefined
+  // A block whose slot already went back is not a pooled block any more: holding it would hand the slot out twice.
+  if (!lease || lease.refs === 0) return undefined
   lease.refs++
   let done = false
   return () => {
