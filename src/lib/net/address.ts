@@ -16,10 +16,21 @@ export function httpUrl(text: string): URL | undefined {
   }
 }
 
-/** `::ffff:1.2.3.4` → `1.2.3.4`; brackets dropped; anything else as it is. */
+/**
+ * An IPv4-mapped IPv6 address in any spelling (`::ffff:1.2.3.4`,
+ * `::ffff:102:304` as URL parsers write it, `0:0:0:0:0:ffff:…`) → `1.2.3.4`;
+ * brackets dropped; anything else as it is. Every spelling must come out the
+ * same: the local-address and subnet checks read the IPv4 form.
+ */
 export function unmapV4(address: string): string {
   const a = address.replace(/^\[|\]$/g, '')
-  return a.toLowerCase().startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a
+  if (isIP(a) !== 6) return a
+  // The URL parser writes every IPv6 spelling one way (compressed, lower case, hex groups).
+  const m = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(new URL(`http://[${a}]/`).hostname)
+  if (!m) return a
+  const hi = parseInt(m[1], 16)
+  const lo = parseInt(m[2], 16)
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
 }
 
 /** The eight groups of an IPv6 address, lower case without leading zeros (`::` filled with zeros). */
