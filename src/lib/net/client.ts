@@ -59,12 +59,16 @@ export class PeerClient {
   private peerDid: string | undefined
   private readonly gate: OutgoingGate | undefined
 
-  constructor(url: string, private readonly identity?: Identity, connections = CONNECTIONS_PER_PEER, options: {gate?: OutgoingGate} = {}) {
+  /** A request's time-out when it names none. */
+  private readonly defaultTimeoutMs: number
+
+  constructor(url: string, private readonly identity?: Identity, connections = CONNECTIONS_PER_PEER, options: {gate?: OutgoingGate; timeoutMs?: number} = {}) {
     this.gate = options.gate
+    this.defaultTimeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS
     const u = httpUrl(url)
     if (!u) throw new InputError(`peer URL must be an http(s) URL: ${url}`)
     this.origin = u.origin
-    this.pool = new Pool(this.origin, {connections, keepAliveTimeout: 30_000, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS})
+    this.pool = new Pool(this.origin, {connections, keepAliveTimeout: 30_000, headersTimeout: this.defaultTimeoutMs, bodyTimeout: this.defaultTimeoutMs})
     this.bulk = BulkClient.for(this.origin, Math.min(4, connections))
   }
 
@@ -101,11 +105,13 @@ export class PeerClient {
     const headers: Record<string, string> = {}
     if (body) headers['content-type'] = options.contentType ?? 'application/json'
     if (to !== undefined && this.identity) Object.assign(headers, signRequest(this.identity, method, path, body, Date.now(), to))
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS)
+    const ms = options.timeoutMs ?? this.defaultTimeoutMs
+    const timeout = AbortSignal.timeout(ms)
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
     let res
     try {
-      res = await this.pool.request({method: method as 'GET', path, headers, body: body ? Buffer.from(body.buffer, body.byteOffset, body.length) : undefined, signal})
+      // The pool's own 30 s header/body time-outs would cut short a request allowed longer (a replication: 10 min).
+      res = await this.pool.request({method: method as 'GET', path, headers, body: body ? Buffer.from(body.buffer, body.byteOffset, body.length) : undefined, signal, headersTimeout: ms, bodyTimeout: ms})
     } catch (err) {
       if (options.signal?.aborted) throw err
       throw new NetworkError(`${this.origin}${path}: ${(err as Error).message}`, {cause: err})
@@ -149,7 +155,8 @@ export class PeerClient {
   private requestInto(method: string, path: string, body: Uint8Array | undefined, options: RequestOptions & {contentType?: string; maxBytes: number; alloc?: (size: number) => Buffer}): Promise<{status: number; body: Buffer}> {
     const headers: Record<string, string> = {}
     if (body) headers['content-type'] = options.contentType ?? 'application/json'
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS)
+    const ms = options.timeoutMs ?? this.defaultTimeoutMs
+    const timeout = AbortSignal.timeout(ms)
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
     const where = `${this.origin}${path}`
     return new Promise((resolve, reject) => {
@@ -178,7 +185,7 @@ export class PeerClient {
         controller.abort(err)
       }
       signal.addEventListener('abort', onAbort, {once: true})
-      this.pool.dispatch({method: method as 'POST', path, headers, body: body ? Buffer.from(body.buffer, body.byteOffset, body.length) : undefined}, {
+      this.pool.dispatch({method: method as 'POST', path, headers, body: body ? Buffer.from(body.buffer, body.byteOffset, body.length) : undefined, headersTimeout: ms, bodyTimeout: ms}, {
         onRequestStart(controller) {
           abortRequest = (reason) => controller.abort(reason)
           if (signal.aborted || settled) controller.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
@@ -237,7 +244,7 @@ export class PeerClient {
     // Only the caller's signal and a short timeout carry over: the hello is
     // unsigned (a signed one would need the did it is fetching) and must not
     // inherit a long transfer timeout such as replicate's.
-    return this.peerDid ?? (await this.hello({signal: options.signal, timeoutMs: Math.min(options.timeoutMs ?? REQUEST_TIMEOUT_MS, HELLO_TIMEOUT_MS)})).did
+    return this.peerDid ?? (await this.hello({signal: options.signal, timeoutMs: Math.min(options.timeoutMs ?? this.defaultTimeoutMs, HELLO_TIMEOUT_MS)})).did
   }
 
   /** Introduces this node (`self`) to the peer, which dials back to check it. */
@@ -289,8 +296,8 @@ export class PeerClient {
    * the peer holds, in order, NOT yet verified — the caller must hash-check
    * every one before using it (against `sha256` where the bulk client hashed
    * the block as it arrived; else on the fetcher's hash pool). Blocks the
-   * peer lacks are simply absent; a block that was not asked for is an
-   * IntegrityError. `alloc` gives each block its memory (a pool slot; see
+   * peer lacks are simply absent; a block that was not asked for, or sent
+   * twice, is an IntegrityError. `alloc` gives each block its memory (a pool slot; see
    * util/block-pool.ts) and `discard` takes back the memory of blocks an
    * error leaves unreturned.
    */
@@ -303,7 +310,7 @@ export class PeerClient {
     let r
     try {
       r = this.bulk
-        ? await this.bulk.post({path: '/v1/blocks/get', body, contentType: 'application/json', maxBytes: MAX_BATCH_BYTES, alloc: Buffer.allocUnsafe, frames: {alloc: (n, cid) => { const b = alloc(n, cid); got.push(b); return b }}, signal: options.signal, timeoutMs: options.timeoutMs ?? REQUEST_TIMEOUT_MS})
+        ? await this.bulk.post({path: '/v1/blocks/get', body, contentType: 'application/json', maxBytes: MAX_BATCH_BYTES, alloc: Buffer.allocUnsafe, frames: {alloc: (n, cid) => { const b = alloc(n, cid); got.push(b); return b }}, signal: options.signal, timeoutMs: options.timeoutMs ?? this.defaultTimeoutMs})
         : await this.requestInto('POST', '/v1/blocks/get', body, {...options, maxBytes: MAX_BATCH_BYTES, alloc: sharedAlloc})
     } catch (err) {
       for (const b of got) options.discard?.(b)
@@ -320,9 +327,10 @@ export class PeerClient {
     }
     const asked = new Set(cids.map(String))
     for (const f of frames) {
-      if (!asked.has(f.cid.toString())) {
+      // Each asked-for block once: taking one out of the set also refuses a second copy (whose memory nobody would return).
+      if (!asked.delete(f.cid.toString())) {
         for (const b of got) options.discard?.(b)
-        throw new IntegrityError(`${this.origin} sent block ${f.cid}, which was not asked for`)
+        throw new IntegrityError(`${this.origin} sent block ${f.cid}, which was not asked for (or sent it twice)`)
       }
     }
     return frames
