@@ -11,6 +11,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {after, before, describe, it} from 'node:test'
+import Pull from '../../src/commands/pull.js'
 import {fastPull} from '../../src/lib/cli/fast-pull.js'
 import {CLI, Cluster, type NodeProcess} from '../node/cluster.js'
 import type {RunResult} from '../helpers.js'
@@ -25,6 +26,16 @@ function run(nodeArgs: string[], home: string): Promise<RunResult> {
     child.stderr.on('data', (d) => (err += d))
     child.on('error', reject)
     child.on('close', (code, signal) => resolve({code, signal, stdout: Buffer.concat(out), stderr: err}))
+  })
+}
+
+/** `node ...nodeArgs` on `home` with stdout closed after its first bytes (a reader like `head -c 1`): the exit code. */
+function runClosingStdout(nodeArgs: string[], home: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, nodeArgs, {env: {...process.env, POLAR_HOME: home, NO_COLOR: '1', POLAR_NODE: ''}, stdio: ['ignore', 'pipe', 'ignore']})
+    child.stdout.once('data', () => child.stdout.destroy())
+    child.on('error', reject)
+    child.on('close', (code) => resolve(code))
   })
 }
 
@@ -91,6 +102,10 @@ describe('polar pull through a node without oclif', {timeout: 120_000}, () => {
       assert.equal(plain(fast.stderr), plain(full.stderr), `${what}: stderr`)
     }
     assert.ok(readFileSync(join(dir, 'out-a')).equals(bigData))
+    // A reader that goes away early: the same exit code both ways.
+    const closed = await runClosingStdout([noOclif.bin, 'pull', big], node.home)
+    const code = `const {execute} = await import(${JSON.stringify(pathToFileURL(join(dirname(CLI), '..', 'dist', 'index.js')).href)}); await execute({dir: ${JSON.stringify(pathToFileURL(CLI).href)}, args: process.argv.slice(1)})`
+    assert.equal(closed, await runClosingStdout(['--input-type=module', '-e', code, 'pull', big], node.home), 'exit code when stdout closes early')
     // The copy really has no oclif: a form the fast path leaves alone fails there.
     const help = await run([noOclif.bin, 'pull', '--help'], node.home)
     assert.notEqual(help.code, 0)
@@ -104,6 +119,11 @@ describe('polar pull through a node without oclif', {timeout: 120_000}, () => {
     assert.ok(readFileSync(out).equals(bigData))
     assert.equal(await fastPull([`--home=${node.home}`, small, '--output', join(dir, 'direct-2')], {}), 0)
     assert.equal(readFileSync(join(dir, 'direct-2'), 'utf8'), 'hello fast path\n')
+  })
+
+  it('knows every flag of the pull command (a new one must be taught to the fast path, or is left to oclif)', () => {
+    assert.deepEqual(Object.keys({...Pull.baseFlags, ...Pull.flags}).sort(), ['home', 'node', 'output'])
+    assert.equal(Pull.enableJsonFlag, true, '--json')
   })
 
   it('leaves everything else to the full CLI', async () => {
@@ -127,5 +147,9 @@ describe('polar pull through a node without oclif', {timeout: 120_000}, () => {
     assert.equal(await fastPull([small, '-o', o], {...env, POLAR_CONTENT_TYPE: 'json'}), undefined, 'POLAR_CONTENT_TYPE set (oclif: --json)')
     assert.equal(await fastPull([small, '-o', o, '--json'], {...env, FORCE_COLOR: '1'}), undefined, 'FORCE_COLOR with --json')
     assert.equal(await fastPull([small, '-o', o], {POLAR_HOME: cluster.home('polar-no-node-')}), undefined, 'no node on the home')
+    // A socket file nothing answers on (a node killed with SIGKILL leaves one).
+    const stale = cluster.home('polar-stale-socket-')
+    writeFileSync(join(stale, 'polar.sock'), '')
+    assert.equal(await fastPull([small, '-o', o], {POLAR_HOME: stale}), undefined, 'a stale socket file')
   })
 })

@@ -1,6 +1,4 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
-import {existsSync} from 'node:fs'
-import {join} from 'node:path'
 import {EXIT, PolarError, toPolarError} from '../errors.js'
 import {ensureHome, resolveHome} from '../home.js'
 import {printError} from './report.js'
@@ -49,20 +47,18 @@ export abstract class PolarCommand extends Command {
   protected async target(flags: {home?: string; node?: string}): Promise<Target> {
     const home = this.resolveHome(flags)
     if (flags.node) {
-      if (/^https?:\/\//.test(flags.node)) {
+      if (/^https?:\/\//i.test(flags.node)) {
         const {assertUrl} = await import('../api/client.js')
         return {kind: 'remote', home, url: assertUrl(flags.node).origin}
       }
       const {LocalNodeClient} = await import('../api/client.js')
       return {kind: 'local', home, client: new LocalNodeClient(flags.node)}
     }
-    const socket = join(home, 'polar.sock')
-    if (existsSync(socket)) {
-      const {socketIsLive} = await import('../util/socket.js')
-      if (await socketIsLive(socket)) {
-        const {LocalNodeClient} = await import('../api/client.js')
-        return {kind: 'local', home, client: new LocalNodeClient(socket)}
-      }
+    const {liveNodeSocket} = await import('../util/socket.js')
+    const socket = await liveNodeSocket(home)
+    if (socket) {
+      const {LocalNodeClient} = await import('../api/client.js')
+      return {kind: 'local', home, client: new LocalNodeClient(socket)}
     }
     return {kind: 'embedded', home}
   }

@@ -1,7 +1,6 @@
-import {existsSync} from 'node:fs'
-import {join} from 'node:path'
 import {toPolarError} from '../errors.js'
 import {resolveHome} from '../home.js'
+import {liveNodeSocket} from '../util/socket.js'
 import {printError} from './report.js'
 
 /**
@@ -56,10 +55,11 @@ export async function fastPull(argv: string[], env: NodeJS.ProcessEnv = process.
     }
   }
   if (cid === undefined || (json && (output === undefined || process.stdout.isTTY || env.FORCE_COLOR))) return undefined
-  const socket = join(resolveHome(home, env), 'polar.sock')
-  if (!existsSync(socket)) return undefined
-  const [{socketIsLive}, {LocalNodeClient}] = await Promise.all([import('../util/socket.js'), import('../api/client.js')])
-  if (!(await socketIsLive(socket))) return undefined
+  const socket = await liveNodeSocket(resolveHome(home, env))
+  if (!socket) return undefined
+  const {LocalNodeClient} = await import('../api/client.js')
+  // As oclif does for every command: a reader that went away (`polar pull X --json -o f | head -c0`) is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') throw err })
   try {
     const result = await new LocalNodeClient(socket).pull(cid, output)
     if (json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')

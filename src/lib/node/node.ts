@@ -9,10 +9,10 @@ import {ReplayGuard} from '../net/auth.js'
 import {OutgoingGate, outgoingCounters, PeerClient} from '../net/client.js'
 import {requestUrl, sendError, sendJson, type Router} from '../net/http.js'
 import {openStore, type Store} from '../store/store.js'
-import {socketIsLive} from '../util/socket.js'
+import {SOCKET_NAME, socketIsLive} from '../util/socket.js'
 import {HOLDER, holderIsDead} from '../util/process.js'
 
-export {socketIsLive}
+export {SOCKET_NAME, socketIsLive}
 import {DEFAULT_SETTINGS, type NodeContext, type NodeSettings} from './context.js'
 import {NetworkBlockSource, type Source} from './fetcher.js'
 import type {CID} from 'multiformats/cid'
@@ -30,7 +30,6 @@ export const DEFAULT_LISTEN = '0.0.0.0:7477'
 /** Out-of-turn pings of down peers (repingDown): at most one sweep a second, each ping this short. */
 export const REPING_MIN_INTERVAL_MS = 1_000
 export const REPING_TIMEOUT_MS = 1_500
-export const SOCKET_NAME = 'polar.sock'
 
 export interface NodeOptions {
   home: string
