@@ -117,6 +117,55 @@ describe('BulkClient', () => {
     await assert.rejects(badCid.post(req({maxBytes: 8 << 20, frames})), (e) => e instanceof IntegrityError && /malformed CID/.test(e.message))
   })
 
+  it('frame mode refuses a 65th frame, and memory from alloc of another size than the block', async () => {
+    const tiny = Array.from({length: 65}, (_, i) => {
+      const bytes = Buffer.from([i])
+      return {cid: cidOf(RAW_CODE, bytes), bytes}
+    })
+    const body = Buffer.from(encodeFrames(tiny))
+    const answer = (s: Socket) => s.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]))
+    const many = await raw(answer)
+    await assert.rejects(many.post(req({frames: {alloc: (n) => Buffer.alloc(n)}})), (e) => e instanceof IntegrityError && /more than 64 blocks/.test(e.message))
+    // The digest covers exactly the block's length: a longer buffer would carry bytes nobody hashed.
+    const wrongSize = await raw(answer)
+    await assert.rejects(wrongSize.post(req({frames: {alloc: (n) => Buffer.alloc(n + 1)}})), /frames.alloc gave 2 bytes for a 1-byte block/)
+  })
+
+  it('refuses more bytes than the declared length, a malformed header line, and bytes between answers', async () => {
+    const extra = await raw((s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabcdef'))
+    await assert.rejects(extra.post(req()), (e) => e instanceof NetworkError && /more bytes than the declared 2/.test(e.message))
+    const badLine = await raw((s) => s.end('HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 0\r\n\r\n'))
+    await assert.rejects(badLine.post(req()), (e) => e instanceof NetworkError && /malformed header line/.test(e.message))
+    // An answer, then unasked-for bytes on the kept-alive connection: that connection is dropped, the next request uses a new one.
+    let connections = 0
+    const chatty = await listen(createServer((s) => {
+      connections++
+      s.on('error', () => {})
+      let got = ''
+      s.on('data', (b) => {
+        got += b.toString('latin1')
+        if (!got.includes('\r\n\r\n')) return
+        got = ''
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+        setTimeout(() => s.write('junk'), 20)
+      })
+    }))
+    assert.equal((await chatty.post(req())).body.toString(), 'ok')
+    await new Promise((r) => setTimeout(r, 100))
+    assert.equal((await chatty.post(req())).body.toString(), 'ok')
+    assert.equal(connections, 2, 'the connection that sent bytes between answers was not reused')
+    chatty.close()
+  })
+
+  it("the caller's abort signal ends a request in flight", async () => {
+    const silent = await raw(() => {})
+    const abort = new AbortController()
+    const pending = silent.post(req({timeoutMs: 20_000, signal: abort.signal}))
+    setTimeout(() => abort.abort(new Error('caller gave up')), 50)
+    await assert.rejects(pending, /caller gave up/)
+    silent.close()
+  })
+
   it('refuses an answer over maxBytes from its header, before reading it', async () => {
     const client = await raw((s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n'))
     await assert.rejects(client.post(req()), (e) => e instanceof IntegrityError && /over the 1048576-byte limit/.test(e.message))

@@ -11,6 +11,7 @@ import {after, before, describe, it} from 'node:test'
 import * as dagPb from '@ipld/dag-pb'
 import {CID} from 'multiformats/cid'
 import {rankNodes} from '../../src/lib/node/placement.js'
+import {replicateTo} from '../../src/lib/node/replicator.js'
 import {json} from '../helpers.js'
 import {CLI, Cluster, hasBlocks, waitFor, type NodeProcess} from './cluster.js'
 
@@ -157,7 +158,7 @@ describe('replication with a peer that stops answering (black-holed)', {timeout:
   const cluster = new Cluster()
   after(() => cluster.stop())
 
-  it('gives the silent peer up after a hello goes unanswered, not after the 30 s request time-out', async () => {
+  it('gives the silent peer up when its hello goes unanswered (the probe ends it, not the 30 s request time-out)', async () => {
     const [a, b, c] = await cluster.startMany(3)
     await Cluster.mesh([a, b, c])
     const file = join(cluster.home('polar-repl-silent-'), 'data.bin')
@@ -170,9 +171,49 @@ describe('replication with a peer that stops answering (black-holed)', {timeout:
       assert.equal(r.code, 0, r.stderr + cluster.logs())
       assert.equal(json(r).replicas, 2, 'a and b hold it; c never answered')
       assert.deepEqual(json(r).nodes.sort(), [a.did, b.did].sort())
-      await waitFor('the probe to be logged', () => /did not answer a hello within 5 s while replicating/.test(a.stderr()), {timeoutMs: 5_000})
+      await waitFor('the probe to be logged', () => /failed a hello while replicating \(within 5 s\)/.test(a.stderr()), {timeoutMs: 5_000})
     } finally {
       process.kill(c.pid, 'SIGCONT')
     }
+  })
+})
+
+describe('replicateTo: the hello beside a replication', () => {
+  /** A peer client whose hello answers (or fails) as told, and whose replicate takes `ms` unless aborted. */
+  function fakeCtx(hello: () => Promise<unknown>, ms: number) {
+    const client = {
+      hello,
+      replicate: (_r: Uint8Array, _s: string[], o: {signal: AbortSignal}) => new Promise((resolve, reject) => {
+        const t = setTimeout(() => resolve({held: true, blocks: 1}), ms)
+        o.signal.addEventListener('abort', () => { clearTimeout(t); reject(o.signal.reason) }, {once: true})
+      }),
+    }
+    return {client: () => client, url: 'http://self'} as any
+  }
+  const peer = {did: 'did:key:zpeer', url: 'http://peer'}
+
+  it('a peer that answers the hello is left to finish its replication (nothing else ends it)', async () => {
+    assert.equal(await replicateTo(fakeCtx(async () => ({did: peer.did}), 150), peer, new Uint8Array(1), 3), true)
+  })
+
+  it('a failed hello ends the replication at once, saying why', async () => {
+    await assert.rejects(replicateTo(fakeCtx(async () => { throw new Error('connect ECONNREFUSED') }, 60_000), peer, new Uint8Array(1), 3), /http:\/\/peer failed a hello while replicating \(within 5 s\): connect ECONNREFUSED/)
+  })
+
+  it('a peer that stops answering part way is given up at its next hello', async () => {
+    let hellos = 0
+    const hello = async () => {
+      if (++hellos === 1) return {did: peer.did}
+      throw new Error('no answer')
+    }
+    await assert.rejects(replicateTo(fakeCtx(hello, 60_000), peer, new Uint8Array(1), 3), /failed a hello while replicating \(within 5 s\): no answer/)
+    assert.equal(hellos, 2, 'the second hello (5 s later) ended it')
+  })
+
+  it("the caller's abort ends it too", async () => {
+    const abort = new AbortController()
+    const pending = replicateTo(fakeCtx(() => new Promise(() => {}), 60_000), peer, new Uint8Array(1), 3, abort.signal)
+    abort.abort(new Error('node stopping'))
+    await assert.rejects(pending, /node stopping/)
   })
 })

@@ -1,3 +1,4 @@
+import {setTimeout as delay} from 'node:timers/promises'
 import {CID} from 'multiformats/cid'
 import {NetworkError} from '../errors.js'
 import {decodeObjectRecord} from '../records/index.js'
@@ -10,30 +11,45 @@ export function setReplicaTarget(ctx: NodeContext, root: CID | string, replicas:
 }
 
 /**
- * How long a peer asked to replicate has to answer a hello sent beside the
- * request. A peer whose packets are dropped (a partition that black-holes,
- * a machine gone without a reset) would otherwise hold a push for the whole
- * request time-out (30 s) before the next node in order is asked
- * (docs/chaos.md); a replication that is only slow (a big object) goes on for
- * as long as the peer answers.
+ * While a peer replicates, it is sent a hello every REPLICA_PROBE_MS and must
+ * answer each within that time. A peer whose packets are dropped (a partition
+ * that black-holes, a machine gone without a reset) would otherwise hold a
+ * push for the whole replicate time-out (10 min) before the next node in order
+ * is asked (docs/chaos.md); a replication that is only slow (a big object)
+ * goes on for as long as the peer answers.
  */
 export const REPLICA_PROBE_MS = 5_000
 
-/** Asks `peer` to replicate the object (it pulls from us); true when it answered `held`. */
-async function replicateTo(ctx: NodeContext, peer: {did: string; url: string}, recordBytes: Uint8Array, k: number, signal?: AbortSignal): Promise<boolean> {
+/**
+ * Asks `peer` to replicate the object (it pulls from us); true when it
+ * answered `held`. Meanwhile it is sent a hello every REPLICA_PROBE_MS; one
+ * that fails (no answer within REPLICA_PROBE_MS, a refused connection, an
+ * error answer) ends the request at once.
+ * @internal exported for tests
+ */
+export async function replicateTo(ctx: NodeContext, peer: {did: string; url: string}, recordBytes: Uint8Array, k: number, signal?: AbortSignal): Promise<boolean> {
   const ac = new AbortController()
   const stop = () => ac.abort(signal!.reason)
   if (signal?.aborted) stop()
   signal?.addEventListener('abort', stop, {once: true})
   const client = ctx.client(peer)
-  client.hello({signal: ac.signal, timeoutMs: REPLICA_PROBE_MS}).catch(() => {
-    if (!ac.signal.aborted) ac.abort(new NetworkError(`${peer.url} did not answer a hello within ${REPLICA_PROBE_MS / 1000} s while replicating`))
-  })
+  const probe = async () => {
+    while (!ac.signal.aborted) {
+      try {
+        await client.hello({signal: ac.signal, timeoutMs: REPLICA_PROBE_MS})
+      } catch (err) {
+        if (!ac.signal.aborted) ac.abort(new NetworkError(`${peer.url} failed a hello while replicating (within ${REPLICA_PROBE_MS / 1000} s): ${(err as Error).message}`))
+        return
+      }
+      await delay(REPLICA_PROBE_MS, undefined, {signal: ac.signal}).catch(() => {})
+    }
+  }
+  void probe()
   try {
     return (await client.replicate(recordBytes, [ctx.url], {signal: ac.signal, replicas: k})).held
   } finally {
     signal?.removeEventListener('abort', stop)
-    ac.abort() // the probe, if it is still out
+    ac.abort() // ends the probe
   }
 }
 
