@@ -16,7 +16,7 @@ Exit 0 when the dial-back got through, 5 when it did not (behind a NAT or a fire
   ]
 
   static override flags = {
-    via: Flags.string({description: 'peer URL to ask for the dial-back (repeatable) [default: up to 3 known live peers]', multiple: true}),
+    via: Flags.string({description: 'peer URL to ask for the dial-back (repeatable; a path is dropped) [default: up to 3 known live peers]', multiple: true}),
   }
 
   async run(): Promise<NatReport> {

@@ -37,7 +37,7 @@ Blocks are stored in their smallest encoding (gzip, or a delta against an earlie
     key: Flags.string({char: 'k', description: 'identity that signs the record', default: DEFAULT_KEY_NAME}),
     replicas: Flags.integer({description: 'nodes to place the object on [default: the node setting, 3]', min: 1, max: 64}),
     'min-replicas': Flags.integer({description: 'fail (exit 5) when fewer nodes than this hold it', min: 0, max: 64, default: 1}),
-    base: Flags.string({description: 'root CID of an earlier version to delta-encode against, or "none" [default: your newest object of the same name]'}),
+    base: Flags.string({description: 'root CID of an earlier version to delta-encode against, or "none" [default: your newest object of the same name]; not with --node URL'}),
     quiet: Flags.boolean({char: 'q', description: 'print the CID alone', default: false}),
     'max-stamp-bits': Flags.integer({description: 'with --node URL: the most proof-of-work (stamp bits) to do when that node does not trust you enough', min: 0, max: MAX_STAMP_BITS, default: DEFAULT_MAX_STAMP_BITS}),
   }

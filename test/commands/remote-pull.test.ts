@@ -9,14 +9,13 @@ import {createServer, type Server} from 'node:http'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import type {CID} from 'multiformats/cid'
-import {buildFile} from '../../src/lib/content/builder.js'
-import {asAsync, MiB, prng} from '../content/oracle.js'
+import {dagOf, MiB, prng} from '../content/oracle.js'
 import {json, runPolar, tmpHome} from '../helpers.js'
 
 describe('pull --node from a remote that serves wrong bytes', {timeout: 60_000}, () => {
   const {home, cleanup} = tmpHome('polar-remote-pull-')
   const data = prng(3 * MiB + 777, 21)
-  const blocks = new Map<string, Uint8Array>()
+  let blocks = new Map<string, Uint8Array>()
   let root: CID
   let leaves: string[] = []
   /** Blocks the fake remote sends with one byte flipped. */
@@ -25,8 +24,7 @@ describe('pull --node from a remote that serves wrong bytes', {timeout: 60_000},
   let url = ''
 
   before(async () => {
-    const built = await buildFile(asAsync([data]), {put: (cid, bytes) => { blocks.set(cid.toString(), bytes.slice()) }})
-    root = built.cid
+    ;({root, blocks} = await dagOf(data))
     leaves = [...blocks.keys()].filter((k) => k !== root.toString())
     assert.ok(leaves.length >= 4)
     server = createServer((req, res) => {

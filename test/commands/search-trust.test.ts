@@ -49,10 +49,10 @@ describe('search and trust without a node', () => {
     const ls = await runPolar(['trust', '--json'], {home})
     assert.deepEqual(json(ls), [{did, weight: 2.5}])
     const score = json(await runPolar(['trust', 'score', did, '--json'], {home}))
-    assert.deepEqual(score, {did, score: 1, paths: [{path: [me, did], weight: 1}]})
+    assert.deepEqual(score, {did, score: 1, paths: [{path: [me, did], weight: 1}], pathCount: 1})
     assert.equal(json(await runPolar(['trust', 'score', me, '--json'], {home})).score, 1)
     const stranger = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'
-    assert.deepEqual(json(await runPolar(['trust', 'score', stranger, '--json'], {home})), {did: stranger, score: 0, paths: []})
+    assert.deepEqual(json(await runPolar(['trust', 'score', stranger, '--json'], {home})), {did: stranger, score: 0, paths: [], pathCount: 0})
     for (const [args, exit] of [
       [['add', did, '--weight', '-1'], 2],
       [['add', did, '--weight', '0'], 2],

@@ -4,6 +4,7 @@ import {importer} from 'ipfs-unixfs-importer'
 import {fixedSize} from 'ipfs-unixfs-importer/chunker'
 import {balanced} from 'ipfs-unixfs-importer/layout'
 import type {CID} from 'multiformats/cid'
+import {buildFile} from '../../src/lib/content/builder.js'
 
 export const MiB = 1024 * 1024
 
@@ -112,4 +113,11 @@ export function * splitAt(data: Uint8Array, cuts: number[]): Generator<Uint8Arra
 
 export async function * asAsync<T>(it: Iterable<T>): AsyncGenerator<T> {
   for (const x of it) yield x
+}
+
+/** polar's DAG of `data`: the root and every block by CID string (for fake peers in tests). */
+export async function dagOf(data: Uint8Array): Promise<{root: CID; blocks: Map<string, Uint8Array>}> {
+  const blocks = new Map<string, Uint8Array>()
+  const built = await buildFile(asAsync([data]), {put: (cid, bytes) => { blocks.set(cid.toString(), bytes.slice()) }})
+  return {root: built.cid, blocks}
 }

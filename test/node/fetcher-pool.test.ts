@@ -10,22 +10,15 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {CID} from 'multiformats/cid'
-import {buildFile} from '../../src/lib/content/builder.js'
 import {readFile} from '../../src/lib/content/reader.js'
 import {NetworkBlockSource} from '../../src/lib/node/fetcher.js'
 import {openStore} from '../../src/lib/store/store.js'
 import {writeChunks} from '../../src/lib/util/output.js'
-import {asAsync, MiB, prng} from '../content/oracle.js'
+import {dagOf, MiB, prng} from '../content/oracle.js'
 import {tmpHome} from '../helpers.js'
 
 const {home: dir, cleanup} = tmpHome('polar-fetcher-pool-')
 after(cleanup)
-
-async function dagOf(data: Uint8Array): Promise<{root: CID; blocks: Map<string, Uint8Array>}> {
-  const blocks = new Map<string, Uint8Array>()
-  const built = await buildFile(asAsync([data]), {put: (cid, bytes) => { blocks.set(cid.toString(), bytes.slice()) }})
-  return {root: built.cid, blocks}
-}
 
 /**
  * A peer holding `blocks`; `corrupt` names blocks it sends damaged (in batches

@@ -150,7 +150,10 @@ export async function listTrust(via: Via, owner: string): Promise<TrustEntry[]> 
 export interface ScoreResult {
   did: string
   score: number
+  /** The largest contributing paths, at most 100. */
   paths: TrustPath[]
+  /** How many paths contribute in all. */
+  pathCount: number
 }
 
 export async function scoreTrust(via: Via, self: string, did: string): Promise<ScoreResult> {
@@ -167,7 +170,7 @@ export async function scoreTrust(via: Via, self: string, did: string): Promise<S
     }
   }
   if (typeof r?.score !== 'number' || !Array.isArray(r?.paths)) throw new IntegrityError('the node answered a trust score in an unexpected shape')
-  return {did, score: r.score, paths: r.paths}
+  return {did, score: r.score, paths: r.paths, pathCount: typeof r.pathCount === 'number' ? r.pathCount : r.paths.length}
 }
 
 /** What `trust add` / `trust rm` say after a change, on stderr. */

@@ -16,14 +16,15 @@ import {OutgoingGate} from './gate.js'
  * Deliberately narrow: plain http, requests one at a time per connection
  * (kept alive, at most `max` per peer), answers with a Content-Length (a
  * polar node always sends one for this route); anything else is a
- * NetworkError and the caller falls back to the general client.
+ * NetworkError, and the fetcher then takes that batch's blocks one by one
+ * (GET /v1/blocks/{cid}) through the general client.
  */
 
 /** Header bytes an answer may have before its body. */
 const MAX_HEAD_BYTES = 16 * 1024
 /** Error answers (not 200) are read up to this size, for their JSON message. */
 const MAX_ERROR_BODY = 64 * 1024
-/** Idle connections are closed after this (the peer's keep-alive is 5 s by default). */
+/** Idle connections are closed after this: before a peer with Node's default keep-alive (5 s) closes them (polar nodes keep them 30 s). */
 const IDLE_MS = 4_000
 
 export interface BulkAnswer {

@@ -47,7 +47,7 @@ export interface WriterOptions {
 /**
  * Writers fed from peers checkpoint by time: at most ~250 ms of fetched
  * blocks are lost to a kill (a killed pull resumes from the rest), while a
- * fast fetch does a handful of index commits instead of one per 8 MiB (each
+ * fast fetch does a handful of index commits (each
  * commit blocks the main thread on SQLite's fsync).
  */
 export const NETWORK_WRITER: WriterOptions = {checkpointBytes: CHECKPOINT_BYTES, checkpointMs: 250}

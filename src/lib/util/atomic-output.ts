@@ -34,7 +34,8 @@ function unhook(): void {
  * most the temp file (a dot-file), never a half-written target. Writes go
  * through a StagedWriter (O_DIRECT where possible, in the background), so the
  * caller keeps fetching and hashing while the disk works, and the final fsync
- * has little left to do.
+ * has little left to do (where O_DIRECT is refused, it flushes the whole file
+ * from the page cache).
  */
 export class AtomicOutput {
   private fd: number
