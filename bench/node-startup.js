@@ -26,7 +26,9 @@ running, polar commands on that home go through its local API socket: \`node bin
 (stdout to /dev/null; checked once to list the peer) are each timed as a whole process against
 \`node -e 0\` with the same stdio. Untimed warm-ups, then alternating pairs (order flips every
 pair); value: wall time from spawn to exit (ms); ratio = polar time / \`node -e 0\` time per pair,
-median over pairs.`,
+median over pairs. Since 44fa0b4 the pull takes bin/run.js's fast path, which does not load oclif
+(src/lib/cli/fast-pull.ts; earlier figures of this row, ~140 ms, went through oclif); \`peers
+--json\` still goes through oclif.`,
 
   async run({quick, log}) {
     const runs = quick ? 10 : 20
