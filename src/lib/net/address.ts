@@ -16,6 +16,12 @@ export function httpUrl(text: string): URL | undefined {
   }
 }
 
+/** A URL's host without the brackets of an IPv6 literal (`[::1]` → `::1`), as sockets and DNS take it. */
+export function urlHost(url: string | URL): string {
+  const host = (typeof url === 'string' ? new URL(url) : url).hostname
+  return host.startsWith('[') ? host.slice(1, -1) : host
+}
+
 /**
  * An IPv4-mapped IPv6 address in any spelling (`::ffff:1.2.3.4`,
  * `::ffff:102:304` as URL parsers write it, `0:0:0:0:0:ffff:…`) → `1.2.3.4`;

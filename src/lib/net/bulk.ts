@@ -3,6 +3,7 @@ import {connect, type Socket} from 'node:net'
 import {CID} from 'multiformats/cid'
 import {MAX_BLOCK_SIZE, SHA2_256_CODE} from '../content/constants.js'
 import {IntegrityError, NetworkError, PolarError} from '../errors.js'
+import {urlHost} from './address.js'
 import {MAX_BATCH_BLOCKS} from './frames.js'
 import {OutgoingGate} from './gate.js'
 
@@ -100,7 +101,7 @@ export class BulkClient {
   static for(origin: string, max?: number): BulkClient | undefined {
     const u = new URL(origin)
     if (u.protocol !== 'http:') return undefined
-    const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
+    const host = urlHost(u)
     return new BulkClient(host, Number(u.port || 80), max)
   }
 

@@ -1,4 +1,4 @@
-import {isLoopback, unmapV4, v6Prefix} from '../net/address.js'
+import {isLoopback, unmapV4, urlHost, v6Prefix} from '../net/address.js'
 import {lookup} from 'node:dns/promises'
 import {isIP} from 'node:net'
 import {setTimeout as delay} from 'node:timers/promises'
@@ -220,7 +220,7 @@ export class Discovery {
    * gossip, seed answers, and the plain POST /v1/peers/register).
    */
   async admissionProblem(did: string, url: string): Promise<string | {address: string}> {
-    const host = new URL(url).hostname.replace(/^\[|\]$/g, '')
+    const host = urlHost(url)
     let address = host
     if (!isIP(host)) {
       try {

@@ -1,4 +1,4 @@
-import {isLocalAddress} from '../net/address.js'
+import {isLocalAddress, urlHost} from '../net/address.js'
 import {createSocket} from 'node:dgram'
 import {lookup} from 'node:dns/promises'
 import {isIP} from 'node:net'
@@ -62,7 +62,7 @@ export interface DialbackAnswer {
  */
 export async function dialBackRefusal(url: string, requester: string | undefined): Promise<string | null> {
   if (!requester || isLocalAddress(requester)) return null
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '')
+  const host = urlHost(url)
   let addresses: string[]
   try {
     addresses = isIP(host) ? [host] : (await lookup(host, {all: true})).map((r) => r.address)

@@ -1,4 +1,5 @@
 import {constants as fsc, readdirSync, statSync, unlinkSync} from 'node:fs'
+import {writeFully} from '../util/staged-writer.js'
 import {open, type FileHandle} from 'node:fs/promises'
 import {fsyncDir} from '../util/fs.js'
 import {HOLDER} from '../util/process.js'
@@ -134,7 +135,7 @@ async function compactPack(blocks: BlockStore, id: number, fileSize: number): Pr
       const chunk = b.length <= buf.length ? buf.subarray(0, b.length) : Buffer.allocUnsafe(b.length)
       const {bytesRead} = await src.read(chunk, 0, b.length, b.offset)
       if (bytesRead !== b.length) throw new Error(`pack ${id} is shorter than its index says`)
-      await writeAll(dst, chunk, pos)
+      await writeFully(dst.fd, chunk, pos)
       moved.push([b.cid, pos])
       pos += b.length
     }
@@ -171,9 +172,3 @@ async function compactPack(blocks: BlockStore, id: number, fileSize: number): Pr
   }
 }
 
-async function writeAll(fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
-  for (let off = 0; off < buf.length;) {
-    const {bytesWritten} = await fh.write(buf, off, buf.length - off, pos + off)
-    off += bytesWritten
-  }
-}
