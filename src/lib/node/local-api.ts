@@ -14,8 +14,7 @@ import {locateHolders, NETWORK_PREFETCH} from './fetcher.js'
 import {placeReplicas, setReplicaTarget} from './replicator.js'
 import {localSearchTrustRoutes} from './trust-search-api.js'
 import {DynamicBlockSource} from './dynamic-source.js'
-import {Erasures} from '../erase/index.js'
-import {eraseThroughNode} from '../erase/network.js'
+import {assertNotErased, eraseThroughNode} from '../erase/network.js'
 
 export const ERROR_TRAILER = 'x-polar-error'
 
@@ -78,7 +77,8 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     assertSupportedCid(root)
     const out = url.searchParams.get('out')
     if (out !== null && !isAbsolute(out)) throw new InputError('out must be an absolute path')
-    if (new Erasures(ctx.store).rootIsErased(root)) throw new NotFoundError(`${root} was erased by its owner; this node will not fetch it again`, {code: 'ERASED'})
+    // Refused only when every record of the root known here and on the peers is erased (issue 20).
+    await assertNotErased(ctx, root)
     let sources = ctx.sources()
     const local = ctx.store.blocks.has(root)
     let located = local ? {holders: sources, others: [], answered: sources.length} : await locateHolders(root, sources)
