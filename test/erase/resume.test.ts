@@ -24,7 +24,14 @@ function packs(home: string): string[] {
 
 /** How many of `samples` (slices of the erased object) are still somewhere in the pack files. */
 function onDisk(home: string, samples: Buffer[]): number {
-  const files = packs(home).map((n) => readFileSync(join(home, 'blocks', n)))
+  const files: Buffer[] = []
+  for (const n of packs(home)) {
+    try {
+      files.push(readFileSync(join(home, 'blocks', n)))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err // unlinked by a running compaction meanwhile
+    }
+  }
   return samples.filter((s) => files.some((f) => f.includes(s))).length
 }
 

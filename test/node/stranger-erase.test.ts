@@ -122,11 +122,16 @@ describe("a stranger's erase", {timeout: 240_000}, () => {
     const stranger = identityFromSecret('stranger', generateSecretKey())
     const made = signObjectRecord({root: CID.parse(owner.cid), size: z.length, name: 'mine', mime: 'application/octet-stream', tags: [], time: Date.now()}, stranger)
     const erase = signEraseRecord(made, stranger)
+    // And one naming a leaf of Z as its root: b holds that block only as part of its copy of Z.
+    const leaf = signObjectRecord({root: CID.parse(blocks.at(-1)!), size: 77, name: 'leaf', mime: 'application/octet-stream', tags: [], time: Date.now()}, stranger)
+    const leafErase = signEraseRecord(leaf, stranger)
     for (const n of [b, d, v]) {
-      const r = await postErase(n.url, erase.bytes, made.bytes)
-      assert.equal(r.status, 200, JSON.stringify(r.body))
-      assert.equal(r.body.records, 0, `${n.url} held no such record`)
-      assert.equal(r.body.blocks, 0, `${n.url} deleted nothing`)
+      for (const [e, r] of [[erase, made], [leafErase, leaf]] as const) {
+        const res = await postErase(n.url, e.bytes, r.bytes)
+        assert.equal(res.status, 200, JSON.stringify(res.body))
+        assert.equal(res.body.records, 0, `${n.url} held no such record`)
+        assert.equal(res.body.blocks, 0, `${n.url} deleted nothing`)
+      }
     }
     assert.deepEqual(await hasBlocks(b.url, blocks), blocks.map(() => true), "b's copy of Z stays")
     assert.deepEqual(await hasBlocks(v.url, blocks), blocks.map(() => true))

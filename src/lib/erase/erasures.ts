@@ -20,13 +20,13 @@ export interface Applied {
   bytes: number
 }
 
-/** What `apply` did, and whether a decision about cached blocks waits for the network. */
+/** What `apply` did, and whether a decision about a pulled copy waits for the network. */
 export interface Applying extends Applied {
   /**
-   * The erased record was not held here, yet this node holds the object's
-   * blocks with no live record for them (a copy pulled through it): they go
-   * only when no live record of the root is known on the network either, which
-   * network.ts asks the peers (settleCache) and then tells `decideCache`.
+   * This node holds a pulled copy of the erased root (fetched for a pull
+   * through it, no record here): it goes only when no live record of the root
+   * is known on the network either, which network.ts asks the peers
+   * (settleCache) and then tells `decideCache`.
    */
   cacheUndecided: boolean
 }
@@ -46,17 +46,20 @@ const NOTHING = {blocks: 0, bytes: 0}
 /**
  * Tombstones (docs/storage.md "erasures") and the effect of an erase on this
  * store. A tombstone names one object record (its CID) and stands for that
- * record only (issue 20 point 1): the same root under another record, by
- * another owner or a later push, is another object and stays.
+ * record only (issue 20 point 1): anyone can sign a record for any root, so
+ * the same root under another record — another owner's, or a later push — is
+ * another object and stays.
  *
- * - Blocks this node held for the erased record go where no remaining record
- *   here needs them (mark and sweep, sweep.ts; delta bases are kept by
- *   BlockStore.deleteBlocks).
- * - Blocks it held with no record at all (a pulled copy) go only when no live
- *   record of the root is known here or on the peers (network.ts): a
- *   stranger's erase of their own record cannot empty a cache of someone
- *   else's object.
- * - The sweep owed is kept in the tombstone row (`sweep`) until done, so a
+ * A node holds blocks for a record of them, or as a pulled copy (`pulled`:
+ * roots fetched for a pull through the node, no record). After an erase:
+ * - blocks it held for the erased record go where no remaining record and no
+ *   pulled copy here reaches them (mark and sweep, sweep.ts; delta bases are
+ *   kept by BlockStore.deleteBlocks);
+ * - a pulled copy of the erased root goes only when no live record of the
+ *   root is known here or on the peers (network.ts) — so a stranger's erase
+ *   of their own record cannot empty a cache of someone else's object, and
+ *   an erase naming one of its leaves as a root takes nothing;
+ * - the sweep owed is kept in the tombstone row (`sweep`) until done, so a
  *   crash in between is finished at the next open or node start.
  */
 export class Erasures {
@@ -85,10 +88,25 @@ export class Erasures {
    * True when every object record of `root` this store knows was erased: a
    * tombstone names it and no live record does. Only what this store knows —
    * a node also asks its peers before it refuses a root (network.ts,
-   * erasedEverywhere), since another owner's record may live elsewhere.
+   * assertNotErased), since another owner's record may live elsewhere.
    */
   rootIsErased(root: CID | string): boolean {
     return this.hasTombstone(root) && !this.hasLiveRecord(root)
+  }
+
+  /**
+   * Notes that the blocks of `root` are being fetched for a pull through the
+   * node with no record here: a pulled copy, which erases of other roots never
+   * take from, and an erase of this root takes only when no live record of it
+   * is known anywhere (decideCache).
+   */
+  notePulled(root: CID, now = Date.now()): void {
+    this.db.prepare('INSERT OR IGNORE INTO pulled (root, time) VALUES (?, ?)').run(root.toString(), now)
+  }
+
+  /** True when `root` is a pulled copy here (notePulled). */
+  isPulled(root: CID | string): boolean {
+    return this.db.prepare('SELECT 1 FROM pulled WHERE root = ?').get(String(root)) !== undefined
   }
 
   /**
@@ -114,49 +132,53 @@ export class Erasures {
   }
 
   /**
-   * Does the sweep owed for `root` that needs no network: after a 'record'
-   * tombstone, deletes the blocks of its DAG no live record here needs; a
-   * 'cache' one is settled at once when there is nothing to decide (a live
-   * record here keeps every block, or the root block is not held), else it
-   * stays open (`cacheUndecided`) for the network's answer.
+   * Does the sweep owed for `root` that needs no network. After a 'record'
+   * tombstone, the blocks of its DAG that no live record and no pulled copy
+   * here reaches are deleted. Then, if this node holds a pulled copy of the
+   * root itself and no live record of it, the decision about that copy stays
+   * open (`cacheUndecided`) for the network's answer; otherwise nothing more
+   * is owed.
    */
   settle(root: CID): {blocks: number; bytes: number; cacheUndecided: boolean} {
     const key = root.toString()
     const owed = new Set(this.db.prepare('SELECT DISTINCT sweep FROM erasures WHERE root = ? AND sweep IS NOT NULL').pluck().all(key) as string[])
-    let swept = NOTHING
-    if (owed.has('record')) {
-      swept = this.sweep(root)
-      this.db.prepare("UPDATE erasures SET sweep = NULL WHERE root = ? AND sweep = 'record'").run(key)
-    }
-    let cacheUndecided = owed.has('cache')
-    if (cacheUndecided && (this.hasLiveRecord(key) || !this.store.blocks.has(root))) {
-      this.db.prepare("UPDATE erasures SET sweep = NULL WHERE root = ? AND sweep = 'cache'").run(key)
-      cacheUndecided = false
-    }
-    return {...swept, cacheUndecided}
+    if (owed.size === 0) return {...NOTHING, cacheUndecided: false}
+    const swept = owed.has('record') ? this.sweep(root) : NOTHING
+    const pulled = this.isPulled(key)
+    const open = pulled && !this.hasLiveRecord(key) && this.store.blocks.has(root)
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE erasures SET sweep = ? WHERE root = ? AND sweep IS NOT NULL').run(open ? 'cache' : null, key)
+      if (pulled && !this.store.blocks.has(root)) this.db.prepare('DELETE FROM pulled WHERE root = ?').run(key)
+    }).immediate()
+    return {...swept, cacheUndecided: open}
   }
 
   /**
-   * Closes the open cache decision of `root` with the network's answer: a
-   * live record of it is known somewhere (`live`: its blocks stay, they are
-   * that object's), or none is (they are swept like the erased record's).
+   * Closes the open decision about the pulled copy of `root` with the
+   * network's answer: a live record of it is known somewhere (`live`: the copy
+   * stays, it is that object's), or none is (the copy goes, except blocks a
+   * live record or another pulled copy here reaches).
    */
   decideCache(root: CID, live: boolean): {blocks: number; bytes: number} {
-    const swept = live ? NOTHING : this.sweep(root)
-    this.db.prepare("UPDATE erasures SET sweep = NULL WHERE root = ? AND sweep = 'cache'").run(root.toString())
+    const key = root.toString()
+    const swept = live ? NOTHING : this.sweep(root, {keepOwnCopy: false})
+    this.db.transaction(() => {
+      this.db.prepare("UPDATE erasures SET sweep = NULL WHERE root = ? AND sweep = 'cache'").run(key)
+      if (!live) this.db.prepare('DELETE FROM pulled WHERE root = ?').run(key)
+    }).immediate()
     return swept
   }
 
-  /** Roots whose cache decision is still open (a node asks its peers about them). */
+  /** Roots whose pulled-copy decision is still open (a node asks its peers about them). */
   undecidedCaches(): CID[] {
     const roots = this.db.prepare("SELECT DISTINCT root FROM erasures WHERE sweep = 'cache'").pluck().all() as string[]
     return roots.map((r) => CID.parse(r))
   }
 
   /**
-   * Finishes the sweeps a crash cut short that need no network (and settles
-   * the cache decisions that turn out to need none); returns blocks deleted.
-   * Run at store open and node start.
+   * Finishes the sweeps a crash cut short that need no network (the open
+   * pulled-copy decisions stay for a node); returns blocks deleted. Run at
+   * store open and node start.
    */
   finishPending(): number {
     const roots = this.db.prepare('SELECT DISTINCT root FROM erasures WHERE sweep IS NOT NULL').pluck().all() as string[]
@@ -166,13 +188,16 @@ export class Erasures {
   }
 
   /**
-   * Deletes the blocks of `root`'s DAG that no live record here needs (none
-   * while a live record has this root). Compaction is recorded as owed first,
-   * so the erased bytes leave the disk even if this process dies before it
-   * compacts (issue 20 point 4).
+   * Deletes the blocks of `root`'s DAG that no live record and no pulled copy
+   * here reaches (with `keepOwnCopy: false`, a pulled copy of `root` itself
+   * does not count). Compaction is recorded as owed first, so the erased
+   * bytes leave the disk even if this process dies before it compacts
+   * (issue 20 point 4).
    */
-  sweep(root: CID): {blocks: number; bytes: number} {
-    const dead = unneededBlocks(this.store, root)
+  sweep(root: CID, {keepOwnCopy = true} = {}): {blocks: number; bytes: number} {
+    const own = root.toString()
+    const pulled = (this.db.prepare('SELECT root FROM pulled').pluck().all() as string[]).filter((r) => keepOwnCopy || r !== own)
+    const dead = unneededBlocks(this.store, root, pulled)
     if (dead.length === 0) return NOTHING
     markCompactionDue(this.db)
     const r = this.store.blocks.deleteBlocks(dead)

@@ -122,6 +122,11 @@ export async function assertNotErased(ctx: NodeContext, root: CID, signal?: Abor
   throw new NotFoundError(`${root} was erased by its owner; this node will not fetch it again`, {code: 'ERASED'})
 }
 
+/** Notes a pull through the node that fetches `root` with no record here (Erasures.notePulled). */
+export function notePulledCopy(ctx: NodeContext, root: CID): void {
+  new Erasures(ctx.store).notePulled(root)
+}
+
 const deciding = new WeakMap<NodeContext, Map<string, Promise<number>>>()
 
 /**
