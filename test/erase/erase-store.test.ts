@@ -135,10 +135,12 @@ describe('erase on one store', () => {
     assert.deepEqual(erasures.undecidedCaches(), [])
     assert.deepEqual(held(), [true, true, true, true])
     assert.ok(erasures.isPulled(y.cid))
+    assert.ok(erasures.keptCopy(CID.parse(y.cid)), 'a kept copy is served without asking again')
     // Later no live record is known (say, its owner erased theirs): the copy goes, except its
     // first leaf (`shared`), which alice's live object y also has.
     const again = erasures.apply(strangerErase(CID.parse(y.cid)))
     assert.equal(again.cacheUndecided, true)
+    assert.equal(erasures.keptCopy(CID.parse(y.cid)), false, 'open again: a pull asks the peers')
     const swept = erasures.decideCache(CID.parse(y.cid), false)
     assert.equal(swept.blocks, 3, 'the root and the two unshared leaves')
     assert.deepEqual(held(), [false, true, false, false])

@@ -110,6 +110,16 @@ export class Erasures {
   }
 
   /**
+   * True when this node holds a pulled copy of `root` that it decided to keep
+   * after an erase (a live record of it was known then, decideCache) and no
+   * decision about it is open: it serves that copy without asking again.
+   */
+  keptCopy(root: CID): boolean {
+    return this.isPulled(root) && this.store.blocks.has(root)
+      && this.db.prepare("SELECT 1 FROM erasures WHERE root = ? AND sweep = 'cache'").get(root.toString()) === undefined
+  }
+
+  /**
    * Applies a verified erase: in one IMMEDIATE transaction the object record
    * goes out and the tombstone goes in, marked with the sweep it owes; then
    * `settle` does what needs no network. A replay inserts nothing but still

@@ -108,14 +108,15 @@ export async function lookupRecords(ctx: NodeContext, root: CID, signal?: AbortS
  * "This node will not fetch it again" (pull through a node): refused only
  * when a tombstone here names `root` and no live record of it is known —
  * none here, none on the live peers asked. Another owner's record of the
- * same bytes, here or on a peer, lets the pull go on (issue 20 point 1).
+ * same bytes, here or on a peer, lets the pull go on (issue 20 point 1), and
+ * so does a pulled copy kept because such a record was known (keptCopy).
  * Throws NotFoundError ERASED, or NetworkError when no peer could be asked.
  */
 export async function assertNotErased(ctx: NodeContext, root: CID, signal?: AbortSignal): Promise<void> {
   const erasures = new Erasures(ctx.store)
-  if (!erasures.rootIsErased(root)) return
+  if (!erasures.rootIsErased(root) || erasures.keptCopy(root)) return
   const found = await lookupRecords(ctx, root, signal)
-  if (found.live.length > 0) return
+  if (found.live.some((r) => !erasures.isErased(r.cid))) return
   if (found.asked > 0 && found.answered === 0) {
     throw new NetworkError(`a record of ${root} was erased here by its owner, and none of the ${found.asked} peer(s) asked answered whether another record still names it; is the network up? see \`polar peers\``)
   }
@@ -130,11 +131,12 @@ export function notePulledCopy(ctx: NodeContext, root: CID): void {
 const deciding = new WeakMap<NodeContext, Map<string, Promise<number>>>()
 
 /**
- * The open cache decision of `root` (Erasures.apply, cacheUndecided): asks
- * the peers for live records of it; any → the blocks stay (they are that
- * object's), none → they are swept. When no peer answers at all the decision
- * stays open for the next round (maintainErasures), so a partition alone
- * never empties a cache. One lookup per root at a time. Returns blocks deleted.
+ * The open decision about the pulled copy of `root` (Erasures.apply,
+ * cacheUndecided): asks the peers for live records of it; any → the copy
+ * stays (it is that object's), none → it is swept. When no peer answers at
+ * all the decision stays open for the next round (maintainErasures), so a
+ * partition alone never empties a cache. One lookup per root at a time; an
+ * erase of the same root meanwhile joins it. Returns blocks deleted.
  */
 export function settleCache(ctx: NodeContext, root: CID, signal?: AbortSignal): Promise<number> {
   let inFlight = deciding.get(ctx)
@@ -146,21 +148,24 @@ export function settleCache(ctx: NodeContext, root: CID, signal?: AbortSignal): 
   const work = (async () => {
     const found = await lookupRecords(ctx, root, signal)
     const erasures = new Erasures(ctx.store)
-    if (found.live.length === 0 && found.asked > 0 && found.answered === 0) return 0
-    const swept = erasures.decideCache(root, found.live.length > 0)
-    if (found.live.length > 0) ctx.log(`erase of a record of ${root}: its blocks stay here, ${found.live.length} other record(s) of it live on (${found.live.map((r) => r.record.owner).join(', ')})`)
-    else if (swept.blocks > 0) ctx.log(`erase of ${root}: ${swept.blocks} cached block(s) deleted, no live record of it is known`)
+    // Filtered again now: an erase of one of these records may have come in while the peers answered
+    // (it joined this decision instead of starting its own).
+    const live = found.live.filter((r) => !erasures.isErased(r.cid))
+    if (live.length === 0 && found.asked > 0 && found.answered === 0) return 0
+    const swept = erasures.decideCache(root, live.length > 0)
+    if (live.length > 0) ctx.log(`erase of a record of ${root}: the pulled copy stays here, ${live.length} other record(s) of it live on (${live.map((r) => r.record.owner).join(', ')})`)
+    else if (swept.blocks > 0) ctx.log(`erase of ${root}: ${swept.blocks} block(s) of the pulled copy deleted, no live record of it is known`)
     if (swept.blocks > 0) scheduleCompaction(ctx)
     return swept.blocks
   })().catch((err) => {
-    ctx.log(`erase of ${root}: deciding on its cached blocks failed: ${(err as Error).message}`)
+    ctx.log(`erase of ${root}: deciding on its pulled copy failed: ${(err as Error).message}`)
     return 0
   }).finally(() => map.delete(key))
   map.set(key, work)
   return ctx.track(work)
 }
 
-/** Applies a verified erase on this node: Erasures.apply, then the cache decision if one is open, then compaction. */
+/** Applies a verified erase on this node: Erasures.apply, then the pulled-copy decision if one is open, then compaction. */
 export async function applyErase(ctx: NodeContext, v: VerifiedErase, signal?: AbortSignal): Promise<Applied> {
   const {cacheUndecided, ...r} = new Erasures(ctx.store).apply(v)
   if (cacheUndecided) r.blocks += await settleCache(ctx, v.object.record.root, signal)
