@@ -6,7 +6,7 @@ import {randomBytes} from 'node:crypto'
 import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as delay} from 'node:timers/promises'
-import {blockCount, blockList, cleanupAll, flipBytes, holdsAll, json, locate, packBytes, mesh, MiB, mountTmpfs, Node, removeDir, setCli, sha, snapshotBuild, tempDir, unmount, verifyHome, waitFor} from './lib.mjs'
+import {blockCount, blockList, cleanupAll, flipBytes, hasBlocks, holdsAll, json, locate, packBytes, mesh, MiB, mountTmpfs, Node, removeDir, setCli, sha, snapshotBuild, tempDir, unmount, verifyHome, waitFor} from './lib.mjs'
 import {FaultNet, freePort} from './proxy.mjs'
 
 if (process.argv.includes('--help')) {
@@ -22,7 +22,7 @@ const QUICK = process.argv.includes('--quick') || process.env.npm_config_quick =
 const onlyArg = process.argv.indexOf('--only')
 const ONLY = onlyArg > 0 ? (process.argv[onlyArg + 1] ?? '').split(',').filter(Boolean) : []
 const wanted = (name) => ONLY.length === 0 || ONLY.some((o) => name.includes(o))
-const SCENARIOS = ['kill-mid-push-pull', 'kill-2-of-5-restart', 'restart-db-intact', 'bit-rot-heal', 'partition-heal', 'partition-drop-heal', 'full-disk-node', 'full-disk-embedded']
+const SCENARIOS = ['kill-mid-push-pull', 'kill-2-of-5-restart', 'restart-db-intact', 'bit-rot-heal', 'partition-heal', 'partition-drop-heal', 'stranger-erase', 'full-disk-node', 'full-disk-embedded']
 {
   const bad = process.argv.slice(2).filter((a, i, all) => a.startsWith('-') ? !['--quick', '--only'].includes(a) : all[i - 1] !== '--only')
   const unmatched = ONLY.filter((o) => !SCENARIOS.some((n) => n.includes(o)))
@@ -376,6 +376,75 @@ async function partition(r, mode) {
     for (const o of objs) removeDir(o.file)
   }
 }
+
+// (7) a stranger's erase (issue 20 point 1) while nodes die: the stranger pushes the
+// owner's bytes under their own key and erases that record while one of the owner's
+// replica holders and the node holding a pulled copy are SIGKILLed. After the restarts
+// no node may have lost the owner's object or refuse it; the owner's own erase then
+// still removes it everywhere.
+await scenario('stranger-erase', async (r) => {
+  const nodes = [0, 1, 2, 3].map(() => new Node(tempDir('polar-chaos-home-')))
+  try {
+    await Promise.all(nodes.map((n) => n.start()))
+    await mesh(nodes)
+    const [a] = nodes
+    const obj = makeFile('stranger-x', (QUICK ? 6 : 24) * MiB + 123)
+    const po = await a.polar(['push', obj.file, '--replicas', '2', '--min-replicas', '2', '--json'])
+    if (po.code !== 0) throw new Error(`owner's push: exit ${po.code} ${po.stderr}`)
+    const owner = json(po)
+    const blocks = await blockList(a.url, owner.cid)
+    const p = nodes.find((n) => n !== a && owner.nodes.includes(n.did)) // the owner's other replica
+    const [q, s] = nodes.filter((n) => n !== a && n !== p) // q pulls a copy; s is the stranger's node
+    r.checked = 1
+    const pq = await pullOk(q, owner.cid, obj.sha)
+    if (!pq.ok) throw new Error(`q's first pull: ${pq.why}`)
+    // The stranger: the same bytes under s's key (a new record, same root), placed on 2 nodes.
+    const ps = await s.polar(['push', obj.file, '--replicas', '2', '--json'])
+    if (ps.code !== 0) throw new Error(`stranger's push: exit ${ps.code} ${ps.stderr}`)
+    if (json(ps).cid !== owner.cid) throw new Error('same bytes gave another root')
+    // The fault: p dies, the stranger erases their record, q dies while it arrives.
+    await p.kill()
+    const erasing = s.polar(['erase', owner.cid, '--json'])
+    await delay(Math.floor(Math.random() * 200))
+    await q.kill()
+    const er = await erasing
+    if (er.code !== 0) throw new Error(`stranger's erase: exit ${er.code} ${er.stderr}`)
+    if (JSON.stringify(json(er).records) !== JSON.stringify([json(ps).record])) throw new Error(`the stranger's erase named ${json(er).records}`)
+    const t0 = Date.now()
+    await Promise.all([p.start(), q.start()])
+    // Recovery: every node has the stranger's tombstone (anti-entropy), and still serves the owner's object.
+    await waitFor('the stranger\'s erase to reach every node', async () => (await Promise.all(nodes.map(async (n) => {
+      const res = await fetch(`${n.url}/v1/erasures?after=0`, {signal: AbortSignal.timeout(5_000)})
+      return (await res.json()).erasures.length >= 1
+    }))).every(Boolean), {timeoutMs: 60_000})
+    const problems = []
+    for (const n of [a, p]) {
+      if (!(await holdsAll(n.url, blocks))) r.lost++, problems.push(`owner's replica ${n.url} lost blocks`)
+      const recs = (await (await fetch(`${n.url}/v1/records?root=${owner.cid}`)).json()).records
+      if (recs.length !== 1) problems.push(`${n.url} holds ${recs.length} record(s) of X, not the owner's one`)
+    }
+    if (!(await holdsAll(q.url, blocks))) problems.push(`q's pulled copy was emptied`)
+    for (const n of nodes) {
+      const pr = await pullOk(n, owner.cid, obj.sha)
+      if (!pr.ok) r.lost++, problems.push(`${n === s ? 'the stranger\'s node' : n.url}: ${pr.why}`)
+    }
+    r.recoveryMs = Date.now() - t0
+    checkHomes(r, nodes)
+    if (problems.length) throw new Error(problems.join('; '))
+    // The owner's erase still removes it from every node (the copies pulled just now too).
+    const eo = await a.polar(['erase', owner.cid, '--json'])
+    if (eo.code !== 0) throw new Error(`owner's erase: exit ${eo.code} ${eo.stderr}`)
+    await waitFor('the owner\'s erase to remove X everywhere', async () => (await Promise.all(nodes.map((n) => hasBlocks(n.url, [owner.cid])))).every(([h]) => !h), {timeoutMs: 60_000})
+    const exits = []
+    for (const n of nodes) exits.push((await n.polar(['pull', owner.cid, '-o', join(work, 'stranger-gone')])).code)
+    if (exits.some((c) => c !== 3)) throw new Error(`after the owner's erase, pulls exited ${exits.join('/')} (want 3 everywhere)`)
+    checkHomes(r, nodes)
+    r.note = `stranger's record placed on ${json(ps).nodes.length} node(s); killed p (owner's replica) and q (pulled copy) during the stranger's erase; after restart every node pulled X intact; owner's erase: pulls exit ${exits.join('/')}`
+  } finally {
+    await stopAll(nodes)
+    removeDir(join(work, 'stranger-x'))
+  }
+})
 
 // (5) full disk: a 16 MiB tmpfs as POLAR_HOME; a 24 MiB push must fail with a clear
 // error, every indexed block must still verify, and a small push afterwards works.

@@ -5,7 +5,9 @@ import type {EraseResult} from '../lib/erase/index.js'
 
 export default class Erase extends PolarCommand {
   static override summary = 'Erase an object you own, on every node that holds it.'
-  static override description = `Signs an erase record with your key (only the object's owner can erase it) and applies it: the object record is deleted, with every block of the object that no other object on the node needs, and a tombstone is kept so the object is never replicated to or accepted by the node again.
+  static override description = `Signs an erase record with your key (only the object's owner can erase it) and applies it: the object record is deleted, with every block of the object that no other object on the node needs.
+
+A tombstone is kept for that record: the record itself is never replicated to or accepted by a node again, and a node will not fetch the object again while every record of it that the node (or its peers) knows is erased. The content is not banned: the same bytes pushed again, by you or by anyone, make a new record, which is stored and pulled as usual; and another owner's erase never removes or hides your object.
 
 Through a running node (polar serve) the erase goes to every peer, which forward it in turn; a node that is offline applies it when it is back (it reads its peers' tombstones at start and every 30 s). CID may be the object's root CID or its record CID (with --node URL only the root CID: exit 2 for a record CID). Exit 3 when no such object is known, 6 when your key does not own it (nothing is erased anywhere).`
 

@@ -12,6 +12,8 @@ import {eraseLocal, Erasures, signErasures} from '../../src/lib/erase/index.js'
 import {NotAllowedError, NotFoundError} from '../../src/lib/errors.js'
 import {generateSecretKey, identityFromSecret} from '../../src/lib/identity/index.js'
 import {pushObject} from '../../src/lib/objects/index.js'
+import {signObjectRecord} from '../../src/lib/records/index.js'
+import {signEraseRecord, verifyErase} from '../../src/lib/records/erase-record.js'
 import {openStore, type Store} from '../../src/lib/store/store.js'
 import {json, runPolar, tmpHome} from '../helpers.js'
 
@@ -86,22 +88,63 @@ describe('erase on one store', () => {
     assert.equal(store.records.objectsByRoot(z.cid).length, 1)
   })
 
-  it('a replay changes nothing; a sweep cut short is finished by sweepPending', async () => {
+  it('a replay changes nothing; a sweep cut short is finished by finishPending', async () => {
     const w = await push('w', randomBytes(MiB + 1), alice)
     const erasures = new Erasures(store)
     const [v] = signErasures(erasures.recordsFor(w.cid), alice)
     // As if the process died after the tombstone transaction and before the sweep.
     store.db.transaction(() => {
-      store.db.prepare(`INSERT INTO erasures (cid, target, root, owner, time, bytes, record, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+      store.db.prepare(`INSERT INTO erasures (cid, target, root, owner, time, bytes, record, received, sweep) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'record')`)
         .run(v.erase.cid.toString(), w.record, w.cid, alice.did, v.erase.record.time, v.erase.bytes, v.object.bytes, Date.now())
       store.db.prepare('DELETE FROM records WHERE cid = ?').run(w.record)
     }).immediate()
     assert.ok(store.blocks.has(CID.parse(w.cid)))
-    assert.equal(erasures.sweepPending(), 3)
+    assert.equal(erasures.finishPending(), 3)
     assert.equal(store.blocks.has(CID.parse(w.cid)), false)
+    assert.equal(erasures.finishPending(), 0, 'nothing left owed')
     const again = erasures.apply(v)
-    assert.deepEqual(again, {applied: false, records: 0, blocks: 0, bytes: 0})
+    assert.deepEqual(again, {applied: false, records: 0, blocks: 0, bytes: 0, cacheUndecided: false})
     assert.equal(erasures.page(0).filter((e) => Buffer.from(e.erase).equals(Buffer.from(v.erase.bytes))).length, 1, 'one tombstone')
+  })
+
+  it("a stranger's erase of a record not held here takes nothing from a pulled copy until the network has answered", async () => {
+    // A pulled copy: the blocks of someone else's object, no record here (as a pull through a node leaves them).
+    const carol = identityFromSecret('carol', generateSecretKey())
+    const y = await push('pulled-y', Buffer.concat([shared, randomBytes(MiB + 3)]), carol)
+    store.db.prepare('DELETE FROM records WHERE cid = ?').run(y.record)
+    const erasures = new Erasures(store)
+    erasures.notePulled(CID.parse(y.cid))
+    const yl = leaves(store, y.cid)
+    const held = () => [CID.parse(y.cid), ...yl].map((c) => store.blocks.has(c))
+    const strangerErase = (root: CID) => {
+      const made = signObjectRecord({root, size: 1, name: 'mine', mime: 'application/octet-stream', tags: [], time: Date.now()}, bob)
+      return verifyErase(signEraseRecord(made, bob).bytes, made.bytes)
+    }
+    // Its root: nothing goes yet, the decision waits for the network.
+    const r = erasures.apply(strangerErase(CID.parse(y.cid)))
+    assert.deepEqual({blocks: r.blocks, open: r.cacheUndecided}, {blocks: 0, open: true})
+    assert.deepEqual(erasures.undecidedCaches().map(String), [y.cid])
+    assert.equal(erasures.finishPending(), 0, 'an open decision is not swept at open')
+    assert.deepEqual(held(), [true, true, true, true])
+    // One of its leaves, named as a root: nothing at all, nothing open.
+    const leaf = erasures.apply(strangerErase(yl[1]))
+    assert.deepEqual({blocks: leaf.blocks, open: leaf.cacheUndecided}, {blocks: 0, open: false})
+    assert.deepEqual(held(), [true, true, true, true])
+    // The network knows a live record of it: the copy stays, and the decision is closed.
+    assert.deepEqual(erasures.decideCache(CID.parse(y.cid), true), {blocks: 0, bytes: 0})
+    assert.deepEqual(erasures.undecidedCaches(), [])
+    assert.deepEqual(held(), [true, true, true, true])
+    assert.ok(erasures.isPulled(y.cid))
+    assert.ok(erasures.keptCopy(CID.parse(y.cid)), 'a kept copy is served without asking again')
+    // Later no live record is known (say, its owner erased theirs): the copy goes, except its
+    // first leaf (`shared`), which alice's live object y also has.
+    const again = erasures.apply(strangerErase(CID.parse(y.cid)))
+    assert.equal(again.cacheUndecided, true)
+    assert.equal(erasures.keptCopy(CID.parse(y.cid)), false, 'open again: a pull asks the peers')
+    const swept = erasures.decideCache(CID.parse(y.cid), false)
+    assert.equal(swept.blocks, 3, 'the root and the two unshared leaves')
+    assert.deepEqual(held(), [false, true, false, false])
+    assert.equal(erasures.isPulled(y.cid), false)
   })
 
   it('deleteBlocks keeps a block neededAsBases names', async () => {

@@ -6,18 +6,24 @@
 // for real by a registered peer so they reach past the signature checks.
 import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
+import {writeFileSync} from 'node:fs'
 import {Agent, createServer, request as httpRequest, type Server} from 'node:http'
+import {join} from 'node:path'
 import type {AddressInfo} from 'node:net'
 import {after, before, describe, it} from 'node:test'
 import fc from 'fast-check'
+import * as dagCbor from '@ipld/dag-cbor'
+import * as dagPb from '@ipld/dag-pb'
+import {CID} from 'multiformats/cid'
 import {cidOf} from '../../src/lib/content/cid.js'
 import {DAG_CBOR_CODE, DAG_PB_CODE, RAW_CODE} from '../../src/lib/content/constants.js'
 import {generateSecretKey, identityFromSecret, type Identity} from '../../src/lib/identity/index.js'
 import {signRequest as signRequestFor} from '../../src/lib/net/auth.js'
 import {encodeFrames} from '../../src/lib/net/frames.js'
-import {signObjectRecord, signTrustRecord} from '../../src/lib/records/index.js'
+import {decodeObjectRecord, signObjectRecord, signTrustRecord, type ObjectRecord, type SignedRecord} from '../../src/lib/records/index.js'
 import {signEraseRecord} from '../../src/lib/records/erase-record.js'
-import {Cluster, type NodeProcess} from '../node/cluster.js'
+import {Cluster, hasBlocks, type NodeProcess} from '../node/cluster.js'
+import {json} from '../helpers.js'
 
 /** Requests in these tests are signed for the node under test (`x-polar-to`). */
 let nodeDid: string | undefined
@@ -263,5 +269,121 @@ describe('fuzzing the public listener', {timeout: 120_000}, () => {
     assert.equal((await res.json() as any).did, node.did)
     assert.ok(node.running)
     assert.doesNotMatch(node.stderr(), /error on |TypeError|RangeError|unhandled/i)
+  })
+})
+
+// Issue 20 point 1: strangers' erases, at random, against a node holding an
+// owner's object (X, with its record) and a copy of another owner's object it
+// pulled (Y, no record): an erase of the stranger's own record of either root
+// or of a leaf, erases that claim the owner, erases of the owner's record
+// signed by a stranger. None may remove a block of X or Y from either node,
+// drop the owner's record, or make a node refuse to fetch them.
+const STRANGER_RUNS = Number(process.env.POLAR_FUZZ_ERASE_RUNS ?? 60)
+
+describe("fuzzing strangers' erases", {timeout: 180_000}, () => {
+  const cluster = new Cluster()
+  let f: NodeProcess
+  let h: NodeProcess
+  const strangers = [0, 1, 2].map((i) => identityFromSecret(`fuzz-eraser-${i}`, generateSecretKey()))
+  const x = randomBytes(2 * 1024 * 1024 + 17)
+  const y = randomBytes(1024 * 1024 + 5)
+  let xRoot: CID
+  let yRoot: CID
+  let xBlocks: string[]
+  let yBlocks: string[]
+  let xRecord: SignedRecord<ObjectRecord>
+  let yRecord: SignedRecord<ObjectRecord>
+
+  const blocksOf = async (url: string, root: string) => {
+    const bytes = new Uint8Array(await (await fetch(`${url}/v1/blocks/${root}`)).arrayBuffer())
+    return [root, ...dagPb.decode(bytes).Links.map((l) => l.Hash.toString())]
+  }
+  const recordOf = async (url: string, root: string) => {
+    const r = await (await fetch(`${url}/v1/records?root=${root}`)).json() as {records: string[]}
+    assert.equal(r.records.length, 1, `one record of ${root} on ${url}`)
+    return decodeObjectRecord(Buffer.from(r.records[0], 'base64'))
+  }
+
+  before(async () => {
+    ;[f, h] = await cluster.startMany(2)
+    await Cluster.mesh([f, h])
+    const work = cluster.home('polar-fuzz-erase-')
+    writeFileSync(join(work, 'x'), x)
+    writeFileSync(join(work, 'y'), y)
+    const px = await f.polar(['push', join(work, 'x'), '--replicas', '1', '--json'])
+    assert.equal(px.code, 0, px.stderr)
+    const py = await h.polar(['push', join(work, 'y'), '--replicas', '1', '--json'])
+    assert.equal(py.code, 0, py.stderr)
+    xRoot = CID.parse(json(px).cid)
+    yRoot = CID.parse(json(py).cid)
+    xBlocks = await blocksOf(f.url, json(px).cid)
+    yBlocks = await blocksOf(h.url, json(py).cid)
+    xRecord = await recordOf(f.url, json(px).cid)
+    yRecord = await recordOf(h.url, json(py).cid)
+    const pull = await f.polar(['pull', json(py).cid])
+    assert.equal(pull.code, 0, pull.stderr)
+    assert.deepEqual(await hasBlocks(f.url, yBlocks), yBlocks.map(() => true), 'f holds a pulled copy of Y')
+  })
+  after(() => cluster.stop())
+
+  const strangerErase = fc.record({
+    who: fc.nat({max: strangers.length - 1}),
+    target: fc.constantFrom('x', 'y', 'x-leaf', 'y-leaf'),
+    kind: fc.constantFrom('own', 'own', 'own', 'claims-owner', 'owner-record'),
+    size: fc.nat(),
+    name: fc.string({unit: fc.constantFrom(...'abcxyz .-_'.split('')), maxLength: 20}),
+    time: fc.integer({min: 0, max: 2 ** 42}),
+    to: fc.constantFrom('f', 'f', 'h'),
+    sign: fc.boolean(),
+  })
+
+  it(`a stranger's erase never removes or hides another owner's object (${STRANGER_RUNS} random erases)`, async () => {
+    const statuses = new Map<number, number>()
+    let runs = 0
+    await fc.assert(fc.asyncProperty(strangerErase, async (e) => {
+      runs++
+      const stranger = strangers[e.who]
+      const real = e.target.startsWith('x') ? xRecord : yRecord
+      const root = e.target === 'x' ? xRoot : e.target === 'y' ? yRoot : CID.parse((e.target === 'x-leaf' ? xBlocks : yBlocks).at(-1)!)
+      let eraseBytes: Uint8Array
+      let recordBytes: Uint8Array
+      if (e.kind === 'own') {
+        // The stranger's own record of that root (they may hold the bytes, or none at all), and its erase.
+        const made = signObjectRecord({root, size: e.size, name: e.name, mime: 'application/octet-stream', tags: [], time: e.time}, stranger)
+        eraseBytes = signEraseRecord(made, stranger).bytes
+        recordBytes = made.bytes
+      } else if (e.kind === 'owner-record') {
+        // An erase of the owner's real record, signed by the stranger (403).
+        eraseBytes = signEraseRecord({...real, record: {...real.record, owner: stranger.did}} as SignedRecord<ObjectRecord>, stranger).bytes
+        recordBytes = real.bytes
+      } else {
+        // The same, with the owner's did written into the erase over the stranger's signature (400).
+        const own = signEraseRecord({...real, record: {...real.record, owner: stranger.did}} as SignedRecord<ObjectRecord>, stranger)
+        eraseBytes = dagCbor.encode({...(dagCbor.decode(own.bytes) as object), owner: real.record.owner})
+        recordBytes = real.bytes
+      }
+      const target = e.to === 'f' ? f : h
+      const bodyBytes = Buffer.from(JSON.stringify({erase: Buffer.from(eraseBytes).toString('base64'), record: Buffer.from(recordBytes).toString('base64')}))
+      const headers: Record<string, string> = {'content-type': 'application/json', ...(e.sign ? signRequestFor(peer, 'POST', '/v1/erase', bodyBytes, Date.now(), target.did) : {})}
+      const res = await fetch(`${target.url}/v1/erase`, {method: 'POST', headers, body: bodyBytes, signal: AbortSignal.timeout(20_000)})
+      const text = await res.text()
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
+      assert.ok(res.status < 500, `${res.status} ${text}`)
+      assert.equal(res.status, e.kind === 'own' ? 200 : e.kind === 'owner-record' ? 403 : 400, text)
+      if (e.kind === 'own') assert.equal(JSON.parse(text).blocks, 0, `the stranger's erase deleted blocks: ${text}`)
+      assert.deepEqual(await hasBlocks(f.url, [...xBlocks, ...yBlocks]), [...xBlocks, ...yBlocks].map(() => true), `f lost a block after ${JSON.stringify(e)}`)
+      assert.deepEqual(await hasBlocks(h.url, yBlocks), yBlocks.map(() => true), `h lost a block after ${JSON.stringify(e)}`)
+    }), {numRuns: STRANGER_RUNS, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false, verbose: 2})
+    // The owners' records are where they were, and both objects are still fetched everywhere.
+    assert.equal((await recordOf(f.url, xRoot.toString())).cid.toString(), xRecord.cid.toString())
+    assert.equal((await recordOf(h.url, yRoot.toString())).cid.toString(), yRecord.cid.toString())
+    for (const [n, root, bytes] of [[f, xRoot, x], [f, yRoot, y], [h, xRoot, x], [h, yRoot, y]] as const) {
+      const pull = await n.polar(['pull', root.toString()])
+      assert.equal(pull.code, 0, `pull ${root} on ${n.url}: ${pull.stderr}`)
+      assert.ok(Buffer.from(pull.stdout).equals(bytes), `pulled bytes of ${root} on ${n.url}`)
+    }
+    process.stderr.write(`fuzz (strangers' erases): ${runs} runs; statuses ${JSON.stringify(Object.fromEntries(statuses))}\n`)
+    assert.ok(runs >= Math.min(STRANGER_RUNS, 20), `only ${runs} runs`)
+    assert.doesNotMatch(f.stderr() + h.stderr(), /error on |TypeError|RangeError|unhandled/i)
   })
 })

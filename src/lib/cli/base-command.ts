@@ -63,11 +63,16 @@ export abstract class PolarCommand extends Command {
     return {kind: 'embedded', home}
   }
 
-  /** The embedded store, opened once per command and closed when it finishes. */
+  /**
+   * The embedded store, opened once per command and closed when it finishes.
+   * An erase killed part way (its sweep or compaction) is finished first, so
+   * its bytes leave the disk at the next open (issue 20; docs/storage.md "Erase").
+   */
   protected async openStore(home: string): Promise<Store> {
     if (!this.openedStore) {
-      const {openStore} = await import('../store/store.js')
+      const [{openStore}, {finishEraseWork}] = await Promise.all([import('../store/store.js'), import('../erase/resume.js')])
       this.openedStore = openStore(home)
+      await finishEraseWork(this.openedStore)
     }
     return this.openedStore
   }

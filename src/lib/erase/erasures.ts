@@ -6,9 +6,10 @@ import type {Identity} from '../identity/index.js'
 import {decodeObjectRecord, type ObjectRecord, type SignedRecord} from '../records/object-record.js'
 import {signEraseRecord, verifyErase, type VerifiedErase} from '../records/erase-record.js'
 import type {Store} from '../store/store.js'
+import {markCompactionDue} from '../store/compact.js'
 import {unneededBlocks} from './sweep.js'
 
-/** What applying one erase did on this node. */
+/** What applying one erase did on this node (the answer to POST /v1/erase). */
 export interface Applied {
   /** The erase is new here (false: a replay of one already applied). */
   applied: boolean
@@ -17,6 +18,17 @@ export interface Applied {
   /** Blocks deleted (index rows; their pack bytes become dead space). */
   blocks: number
   bytes: number
+}
+
+/** What `apply` did, and whether a decision about a pulled copy waits for the network. */
+export interface Applying extends Applied {
+  /**
+   * This node holds a pulled copy of the erased root (fetched for a pull
+   * through it, no record here): it goes only when no live record of the root
+   * is known on the network either, which network.ts asks the peers
+   * (settleCache) and then tells `decideCache`.
+   */
+  cacheUndecided: boolean
 }
 
 /** A tombstone as served to peers (GET /v1/erasures). */
@@ -29,9 +41,26 @@ export interface ErasureRow {
 /** Most tombstones served in one page. */
 export const MAX_ERASURES_PAGE = 256
 
+const NOTHING = {blocks: 0, bytes: 0}
+
 /**
  * Tombstones (docs/storage.md "erasures") and the effect of an erase on this
- * store: the record goes, and with it every block no remaining object needs.
+ * store. A tombstone names one object record (its CID) and stands for that
+ * record only (issue 20 point 1): anyone can sign a record for any root, so
+ * the same root under another record — another owner's, or a later push — is
+ * another object and stays.
+ *
+ * A node holds blocks for a record of them, or as a pulled copy (`pulled`:
+ * roots fetched for a pull through the node, no record). After an erase:
+ * - blocks it held for the erased record go where no remaining record and no
+ *   pulled copy here reaches them (mark and sweep, sweep.ts; delta bases are
+ *   kept by BlockStore.deleteBlocks);
+ * - a pulled copy of the erased root goes only when no live record of the
+ *   root is known here or on the peers (network.ts) — so a stranger's erase
+ *   of their own record cannot empty a cache of someone else's object, and
+ *   an erase naming one of its leaves as a root takes nothing;
+ * - the sweep owed is kept in the tombstone row (`sweep`) until done, so a
+ *   crash in between is finished at the next open or node start.
  */
 export class Erasures {
   constructor(private readonly store: Store) {}
@@ -45,56 +74,144 @@ export class Erasures {
     return this.db.prepare('SELECT 1 FROM erasures WHERE target = ?').get(String(recordCid)) !== undefined
   }
 
-  /** True when `root` was erased here and no live object record for it remains. */
-  rootIsErased(root: CID | string): boolean {
-    const r = String(root)
-    return this.db.prepare('SELECT 1 FROM erasures WHERE root = ?').get(r) !== undefined
-      && this.db.prepare("SELECT 1 FROM records WHERE kind = 'object' AND root = ?").get(r) === undefined
+  /** True when some tombstone here names `root` (whoever owned the record it erased). */
+  hasTombstone(root: CID | string): boolean {
+    return this.db.prepare('SELECT 1 FROM erasures WHERE root = ?').get(String(root)) !== undefined
+  }
+
+  /** True when a live (not erased) object record here names `root`. */
+  hasLiveRecord(root: CID | string): boolean {
+    return this.db.prepare("SELECT 1 FROM records WHERE kind = 'object' AND root = ?").get(String(root)) !== undefined
   }
 
   /**
-   * Applies a verified erase: in one IMMEDIATE transaction the tombstone goes
-   * in and the object record goes out; then the blocks of its DAG that no
-   * remaining record needs are deleted (BlockStore.deleteBlocks). A replay
-   * changes nothing but still sweeps, so a sweep cut short by a crash is
-   * finished by the next copy of the erase (or by sweepPending at start).
+   * True when every object record of `root` this store knows was erased: a
+   * tombstone names it and no live record does. Only what this store knows —
+   * a node also asks its peers before it refuses a root (network.ts,
+   * assertNotErased), since another owner's record may live elsewhere.
    */
-  apply(v: VerifiedErase, now = Date.now()): Applied {
+  rootIsErased(root: CID | string): boolean {
+    return this.hasTombstone(root) && !this.hasLiveRecord(root)
+  }
+
+  /**
+   * Notes that the blocks of `root` are being fetched for a pull through the
+   * node with no record here: a pulled copy, which erases of other roots never
+   * take from, and an erase of this root takes only when no live record of it
+   * is known anywhere (decideCache).
+   */
+  notePulled(root: CID, now = Date.now()): void {
+    this.db.prepare('INSERT OR IGNORE INTO pulled (root, time) VALUES (?, ?)').run(root.toString(), now)
+  }
+
+  /** True when `root` is a pulled copy here (notePulled). */
+  isPulled(root: CID | string): boolean {
+    return this.db.prepare('SELECT 1 FROM pulled WHERE root = ?').get(String(root)) !== undefined
+  }
+
+  /**
+   * True when this node holds a pulled copy of `root` that it decided to keep
+   * after an erase (a live record of it was known then, decideCache) and no
+   * decision about it is open: it serves that copy without asking again.
+   */
+  keptCopy(root: CID): boolean {
+    return this.isPulled(root) && this.store.blocks.has(root)
+      && this.db.prepare("SELECT 1 FROM erasures WHERE root = ? AND sweep = 'cache'").get(root.toString()) === undefined
+  }
+
+  /**
+   * Applies a verified erase: in one IMMEDIATE transaction the object record
+   * goes out and the tombstone goes in, marked with the sweep it owes; then
+   * `settle` does what needs no network. A replay inserts nothing but still
+   * settles, so a sweep a crash cut short is finished by the next copy of the
+   * erase (or by finishPending at open and start).
+   */
+  apply(v: VerifiedErase, now = Date.now()): Applying {
     const target = v.object.cid.toString()
     const root = v.object.record.root.toString()
     let applied = false
     let records = 0
     this.db.transaction(() => {
-      const ins = this.db.prepare(`INSERT OR IGNORE INTO erasures (cid, target, root, owner, time, bytes, record, received)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(v.erase.cid.toString(), target, root, v.erase.record.owner, v.erase.record.time, v.erase.bytes, v.object.bytes, now)
-      applied = ins.changes === 1
       records = this.db.prepare('DELETE FROM records WHERE cid = ?').run(target).changes
-      if (this.db.prepare("SELECT 1 FROM records WHERE kind = 'object' AND root = ?").get(root) === undefined) {
-        this.db.prepare('DELETE FROM object_replicas WHERE root = ?').run(root)
-      }
+      const ins = this.db.prepare(`INSERT OR IGNORE INTO erasures (cid, target, root, owner, time, bytes, record, received, sweep)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(v.erase.cid.toString(), target, root, v.erase.record.owner, v.erase.record.time, v.erase.bytes, v.object.bytes, now, records > 0 ? 'record' : 'cache')
+      applied = ins.changes === 1
+      if (!this.hasLiveRecord(root)) this.db.prepare('DELETE FROM object_replicas WHERE root = ?').run(root)
     }).immediate()
-    const swept = this.sweep(v.object.record.root)
-    return {applied, records, ...swept}
+    return {applied, records, ...this.settle(v.object.record.root)}
   }
 
-  /** Deletes the blocks of `root`'s DAG that no live record needs (none while a live record has this root). */
-  sweep(root: CID): {blocks: number; bytes: number} {
-    const dead = unneededBlocks(this.store, root)
-    if (dead.length === 0) return {blocks: 0, bytes: 0}
+  /**
+   * Does the sweep owed for `root` that needs no network. After a 'record'
+   * tombstone, the blocks of its DAG that no live record and no pulled copy
+   * here reaches are deleted. Then, if this node holds a pulled copy of the
+   * root itself and no live record of it, the decision about that copy stays
+   * open (`cacheUndecided`) for the network's answer; otherwise nothing more
+   * is owed.
+   */
+  settle(root: CID): {blocks: number; bytes: number; cacheUndecided: boolean} {
+    const key = root.toString()
+    const owed = new Set(this.db.prepare('SELECT DISTINCT sweep FROM erasures WHERE root = ? AND sweep IS NOT NULL').pluck().all(key) as string[])
+    if (owed.size === 0) return {...NOTHING, cacheUndecided: false}
+    const swept = owed.has('record') ? this.sweep(root) : NOTHING
+    const pulled = this.isPulled(key)
+    const open = pulled && !this.hasLiveRecord(key) && this.store.blocks.has(root)
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE erasures SET sweep = ? WHERE root = ? AND sweep IS NOT NULL').run(open ? 'cache' : null, key)
+      if (pulled && !this.store.blocks.has(root)) this.db.prepare('DELETE FROM pulled WHERE root = ?').run(key)
+    }).immediate()
+    return {...swept, cacheUndecided: open}
+  }
+
+  /**
+   * Closes the open decision about the pulled copy of `root` with the
+   * network's answer: a live record of it is known somewhere (`live`: the copy
+   * stays, it is that object's), or none is (the copy goes, except blocks a
+   * live record or another pulled copy here reaches).
+   */
+  decideCache(root: CID, live: boolean): {blocks: number; bytes: number} {
+    const key = root.toString()
+    const swept = live ? NOTHING : this.sweep(root, {keepOwnCopy: false})
+    this.db.transaction(() => {
+      this.db.prepare("UPDATE erasures SET sweep = NULL WHERE root = ? AND sweep = 'cache'").run(key)
+      if (!live) this.db.prepare('DELETE FROM pulled WHERE root = ?').run(key)
+    }).immediate()
+    return swept
+  }
+
+  /** Roots whose pulled-copy decision is still open (a node asks its peers about them). */
+  undecidedCaches(): CID[] {
+    const roots = this.db.prepare("SELECT DISTINCT root FROM erasures WHERE sweep = 'cache'").pluck().all() as string[]
+    return roots.map((r) => CID.parse(r))
+  }
+
+  /**
+   * Finishes the sweeps a crash cut short that need no network (the open
+   * pulled-copy decisions stay for a node); returns blocks deleted. Run at
+   * store open and node start.
+   */
+  finishPending(): number {
+    const roots = this.db.prepare('SELECT DISTINCT root FROM erasures WHERE sweep IS NOT NULL').pluck().all() as string[]
+    let n = 0
+    for (const text of roots) n += this.settle(CID.parse(text)).blocks
+    return n
+  }
+
+  /**
+   * Deletes the blocks of `root`'s DAG that no live record and no pulled copy
+   * here reaches (with `keepOwnCopy: false`, a pulled copy of `root` itself
+   * does not count). Compaction is recorded as owed first, so the erased
+   * bytes leave the disk even if this process dies before it compacts
+   * (issue 20 point 4).
+   */
+  sweep(root: CID, {keepOwnCopy = true} = {}): {blocks: number; bytes: number} {
+    const own = root.toString()
+    const pulled = (this.db.prepare('SELECT root FROM pulled').pluck().all() as string[]).filter((r) => keepOwnCopy || r !== own)
+    const dead = unneededBlocks(this.store, root, pulled)
+    if (dead.length === 0) return NOTHING
+    markCompactionDue(this.db)
     const r = this.store.blocks.deleteBlocks(dead)
     return {blocks: r.deleted, bytes: r.bytes}
-  }
-
-  /** Finishes sweeps a crash cut short: erased roots with no live record whose root block is still here. */
-  sweepPending(): number {
-    const roots = this.db.prepare(`SELECT DISTINCT e.root FROM erasures e
-      WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.kind = 'object' AND r.root = e.root)`).pluck().all() as string[]
-    let n = 0
-    for (const text of roots) {
-      const root = CID.parse(text)
-      if (this.store.blocks.has(root)) n += this.sweep(root).blocks
-    }
-    return n
   }
 
   /** Tombstones after local sequence number `after`, oldest first. */
@@ -135,7 +252,12 @@ export class Erasures {
     }
     if (found.size === 0) {
       const erased = this.db.prepare(`SELECT 1 FROM erasures WHERE ${byRecord ? 'target' : 'root'} = ?`).get(key) !== undefined
-      if (erased) throw new NotFoundError(`${key} was already erased by its owner`, {code: 'ERASED'})
+      if (erased) {
+        // By root: only the records known here (or on the peers asked) were erased; one an owner
+        // pushes again, or another owner's record of the same bytes, is a new object (issue 20).
+        const what = byRecord ? `${key} was already erased by its owner` : `every object record with root ${key} known here${extra.length === 0 ? '' : ' or on the peers asked'} was already erased by its owner`
+        throw new NotFoundError(what, {code: 'ERASED'})
+      }
       throw new NotFoundError(`no object record ${byRecord ? '' : 'with root '}${key} here${extra.length === 0 ? '' : ' or on the peers asked'}; check the CID`)
     }
     return [...found.values()]

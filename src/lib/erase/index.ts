@@ -5,10 +5,11 @@
  */
 import type {Identity} from '../identity/index.js'
 import type {Store} from '../store/store.js'
-import {compactPacks} from '../store/compact.js'
+import {finishCompaction} from '../store/compact.js'
 import {Erasures, signErasures} from './erasures.js'
 
-export {Erasures, signErasures, MAX_ERASURES_PAGE, type Applied, type ErasureRow} from './erasures.js'
+export {Erasures, signErasures, MAX_ERASURES_PAGE, type Applied, type Applying, type ErasureRow} from './erasures.js'
+export {eraseWorkOwed, finishEraseWork} from './resume.js'
 export {unneededBlocks} from './sweep.js'
 export type {EraseResult} from './network.js'
 
@@ -21,9 +22,13 @@ export function eraseLocal(store: Store, identity: Identity, cidText: string): {
   return {cid: cidText, erased: true, records: signed.map((v) => v.object.cid.toString()), nodes: [], blocks}
 }
 
-/** eraseLocal, then compaction of the packs the erase left mostly dead (the command's embedded path). */
+/**
+ * eraseLocal, then the compaction it left owed (packs mostly dead; the
+ * command's embedded path). The sweep records the intent before it deletes,
+ * so if this process dies part way, the next open finishes it (resume.ts).
+ */
 export async function eraseEmbedded(store: Store, identity: Identity, cidText: string): Promise<ReturnType<typeof eraseLocal> & {reclaimed: number}> {
   const result = eraseLocal(store, identity, cidText)
-  const {reclaimed} = result.blocks > 0 ? await compactPacks(store.blocks) : {reclaimed: 0}
+  const {reclaimed} = await finishCompaction(store.blocks)
   return {...result, reclaimed}
 }

@@ -33,14 +33,15 @@ function walkHeld(store: Store, root: CID, seen: Set<string>, visit: (cid: CID, 
 
 /**
  * Mark and sweep for one erased object: the blocks of the DAG under `root`
- * held here that no remaining object record needs. Candidates are the erased
- * DAG's blocks; every DAG of a live record (kind 'object') is walked and
+ * held here that nothing remaining here needs. Candidates are the erased
+ * DAG's blocks; every DAG of a live record (kind 'object') and of each root
+ * in `alsoKeep` (the node's pulled copies, erase/erasures.ts) is walked and
  * marks what it reaches; the unmarked candidates are returned. Blocks of
- * other objects are never candidates, so a cache of pulled objects (blocks
- * without a record) is not swept wholesale — only where it overlaps the
- * erased object.
+ * other objects are never candidates, and a block that another pulled copy
+ * reaches is kept, so an erase naming a leaf of someone else's object as its
+ * root (anyone can sign such a record) takes nothing from that object.
  */
-export function unneededBlocks(store: Store, root: CID): CID[] {
+export function unneededBlocks(store: Store, root: CID, alsoKeep: string[] = []): CID[] {
   const candidates = new Map<string, CID>()
   walkHeld(store, root, new Set(), (cid, key) => {
     candidates.set(key, cid)
@@ -49,7 +50,7 @@ export function unneededBlocks(store: Store, root: CID): CID[] {
   if (candidates.size === 0) return []
   const liveRoots = store.db.prepare("SELECT DISTINCT root FROM records WHERE kind = 'object' AND root IS NOT NULL").pluck().all() as string[]
   const marked = new Set<string>()
-  for (const text of liveRoots) {
+  for (const text of new Set([...liveRoots, ...alsoKeep])) {
     let live: CID
     try {
       live = CID.parse(text)

@@ -14,8 +14,7 @@ import {locateHolders, NETWORK_PREFETCH} from './fetcher.js'
 import {placeReplicas, setReplicaTarget} from './replicator.js'
 import {localSearchTrustRoutes} from './trust-search-api.js'
 import {DynamicBlockSource} from './dynamic-source.js'
-import {Erasures} from '../erase/index.js'
-import {eraseThroughNode} from '../erase/network.js'
+import {assertNotErased, eraseThroughNode, notePulledCopy} from '../erase/network.js'
 
 export const ERROR_TRAILER = 'x-polar-error'
 
@@ -78,7 +77,8 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     assertSupportedCid(root)
     const out = url.searchParams.get('out')
     if (out !== null && !isAbsolute(out)) throw new InputError('out must be an absolute path')
-    if (new Erasures(ctx.store).rootIsErased(root)) throw new NotFoundError(`${root} was erased by its owner; this node will not fetch it again`, {code: 'ERASED'})
+    // Refused only when every record of the root known here and on the peers is erased (issue 20).
+    await assertNotErased(ctx, root)
     let sources = ctx.sources()
     const local = ctx.store.blocks.has(root)
     let located = local ? {holders: sources, others: [], answered: sources.length} : await locateHolders(root, sources)
@@ -94,6 +94,8 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     if (!local && located.holders.length === 0) {
       throw new NotFoundError(`no object ${root} on this node or its ${sources.length} peer(s); check the CID, or add a peer that holds it (polar peers add URL)`)
     }
+    // A pulled copy (no record here): an erase of another root never takes from it (issue 20).
+    if (!local) notePulledCopy(ctx, root)
     const writer = ctx.store.blocks.writer(NETWORK_WRITER)
     const source = new DynamicBlockSource(ctx.store, [...located.holders, ...located.others], writer, ctx.peers, ctx.log, root)
     source.batching = true

@@ -23,8 +23,7 @@ import {Discovery} from './discovery.js'
 import {publicRouter, SERVICES} from './public-api.js'
 import {repairOnce} from './replicator.js'
 import {syncTrustOnce} from '../trust/sync.js'
-import {Erasures} from '../erase/index.js'
-import {syncErasures} from '../erase/network.js'
+import {maintainErasures, resumeErasures, syncErasures} from '../erase/network.js'
 
 export const DEFAULT_LISTEN = '0.0.0.0:7477'
 /** Out-of-turn pings of down peers (repingDown): at most one sweep a second, each ping this short. */
@@ -172,10 +171,11 @@ export class PolarNode {
       const r = await syncTrustOnce(this.ctx, this.loops.signal)
       if (r.stored) this.log(`trust sync: ${r.stored} new trust record(s)`)
     })
-    // Erasures: finish sweeps a crash cut short, then catch up with the peers' tombstones now and on a timer.
-    const swept = new Erasures(this.store).sweepPending()
+    // Erasures: finish the sweeps and the compaction a crash cut short (issue 20), then catch up
+    // with the peers' tombstones now and on a timer (which also retries what is still open).
+    const swept = resumeErasures(this.ctx, this.loops.signal)
     if (swept) this.log(`erase: finished sweeping ${swept} block(s) of erased objects`)
-    this.every(this.settings.eraseSyncIntervalMs, async () => { await syncErasures(this.ctx, this.loops.signal) })
+    this.every(this.settings.eraseSyncIntervalMs, async () => { await maintainErasures(this.ctx, this.loops.signal) })
     this.track(syncErasures(this.ctx, this.loops.signal)).catch((err) => this.log(`erasure sync: ${(err as Error).message}`))
     this.log(`node ${this.identity.did} listening on ${url}, local API on ${this.socketPath}`)
     // Discovery at start (draft 000): the seeds given, else a random known peer. In the background:

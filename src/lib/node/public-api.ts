@@ -288,7 +288,7 @@ export function publicRouter(ctx: NodeContext): Router {
     }, 80 * 1024)
     let applied
     try {
-      applied = receiveErase(ctx, value.erase, value.record)
+      applied = await receiveErase(ctx, value.erase, value.record)
     } catch (err) {
       if (err instanceof IntegrityError) throw new HttpError(400, 'BAD_RECORD', err.message)
       throw err

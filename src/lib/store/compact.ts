@@ -4,6 +4,7 @@ import {open, type FileHandle} from 'node:fs/promises'
 import {fsyncDir} from '../util/fs.js'
 import {HOLDER} from '../util/process.js'
 import {LEASE_MS, leaseIsStale, type BlockStore} from './block-store.js'
+import type {Database} from './db.js'
 
 /** A pack is rewritten when at least this share of its bytes is dead (erased blocks). */
 export const COMPACT_DEAD_RATIO = 0.5
@@ -21,6 +22,37 @@ export interface CompactResult {
   packs: number
   /** Bytes of pack files given back to the filesystem. */
   reclaimed: number
+  /** Packs dead enough to rewrite but left for later (leased by a live writer, or changed under the copy). */
+  deferred: number
+}
+
+/**
+ * Records that compaction is owed (docs/storage.md "Compaction"): called
+ * before an erase deletes blocks, so that a process killed before or during
+ * the compaction that follows leaves the intent behind, and the next store
+ * open (`polar` without a node) or node start finishes it (issue 20 point 4).
+ */
+export function markCompactionDue(db: Database): void {
+  db.prepare(`INSERT INTO maintenance (task, gen) VALUES ('compact', 1)
+    ON CONFLICT (task) DO UPDATE SET gen = gen + 1`).run()
+}
+
+/** The generation of the owed compaction, undefined when none is owed. */
+export function compactionDue(db: Database): number | undefined {
+  return db.prepare("SELECT gen FROM maintenance WHERE task = 'compact'").pluck().get() as number | undefined
+}
+
+/**
+ * Runs the owed compaction, if any, and clears the intent once a pass went
+ * through every pack with none deferred — and only the generation it saw, so
+ * an erase that deleted blocks meanwhile leaves it owed for the next pass.
+ */
+export async function finishCompaction(blocks: BlockStore, options: CompactOptions = {}): Promise<CompactResult & {due: boolean}> {
+  const gen = compactionDue(blocks.db)
+  if (gen === undefined) return {packs: 0, reclaimed: 0, deferred: 0, due: false}
+  const r = await compactPacks(blocks, options)
+  if (r.deferred === 0) blocks.db.prepare("DELETE FROM maintenance WHERE task = 'compact' AND gen = ?").run(gen)
+  return {...r, due: true}
 }
 
 const PACK_FILE = /^pack-(\d{6,})$/
@@ -46,7 +78,7 @@ const PACK_FILE = /^pack-(\d{6,})$/
 export async function compactPacks(blocks: BlockStore, options: CompactOptions = {}): Promise<CompactResult> {
   const ratio = options.deadRatio ?? COMPACT_DEAD_RATIO
   const minDead = options.minDeadBytes ?? COMPACT_MIN_DEAD_BYTES
-  const result: CompactResult = {packs: 0, reclaimed: removeOrphanPacks(blocks)}
+  const result: CompactResult = {packs: 0, reclaimed: removeOrphanPacks(blocks), deferred: 0}
   const rows = blocks.db.prepare(`SELECT p.id, p.size, coalesce(sum(b.length), 0) AS live FROM packs p
     LEFT JOIN blocks b ON b.pack = p.id GROUP BY p.id ORDER BY p.id`).all() as Array<{id: number; size: number; live: number}>
   for (const row of rows) {
@@ -62,6 +94,8 @@ export async function compactPacks(blocks: BlockStore, options: CompactOptions =
     if (reclaimed !== undefined) {
       result.packs++
       result.reclaimed += reclaimed
+    } else {
+      result.deferred++
     }
   }
   return result

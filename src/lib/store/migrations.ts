@@ -158,4 +158,25 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE peers ADD COLUMN backoff_ms INTEGER NOT NULL DEFAULT 0; -- current gap between pings (grows with failures)
   ALTER TABLE peers ADD COLUMN dead_since INTEGER;                -- ms; a peer dead for long enough is forgotten
   `,
+  // erase work that must survive a crash, and what a stranger's erase must not take
+  // (issue 20, points 1 and 4). erasures.sweep: what is left to do about the erased
+  // object's blocks here, NULL once done: 'record' (this node held the erased record: its
+  // blocks go where nothing remaining here needs them) or 'cache' (the decision about a
+  // pulled copy of the root, which goes only when no live record of it is known here or
+  // on the peers). pulled: roots of objects fetched for a pull through the node, held
+  // with no record; an erase never takes a block one of them reaches, except the copy of
+  // its own root once that decision is made. maintenance: work owed to the store, e.g.
+  // 'compact' once an erase deleted blocks, until a compaction pass has run to its end.
+  `
+  ALTER TABLE erasures ADD COLUMN sweep TEXT CHECK (sweep IN ('record', 'cache'));
+  CREATE INDEX erasures_sweep ON erasures(sweep) WHERE sweep IS NOT NULL;
+  CREATE TABLE pulled (
+    root TEXT PRIMARY KEY,                 -- root CID of a pulled copy
+    time INTEGER NOT NULL                  -- ms since epoch of the pull that fetched it
+  ) WITHOUT ROWID;
+  CREATE TABLE maintenance (
+    task TEXT PRIMARY KEY,                 -- 'compact'
+    gen INTEGER NOT NULL                   -- bumped each time the work is owed again; done clears only the gen it saw
+  ) WITHOUT ROWID;
+  `,
 ]
