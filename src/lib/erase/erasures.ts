@@ -79,9 +79,9 @@ export class Erasures {
 
   /** Deletes the blocks of `root`'s DAG that no live record needs (none while a live record has this root). */
   sweep(root: CID): {blocks: number; bytes: number} {
-    const dead = unneededBlocks(this.store, root)
-    if (dead.length === 0) return {blocks: 0, bytes: 0}
-    const r = this.store.blocks.deleteBlocks(dead)
+    // The mark runs inside deleteBlocks' write transaction: a record stored after it is seen
+    // (its blocks stay), and blocks a live writer pinned stay too (issue 20, point 3).
+    const r = this.store.blocks.deleteBlocks(() => unneededBlocks(this.store, root))
     return {blocks: r.deleted, bytes: r.bytes}
   }
 
