@@ -13,6 +13,7 @@ export async function loadSettings(home: string): Promise<NodeSettings> {
     cwd: home,
     configName: 'settings',
     projectName: 'polar',
+    configFileMode: 0o600, // node settings are this user's business (issue 20, point 11)
     schema: {
       replicas: {type: 'integer', minimum: 1, maximum: 64},
       minReplicas: {type: 'integer', minimum: 0, maximum: 64},

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import {appendFileSync, openSync, readSync, closeSync, statSync, truncateSync, writeSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {hostname} from 'node:os'
 import {after, describe, it} from 'node:test'
 import {CID} from 'multiformats/cid'
 import {sha512} from 'multiformats/hashes/sha2'
@@ -7,6 +9,7 @@ import {cidOf} from '../../src/lib/content/cid.js'
 import {MAX_BLOCK_SIZE, RAW_CODE} from '../../src/lib/content/constants.js'
 import {IntegrityError, NotFoundError} from '../../src/lib/errors.js'
 import {openStore, type Store} from '../../src/lib/store/store.js'
+import {frameLength} from '../../src/lib/store/pack-manifest.js'
 import {tmpHome} from '../helpers.js'
 import {prng} from '../content/oracle.js'
 
@@ -14,6 +17,9 @@ const block = (n: number, len = 1000) => {
   const bytes = prng(len, n + 1)
   return {cid: cidOf(RAW_CODE, bytes), bytes}
 }
+
+/** The pid of a process that has exited (a SIGKILLed writer's, as its lease names it). */
+const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid
 
 /** Flips one bit of the stored copy of `cid` in its pack file. */
 function flipStored(store: Store, cid: CID, at = 0): void {
@@ -25,6 +31,9 @@ function flipStored(store: Store, cid: CID, at = 0): void {
   writeSync(fd, b, 0, 1, loc.offset + at)
   closeSync(fd)
 }
+
+/** Bytes of the manifest frame a checkpoint of `n` blocks (sha2-256 CIDs) appends after them. */
+const frame = (n: number) => frameLength(Array(n).fill(36))
 
 const packSizes = (store: Store) => store.db.prepare('SELECT id, size FROM packs ORDER BY id').all() as Array<{id: number; size: number}>
 
@@ -81,7 +90,7 @@ describe('BlockStore and PackWriter', () => {
     const st = store.blocks.stats()
     assert.equal(st.blocks, 4)
     assert.equal(st.bytes, 1000 + 1 + 1048576)
-    assert.equal(st.packBytes, st.bytes)
+    assert.equal(st.packBytes, st.bytes + frame(4), 'the blocks and the manifest of their one checkpoint')
     assert.equal(w.written, 4)
   })
 
@@ -110,7 +119,7 @@ describe('BlockStore and PackWriter', () => {
     assert.equal(w2.written, 0)
     const st = store.blocks.stats()
     assert.equal(st.blocks, 1)
-    assert.equal(st.packBytes, 5000)
+    assert.equal(st.packBytes, 5000 + frame(1), 'one copy, one manifest (a writer that wrote nothing appends none)')
   })
 
   it('an aborted writer gives its unindexed bytes back; crash garbage is cut off by the next writer', async () => {
@@ -124,18 +133,21 @@ describe('BlockStore and PackWriter', () => {
     await w2.put(garbage.cid, garbage.bytes)
     await w2.abort()
     const [pack] = packSizes(store)
-    assert.equal(pack.size, 3000)
-    assert.equal(statSync(store.blocks.packPath(pack.id)).size, 3000, 'an aborted writer truncates back to the committed size')
-    // A SIGKILLed writer cannot truncate: leave its bytes past the committed size by hand.
+    const one = 3000 + frame(1)
+    assert.equal(pack.size, one)
+    assert.equal(statSync(store.blocks.packPath(pack.id)).size, one, 'an aborted writer truncates back to the committed size')
+    // A SIGKILLed writer cannot truncate, nor release its lease: leave its bytes past the
+    // committed size by hand, and its lease with a pid that is gone.
     appendFileSync(store.blocks.packPath(pack.id), garbage.bytes)
-    assert.equal(statSync(store.blocks.packPath(pack.id)).size, 10000, 'crash garbage past the committed size')
+    store.db.prepare('UPDATE packs SET holder = ? WHERE id = ?').run(`${hostname()}:${deadPid()}`, pack.id)
+    assert.equal(statSync(store.blocks.packPath(pack.id)).size, one + 7000, 'crash garbage past the committed size')
     const c = block(9, 2000)
     const w3 = store.blocks.writer()
     await w3.put(c.cid, c.bytes)
     await w3.close()
     const after = packSizes(store)
-    assert.deepEqual(after, [{id: pack.id, size: 5000}])
-    assert.equal(statSync(store.blocks.packPath(pack.id)).size, 5000)
+    assert.deepEqual(after, [{id: pack.id, size: one + 2000 + frame(1)}])
+    assert.equal(statSync(store.blocks.packPath(pack.id)).size, one + 2000 + frame(1))
     assert.ok(Buffer.from(store.blocks.get(c.cid)).equals(Buffer.from(c.bytes)))
     assert.ok(Buffer.from(store.blocks.get(a.cid)).equals(Buffer.from(a.bytes)))
     assert.equal(store.blocks.has(garbage.cid), false)

@@ -10,6 +10,7 @@ import {CID} from 'multiformats/cid'
 import {blockMatches, cidOf} from '../../src/lib/content/cid.js'
 import {RAW_CODE} from '../../src/lib/content/constants.js'
 import {CHECKPOINT_BYTES} from '../../src/lib/store/block-store.js'
+import {frameLength} from '../../src/lib/store/pack-manifest.js'
 import {openStore} from '../../src/lib/store/store.js'
 import {MiB, prng} from '../content/oracle.js'
 import {tmpHome} from '../helpers.js'
@@ -67,7 +68,7 @@ describe('PackWriter durability ordering', () => {
     const commits: Array<{blocks: number; to: number}> = []
     const problems: string[] = []
     const origCommit = store.blocks.commit.bind(store.blocks)
-    store.blocks.commit = (pack: number, holder: string, from: number, to: number, entries: any[]) => {
+    store.blocks.commit = (pack: number, holder: string, from: number, to: number, entries: any[], pins?: any) => {
       const path = store.blocks.packPath(pack)
       const fd = fs.openSync(path, 'r')
       try {
@@ -89,7 +90,7 @@ describe('PackWriter durability ordering', () => {
       if (lastSync < 0) problems.push(`commit up to ${to}: the pack was never synced`)
       else if (lastWrite > lastSync) problems.push(`commit up to ${to}: a write below it completed after the last sync`)
       commits.push({blocks: entries.length, to})
-      return origCommit(pack, holder, from, to, entries)
+      return origCommit(pack, holder, from, to, entries, pins)
     }
     try {
       const total = 2 * CHECKPOINT_BYTES + 5 * MiB + 123
@@ -105,7 +106,9 @@ describe('PackWriter durability ordering', () => {
       await w.close()
       assert.ok(events.some((e) => e.kind === 'write-done'), 'pack writes were observed (else this test needs updating)')
       assert.ok(commits.length >= 2, `checkpoints before close (${commits.length} commits)`)
-      assert.equal(commits.at(-1)!.to, total)
+      // The pack ends with the last checkpoint's manifest; each checkpoint appended one after its blocks.
+      const frames = commits.reduce((n, c) => n + frameLength(Array(c.blocks).fill(36)), 0)
+      assert.equal(commits.at(-1)!.to, total + frames)
       assert.deepEqual(problems, [])
       assert.equal(store.blocks.stats().bytes, total)
     } finally {

@@ -1,6 +1,6 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 import {EXIT, PolarError, toPolarError} from '../errors.js'
-import {ensureHome, resolveHome} from '../home.js'
+import {resolveHome, secureHome} from '../home.js'
 import {printError} from './report.js'
 import type {Store} from '../store/store.js'
 
@@ -34,9 +34,24 @@ export abstract class PolarCommand extends Command {
 
   private openedStore: Store | undefined
 
-  /** POLAR_HOME for this invocation (the --home flag wins over the environment). */
+  /**
+   * POLAR_HOME for this invocation (the --home flag wins over the environment),
+   * created if needed; files and directories in it open to other users are
+   * closed, with a warning on stderr (secureHome).
+   */
   protected resolveHome(flags: {home?: string}): string {
-    return ensureHome(resolveHome(flags.home))
+    const home = resolveHome(flags.home)
+    for (const w of secureHome(home)) this.warnOnce(w)
+    return home
+  }
+
+  private readonly warned = new Set<string>()
+
+  /** A warning on stderr (also under --json: stdout carries only the result). */
+  protected warnOnce(message: string): void {
+    if (this.warned.has(message)) return
+    this.warned.add(message)
+    process.stderr.write(`polar: warning: ${message}\n`)
   }
 
   /**
@@ -72,6 +87,11 @@ export abstract class PolarCommand extends Command {
     if (!this.openedStore) {
       const [{openStore}, {finishEraseWork}] = await Promise.all([import('../store/store.js'), import('../erase/resume.js')])
       this.openedStore = openStore(home)
+      const unknown = this.openedStore.blocks.unknownPacks()
+      if (unknown.length > 0 && this.id !== 'repair') {
+        const {formatBytes} = await import('../store/pack-files.js')
+        this.warnOnce(`${unknown.length} pack file(s) in ${home}/blocks (${formatBytes(unknown.reduce((n, p) => n + p.bytes, 0))}) are not in the index polar.db (lost or replaced?): their blocks cannot be read, and writes are refused until \`polar repair\` indexes them again`)
+      }
       await finishEraseWork(this.openedStore)
     }
     return this.openedStore

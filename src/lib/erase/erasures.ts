@@ -207,10 +207,15 @@ export class Erasures {
   sweep(root: CID, {keepOwnCopy = true} = {}): {blocks: number; bytes: number} {
     const own = root.toString()
     const pulled = (this.db.prepare('SELECT root FROM pulled').pluck().all() as string[]).filter((r) => keepOwnCopy || r !== own)
-    const dead = unneededBlocks(this.store, root, pulled)
-    if (dead.length === 0) return NOTHING
-    markCompactionDue(this.db)
-    const r = this.store.blocks.deleteBlocks(dead)
+    // The mark runs inside deleteBlocks' write transaction: a record stored after it is seen
+    // (its blocks stay), and blocks a live writer pinned stay too (issue 20, point 3). The
+    // compaction intent is written in the same transaction as the delete.
+    const r = this.store.blocks.deleteBlocks(() => {
+      const dead = unneededBlocks(this.store, root, pulled)
+      if (dead.length > 0) markCompactionDue(this.db)
+      return dead
+    })
+    if (r.deleted === 0) return NOTHING
     return {blocks: r.deleted, bytes: r.bytes}
   }
 

@@ -83,30 +83,35 @@ export async function pushObject(store: Store, identity: Identity, input: PushIn
   const writer = store.blocks.writer()
   const sink = new EncodingSink(store, writer, base)
   let built
+  let recordCid = ''
+  let tags: string[] = []
   try {
     built = await buildFile(src.stream, sink, {
       signal: input.signal,
       onProgress: input.onProgress && ((e) => input.onProgress!({bytes: e.bytes, total: src.total})),
     })
-    await writer.close()
+    const {cid, size} = built
+    // The record is stored while the writer's pins hold every block of the object: an erase
+    // of the same content sweeping meanwhile keeps them, and one after it sees the record
+    // (issue 20, point 3: an acknowledged push always pulls).
+    await writer.close({whilePinned: () => {
+      const existing = store.records.objectsByRoot(cid.toString())
+        .find((r) => r.owner === identity.did && r.name === name && r.mime === mime && sameTags(r.tags, input.tags ?? []))
+      if (existing) {
+        recordCid = existing.cid
+        tags = existing.tags
+      } else {
+        const signed = signObjectRecord({root: cid, size, name, mime, tags: input.tags ?? [], time: Date.now()}, identity)
+        store.records.putObject(signed.bytes)
+        recordCid = signed.cid.toString()
+        tags = signed.record.tags
+      }
+    }})
   } catch (err) {
     await writer.abort()
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EISDIR') throw new InputError(`${input.file} is a directory`)
     throw err
-  }
-  const existing = store.records.objectsByRoot(built.cid.toString())
-    .find((r) => r.owner === identity.did && r.name === name && r.mime === mime && sameTags(r.tags, input.tags ?? []))
-  let recordCid: string
-  let tags: string[]
-  if (existing) {
-    recordCid = existing.cid
-    tags = existing.tags
-  } else {
-    const signed = signObjectRecord({root: built.cid, size: built.size, name, mime, tags: input.tags ?? [], time: Date.now()}, identity)
-    store.records.putObject(signed.bytes)
-    recordCid = signed.cid.toString()
-    tags = signed.record.tags
   }
   return {
     cid: built.cid.toString(), size: built.size, name, mime, tags, owner: identity.did, record: recordCid,

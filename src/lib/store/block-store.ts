@@ -1,28 +1,18 @@
-import {closeSync, constants as fsc, fdatasync, ftruncateSync, mkdirSync, openSync, readSync} from 'node:fs'
+import {closeSync, mkdirSync, openSync, readSync} from 'node:fs'
 import {join} from 'node:path'
 import {CID} from 'multiformats/cid'
 import {verifyBlock} from '../content/cid.js'
-import {MAX_BLOCK_SIZE} from '../content/constants.js'
 import {IntegrityError, NotFoundError} from '../errors.js'
-import {fsyncDir} from '../util/fs.js'
-import {DIRECT_ALIGN, StagedWriter} from '../util/staged-writer.js'
-import {isPooled} from '../util/block-pool.js'
 import {HOST, pidAlive} from '../util/process.js'
 import type {Database} from './db.js'
-import {BlockCodecs, type Encoding} from './block-codecs.js'
+import {BlockCodecs} from './block-codecs.js'
+import {fileSize, packFileName, unknownPacks, unknownPacksError, type UnknownPack} from './pack-files.js'
+import {MAX_PACK_SIZE, PackWriter, type Entry, type PinHolder, type WriterOptions} from './pack-writer.js'
 
-const PAGE_OF_ZEROS = new Uint8Array(DIRECT_ALIGN)
+export {MAX_PACK_SIZE, CHECKPOINT_BYTES, NETWORK_WRITER, PackWriter, type WriterOptions} from './pack-writer.js'
 
-/** A pack grows to about this size, then writers start a new one. */
-export const MAX_PACK_SIZE = 1024 * 1024 * 1024
-/** A writer makes its blocks durable and indexed at least this often (bounds what a crash loses). */
-export const CHECKPOINT_BYTES = 64 * 1024 * 1024
 /** Lease of a writer on another host (shared home); same-host leases are checked by pid instead. */
 export const LEASE_MS = 10 * 60 * 1000
-
-
-/** An index entry waiting for its checkpoint: CID bytes, offset, length, whether it replaces a corrupt copy, and its encoding (codec issue) when not raw. */
-type Entry = [Uint8Array, number, number, boolean, Encoding?]
 
 interface PackRow {
   id: number
@@ -31,26 +21,13 @@ interface PackRow {
   lease_until: number
 }
 
-export interface WriterOptions {
-  /**
-   * Index (and fsync) at least this often (default CHECKPOINT_BYTES). Writers
-   * fed from peers also checkpoint by time (NETWORK_WRITER), so a node killed
-   * mid-fetch resumes from what it had.
-   */
-  checkpointBytes?: number
-  /** Also checkpoint once this many milliseconds have passed since the last one (at the next put). */
-  checkpointMs?: number
-  /** Move to a new pack past this size (default MAX_PACK_SIZE; tests use small ones). */
-  maxPackBytes?: number
+/** A pack leased to a writer: `fresh` when its row was just created (no block in it yet). */
+export interface LeasedPack {
+  id: number
+  size: number
+  holder: string
+  fresh: boolean
 }
-
-/**
- * Writers fed from peers checkpoint by time: at most ~250 ms of fetched
- * blocks are lost to a kill (a killed pull resumes from the rest), while a
- * fast fetch does a handful of index commits (each
- * commit blocks the main thread on SQLite's fsync).
- */
-export const NETWORK_WRITER: WriterOptions = {checkpointBytes: CHECKPOINT_BYTES, checkpointMs: 250}
 
 export interface GetOptions {
   /** Re-hash the block (default true). Callers that verify themselves (the DAG reader) pass false. */
@@ -73,18 +50,22 @@ export class BlockStore {
   /** Encoded blocks (gzip, delta): decoding, base cache, dependents (block-codecs.ts). */
   readonly codecs: BlockCodecs
 
-  constructor(readonly db: Database, home: string) {
+  constructor(readonly db: Database, readonly home: string) {
     this.dir = join(home, 'blocks')
     mkdirSync(this.dir, {recursive: true, mode: 0o700})
     this.stmts = {
       has: db.prepare('SELECT 1 FROM blocks WHERE cid = ?').pluck(),
+      // INSERT … SELECT … WHERE EXISTS: the check and the pin in one statement (claim).
+      claim: db.prepare('INSERT OR IGNORE INTO block_pins (holder, writer, cid, lease_until) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM blocks WHERE cid = ?)'),
+      pinned: db.prepare('SELECT 1 FROM block_pins WHERE holder = ? AND writer = ? AND cid = ?').pluck(),
+      pinHolders: db.prepare('SELECT DISTINCT holder FROM block_pins WHERE cid = ?').pluck(),
       locate: db.prepare('SELECT pack, offset, length, codec FROM blocks WHERE cid = ?'),
     }
     this.codecs = new BlockCodecs(this)
   }
 
   packPath(id: number): string {
-    return join(this.dir, `pack-${String(id).padStart(6, '0')}`)
+    return join(this.dir, packFileName(id))
   }
 
   has(cid: CID): boolean {
@@ -127,13 +108,20 @@ export class BlockStore {
   readInto(loc: {pack: number; offset: number; length: number}, target: Uint8Array, at: number, what = ''): void {
     let fd = this.fds.get(loc.pack)
     if (fd === undefined) {
-      fd = openSync(this.packPath(loc.pack), 'r')
+      try {
+        fd = openSync(this.packPath(loc.pack), 'r')
+      } catch (err) {
+        // A pack the index points into is gone: that is lost data (exit 4), not a usage error (issue 20, point 10).
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        throw new IntegrityError(`${what}pack file ${this.packPath(loc.pack)} is missing, with every block indexed in it; ` +
+          'run `polar repair` to drop them from the index (a node then fetches them again from its peers)', {code: 'PACK_MISSING', cause: err})
+      }
       this.fds.set(loc.pack, fd)
     }
     let got = 0
     while (got < loc.length) {
       const n = readSync(fd, target, at + got, loc.length - got, loc.offset + got)
-      if (n === 0) throw new IntegrityError(`${what}pack ${loc.pack} is shorter than its index says (truncated file?)`)
+      if (n === 0) throw new IntegrityError(`${what}pack file ${this.packPath(loc.pack)} is shorter than its index says (truncated?); run \`polar repair\``)
       got += n
     }
   }
@@ -143,36 +131,82 @@ export class BlockStore {
     return new PackWriter(this, options)
   }
 
-  /** Leases a pack for appending: a free one below `maxBytes`, one whose writer died, or a new one. */
-  leasePack(maxBytes = MAX_PACK_SIZE): PackRow {
+  /**
+   * Leases a pack for appending: a free one below `maxBytes` (or one whose
+   * writer died) whose file is as the index says, else a new one. Refuses
+   * (UNKNOWN_PACKS) while pack files the index does not know lie in blocks/:
+   * a lost polar.db must not make the next push overwrite them (issue 20,
+   * point 2). A pack whose file is missing or shorter than its committed size
+   * is damaged and never written to (a writer must not fill lost blocks with
+   * zeros; reads report it, `polar repair` fixes the index); one longer than
+   * its committed size is only truncated when a writer's lease covers the
+   * tail (a dead writer's uncommitted bytes), never when it has no holder.
+   */
+  leasePack(maxBytes = MAX_PACK_SIZE): LeasedPack {
     const me = `${HOST}:${process.pid}`
     const until = Date.now() + LEASE_MS
-    return this.db.transaction((): PackRow => {
+    return this.db.transaction((): LeasedPack => {
+      const unknown = unknownPacks(this.db, this.dir)
+      if (unknown.length > 0) throw unknownPacksError(this.home, unknown)
       const rows = this.db.prepare('SELECT id, size, holder, lease_until FROM packs WHERE size < ? ORDER BY id').all(maxBytes) as PackRow[]
       for (const row of rows) {
-        if (row.holder === null || leaseIsStale(row)) {
-          this.db.prepare('UPDATE packs SET holder = ?, lease_until = ? WHERE id = ?').run(me, until, row.id)
-          return {...row, holder: me, lease_until: until}
-        }
+        if (row.holder !== null && !leaseIsStale(row)) continue
+        const onDisk = fileSize(this.packPath(row.id))
+        if (onDisk === undefined ? row.size > 0 : onDisk < row.size || (onDisk > row.size && row.holder === null)) continue
+        this.db.prepare('UPDATE packs SET holder = ?, lease_until = ? WHERE id = ?').run(me, until, row.id)
+        // A row with nothing committed and no file (its creator died before creating it) is new again.
+        return {id: row.id, size: row.size, holder: me, fresh: onDisk === undefined}
       }
       const id = Number(this.db.prepare('INSERT INTO packs (size, holder, lease_until) VALUES (0, ?, ?)').run(me, until).lastInsertRowid)
-      return {id, size: 0, holder: me, lease_until: until}
+      // The id of a pack compaction deleted may come back: its file (if the unlink did not happen) is dead.
+      this.db.prepare('DELETE FROM retired_packs WHERE id = ?').run(id)
+      return {id, size: 0, holder: me, fresh: true}
     }).immediate()
   }
 
-  /** Indexes blocks known durable in `pack` up to `size`; fails if the lease was lost. */
-  commit(pack: number, holder: string, fromSize: number, toSize: number, entries: Entry[]): void {
+  /**
+   * Indexes blocks known durable in `pack` up to `size`, and pins them for
+   * `pins` (the writer) in the same transaction; fails if the lease was lost.
+   */
+  commit(pack: number, holder: string, fromSize: number, toSize: number, entries: Entry[], pins?: PinHolder): void {
     const insert = this.db.prepare('INSERT OR IGNORE INTO blocks (cid, pack, offset, length) VALUES (?, ?, ?, ?)')
     const replace = this.db.prepare('INSERT OR REPLACE INTO blocks (cid, pack, offset, length) VALUES (?, ?, ?, ?)')
+    const pin = this.db.prepare('INSERT OR IGNORE INTO block_pins (holder, writer, cid, lease_until) VALUES (?, ?, ?, ?)')
+    const until = Date.now() + LEASE_MS
     this.db.transaction(() => {
       const r = this.db.prepare('UPDATE packs SET size = ?, lease_until = ? WHERE id = ? AND holder = ? AND size = ?')
-        .run(toSize, Date.now() + LEASE_MS, pack, holder, fromSize)
+        .run(toSize, until, pack, holder, fromSize)
       if (r.changes !== 1) throw new IntegrityError(`lost the write lease on pack ${pack}; nothing from this write was indexed`)
-        for (const [cid, offset, length, heal, enc] of entries) {
+      for (const [cid, offset, length, heal, enc] of entries) {
         const r = (heal ? replace : insert).run(cid, pack, offset, length)
         if (heal || enc) this.codecs.indexEncoding(cid, heal, r.changes === 1, enc)
+        if (pins) pin.run(pins.holder, pins.writer, cid, until)
       }
+      // Pins of a writer on another host expire like its lease; keep them fresh while it writes.
+      if (pins) this.db.prepare('UPDATE block_pins SET lease_until = ? WHERE holder = ? AND writer = ? AND lease_until < ?').run(until, pins.holder, pins.writer, until - LEASE_MS / 2)
     }).immediate()
+  }
+
+  /**
+   * Pins an indexed block for a writer that found it here and will not write
+   * it again (deduplication): one statement, so either the erase sweep ran
+   * before it (the block is gone and this returns false: write it) or it sees
+   * the pin and keeps the block. Not synced on its own (a pin only matters
+   * while its process lives; the next synced commit carries it to disk), so a
+   * push of already-stored content pays microseconds, not an fsync, per block.
+   */
+  claim(cid: CID, pins: PinHolder): boolean {
+    const run = () => this.stmts.claim.run(pins.holder, pins.writer, cid.bytes, Date.now() + LEASE_MS, cid.bytes).changes > 0 || this.pinnedBy(cid, pins)
+    return this.db.inTransaction ? run() : unsynced(this.db, run)
+  }
+
+  private pinnedBy(cid: CID, pins: PinHolder): boolean {
+    return this.stmts.pinned.get(pins.holder, pins.writer, cid.bytes) !== undefined && this.has(cid)
+  }
+
+  /** Drops a writer's pins (when its blocks are indexed and its record stored, or it gave up). */
+  unpin(pins: PinHolder): void {
+    unsynced(this.db, () => this.db.prepare('DELETE FROM block_pins WHERE holder = ? AND writer = ?').run(pins.holder, pins.writer))
   }
 
   release(pack: number, holder: string): void {
@@ -181,19 +215,29 @@ export class BlockStore {
 
   /**
    * The one way blocks leave the store (erase's sweep, docs/storage.md
-   * "Deleting blocks"). Drops the index rows of `cids` in one IMMEDIATE
-   * transaction, except blocks still needed as the base of another stored
-   * block (neededAsBases). The bytes stay in their pack as dead space: an
-   * unindexed byte range is never read again.
+   * "Deleting blocks"). In one IMMEDIATE transaction: `cids` is evaluated
+   * (pass the mark as a function, so it sees every record committed before
+   * the deletion: a record stored after a mark taken outside the lock would
+   * lose its blocks), then their index rows are dropped, except blocks still
+   * needed as the base of another stored block (neededAsBases, in `kept`) and
+   * blocks a live writer has pinned (`pinned`: it is storing an object that
+   * uses them). The bytes stay in their pack as dead space: an unindexed byte
+   * range is never read again.
    */
-  deleteBlocks(cids: CID[]): {deleted: number; bytes: number; kept: CID[]} {
+  deleteBlocks(cids: CID[] | (() => CID[])): {deleted: number; bytes: number; kept: CID[]; pinned: CID[]} {
     const del = this.db.prepare('DELETE FROM blocks WHERE cid = ? RETURNING length')
     return this.db.transaction(() => {
-      const bases = this.neededAsBases(cids)
+      const list = typeof cids === 'function' ? cids() : cids
       const kept: CID[] = []
+      const pinned: CID[] = []
       let deleted = 0
       let bytes = 0
-      for (const cid of cids) {
+      if (list.length === 0) return {deleted, bytes, kept, pinned}
+      // Pinned blocks stay, so the bases they are deltas of stay too: they are left out of the set first.
+      const pins = this.livePins()
+      const going = pins.size === 0 ? list : list.filter((cid) => !(this.isPinned(cid, pins) && pinned.push(cid)))
+      const bases = this.neededAsBases(going)
+      for (const cid of going) {
         if (bases.has(cid.toString())) {
           kept.push(cid)
           continue
@@ -205,8 +249,24 @@ export class BlockStore {
           this.codecs.deleted(cid) // a deleted delta no longer holds its bases
         }
       }
-      return {deleted, bytes, kept}
+      return {deleted, bytes, kept, pinned}
     }).immediate()
+  }
+
+  /** Holders with pins whose process is alive (or, on another host, whose lease runs); a dead holder's pins are dropped. Inside a write transaction. */
+  private livePins(): Set<string> {
+    const live = new Set<string>()
+    const rows = this.db.prepare('SELECT holder, max(lease_until) AS lease_until FROM block_pins GROUP BY holder').all() as Array<{holder: string; lease_until: number}>
+    for (const row of rows) {
+      if (leaseIsStale({id: 0, size: 0, ...row})) this.db.prepare('DELETE FROM block_pins WHERE holder = ?').run(row.holder)
+      else live.add(row.holder)
+    }
+    return live
+  }
+
+  private isPinned(cid: CID, live: Set<string>): boolean {
+    for (const holder of this.stmts.pinHolders.all(cid.bytes) as string[]) if (live.has(holder)) return true
+    return false
   }
 
   /**
@@ -219,6 +279,11 @@ export class BlockStore {
    */
   neededAsBases(cids: CID[]): Set<string> {
     return this.codecs.neededAsBases(cids)
+  }
+
+  /** Pack files in blocks/ the index does not know (polar.db lost, emptied or replaced); pack-files.ts. */
+  unknownPacks(): UnknownPack[] {
+    return unknownPacks(this.db, this.dir)
   }
 
   /** Closes the cached read descriptor of a pack that compaction removed. */
@@ -243,6 +308,21 @@ export class BlockStore {
   }
 }
 
+/**
+ * Runs `fn` (one small write) without the fsync of synchronous=FULL: for pins,
+ * which matter only while their process lives. In WAL mode a NORMAL commit
+ * is still atomic, and the next FULL commit (any checkpoint of any writer)
+ * syncs the log with it; SQLite's own checkpoints sync in NORMAL too.
+ */
+function unsynced<T>(db: Database, fn: () => T): T {
+  db.pragma('synchronous = NORMAL')
+  try {
+    return fn()
+  } finally {
+    db.pragma('synchronous = FULL')
+  }
+}
+
 export function leaseIsStale(row: PackRow): boolean {
   if (!row.holder) return true
   const sep = row.holder.lastIndexOf(':')
@@ -253,191 +333,3 @@ export function leaseIsStale(row: PackRow): boolean {
   return row.lease_until < Date.now()
 }
 
-const datasync = (fd: number) => new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())))
-
-/**
- * Appends blocks to a leased pack through a StagedWriter (staging memory,
- * O_DIRECT where possible; util/staged-writer.ts): each block is copied in
- * and written in the background while the caller fetches or hashes the next;
- * every CHECKPOINT_BYTES (or checkpointMs) a checkpoint flushes, fdatasyncs
- * and indexes what was written so far, overlapping with further writes.
- */
-export class PackWriter {
-  private pack: PackRow | undefined
-  private fd = -1
-  private out: StagedWriter | undefined
-  private committed = 0
-  private entries: Entry[] = []
-  private sinceCheckpoint = 0
-  private checkpointing: Promise<void> | undefined
-  private readonly seen = new Set<string>()
-  private failed: unknown
-  private closed = false
-  /** A move to a new pack in progress (puts wait for it). */
-  private rolling: Promise<void> | undefined
-  /** Blocks this writer stored (not counting ones already present). */
-  written = 0
-  bytesWritten = 0
-
-  private readonly checkpointBytes: number
-  private readonly checkpointMs: number
-  private readonly maxPackBytes: number
-  private lastCheckpoint = performance.now()
-
-  constructor(private readonly store: BlockStore, options: WriterOptions = {}) {
-    this.checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES
-    this.checkpointMs = options.checkpointMs ?? Infinity
-    this.maxPackBytes = Math.min(options.maxPackBytes ?? MAX_PACK_SIZE, MAX_PACK_SIZE)
-  }
-
-  private open(): void {
-    const pack = this.store.leasePack(this.maxPackBytes)
-    const path = this.store.packPath(pack.id)
-    this.fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT, 0o600)
-    // Cut off whatever a crashed writer appended past the committed size.
-    ftruncateSync(this.fd, pack.size)
-    if (pack.size === 0) fsyncDir(this.store.dir)
-    this.pack = pack
-    this.committed = pack.size
-    this.out = new StagedWriter(this.fd, path, pack.size)
-  }
-
-  /**
-   * Appends a block unless the store already has it. Awaiting it is
-   * back-pressure; once it resolves the writer keeps no reference to `bytes`.
-   * `heal` replaces an indexed copy that failed verification (the caller has
-   * verified these bytes).
-   */
-  async put(cid: CID, bytes: Uint8Array, options: {heal?: boolean; encoding?: Encoding} = {}): Promise<void> {
-    if (this.closed) throw new Error('this pack writer is closed')
-    if (this.failed) throw this.failed
-    if (bytes.length > MAX_BLOCK_SIZE + (options.encoding ? 64 * 1024 : 0)) throw new IntegrityError(`block ${cid} is ${bytes.length} bytes, over the ${MAX_BLOCK_SIZE}-byte limit`)
-    const key = cid.toString()
-    if (this.seen.has(key) || (!options.heal && this.store.has(cid))) return
-    this.seen.add(key)
-    // Puts may overlap (batches arrive together): one of them moves to a new pack, the others wait for it.
-    while (this.rolling) await this.rolling
-    if (this.closed) throw new Error('this pack writer is closed')
-    if (!this.pack) this.open()
-    else if (this.out!.position + bytes.length > this.maxPackBytes && this.out!.position > 0) {
-      this.rolling = (async () => {
-        // Queued behind any checkpoint a put started: it must commit to the old pack before that one is let go.
-        await this.checkpoint()
-        await this.finishPack()
-        this.open()
-        this.sinceCheckpoint = 0
-        this.lastCheckpoint = performance.now()
-      })()
-      try {
-        await this.rolling
-      } finally {
-        this.rolling = undefined
-      }
-    }
-    // A pooled block of whole pages is written in place (StagedWriter) when it starts on a page: pad to one.
-    const pad = this.out!.direct && bytes.length % DIRECT_ALIGN === 0 && isPooled(bytes) ? (DIRECT_ALIGN - (this.out!.position % DIRECT_ALIGN)) % DIRECT_ALIGN : 0
-    // Offset and index entry are taken now, with the appends queued in the same turn: a checkpoint
-    // (or a move to a new pack) that starts while the copy waits flushes these bytes before it indexes them.
-    const offset = this.out!.position + pad
-    const padded = pad > 0 ? this.out!.append(PAGE_OF_ZEROS.subarray(0, pad)) : undefined
-    const appended = this.out!.append(bytes)
-    this.entries.push([cid.bytes, offset, bytes.length, Boolean(options.heal), options.encoding])
-    this.written++
-    this.bytesWritten += bytes.length
-    this.sinceCheckpoint += bytes.length
-    await Promise.all([padded, appended])
-    if (this.sinceCheckpoint >= this.checkpointBytes || performance.now() - this.lastCheckpoint >= this.checkpointMs) {
-      this.sinceCheckpoint = 0
-      this.lastCheckpoint = performance.now()
-      // One checkpoint at a time; it runs while the caller goes on writing.
-      if (this.checkpointing) await this.checkpointing
-      this.checkpointing = this.checkpoint()
-      this.checkpointing.catch((err) => { this.failed ??= err })
-    }
-  }
-
-  /**
-   * Appends a block in encoded form (`bytes` as src/lib/codec encodes them;
-   * the caller has checked they decode to `cid`). Same rules as `put`.
-   */
-  putEncoded(cid: CID, bytes: Uint8Array, encoding: Encoding, options: {heal?: boolean} = {}): Promise<void> {
-    return this.put(cid, bytes, {...options, encoding})
-  }
-
-  /** True when this writer already took `cid` (stored, or pending its checkpoint). */
-  took(cid: CID): boolean {
-    return this.seen.has(cid.toString())
-  }
-
-  /**
-   * Makes everything written so far durable (fdatasync) and indexed. Calls
-   * run one after another (the periodic one from put, a move to a new pack,
-   * close): each commits from where the previous one ended, to the pack it
-   * started on.
-   */
-  checkpoint(): Promise<void> {
-    const run = this.checkpointQueue.then(() => this.checkpointNow())
-    this.checkpointQueue = run.catch(() => {})
-    return run
-  }
-
-  private checkpointQueue: Promise<void> = Promise.resolve()
-
-  private async checkpointNow(): Promise<void> {
-    if (!this.pack) return
-    const pack = this.pack
-    const entries = this.entries
-    const end = this.out!.position
-    this.entries = []
-    if (entries.length === 0 && end === this.committed) return
-    // Blocks put while this runs land past `end`: their entries wait for the next checkpoint.
-    await this.out!.flush()
-    await datasync(this.fd)
-    // Checkpoints run one at a time (checkpoint()), so `committed` only grows.
-    this.store.commit(pack.id, pack.holder!, this.committed, end, entries)
-    this.committed = end
-  }
-
-  private async finishPack(): Promise<void> {
-    if (!this.pack) return
-    await this.out!.close()
-    this.out = undefined
-    // A direct flush pads the last page: cut it back to what is committed.
-    ftruncateSync(this.fd, this.committed)
-    closeSync(this.fd)
-    this.store.release(this.pack.id, this.pack.holder!)
-    this.pack = undefined
-    this.fd = -1
-  }
-
-  /** Flushes, indexes and releases the pack. After this every put block is durable. */
-  async close(): Promise<void> {
-    try {
-      if (this.rolling) await this.rolling.catch(() => {})
-      this.closed = true
-      if (this.checkpointing) await this.checkpointing
-      if (this.failed) throw this.failed
-      await this.checkpoint()
-    } finally {
-      await this.abort()
-    }
-  }
-
-  /** Releases the pack without indexing pending blocks (their bytes become garbage past the committed size). */
-  async abort(): Promise<void> {
-    this.closed = true
-    if (this.checkpointing) await this.checkpointing.catch(() => {})
-    // Never close the fd under a write still in the thread pool.
-    await this.out?.close()
-    this.out = undefined
-    if (this.pack) {
-      // Give back the space of what was never indexed (a full disk must not stay full
-      // after a failed push: the next writer could not even take its lease).
-      try { ftruncateSync(this.fd, this.committed) } catch {}
-      try { closeSync(this.fd) } catch {}
-      try { this.store.release(this.pack.id, this.pack.holder!) } catch {}
-      this.pack = undefined
-      this.fd = -1
-    }
-  }
-}

@@ -1,10 +1,11 @@
-import {constants as fsc, readdirSync, statSync, unlinkSync} from 'node:fs'
+import {constants as fsc, existsSync, readdirSync, statSync, unlinkSync} from 'node:fs'
 import {writeFully} from '../util/staged-writer.js'
 import {open, type FileHandle} from 'node:fs/promises'
 import {fsyncDir} from '../util/fs.js'
 import {HOLDER} from '../util/process.js'
 import {LEASE_MS, leaseIsStale, type BlockStore} from './block-store.js'
 import type {Database} from './db.js'
+import {encodeFrame} from './pack-manifest.js'
 
 /** A pack is rewritten when at least this share of its bytes is dead (erased blocks). */
 export const COMPACT_DEAD_RATIO = 0.5
@@ -78,6 +79,9 @@ const PACK_FILE = /^pack-(\d{6,})$/
 export async function compactPacks(blocks: BlockStore, options: CompactOptions = {}): Promise<CompactResult> {
   const ratio = options.deadRatio ?? COMPACT_DEAD_RATIO
   const minDead = options.minDeadBytes ?? COMPACT_MIN_DEAD_BYTES
+  // Pack files the index does not know (a lost polar.db) are never touched, and a new pack
+  // row could take one of their ids: nothing is compacted until `polar repair` (issue 20, point 2).
+  if (blocks.unknownPacks().length > 0) return {packs: 0, reclaimed: 0, deferred: 0}
   const result: CompactResult = {packs: 0, reclaimed: removeOrphanPacks(blocks), deferred: 0}
   const rows = blocks.db.prepare(`SELECT p.id, p.size, coalesce(sum(b.length), 0) AS live FROM packs p
     LEFT JOIN blocks b ON b.pack = p.id GROUP BY p.id ORDER BY p.id`).all() as Array<{id: number; size: number; live: number}>
@@ -86,8 +90,12 @@ export async function compactPacks(blocks: BlockStore, options: CompactOptions =
     // Bytes past the committed size (a crashed writer's or compactor's) are dead too.
     let fileSize = row.size
     try {
-      fileSize = Math.max(row.size, statSync(blocks.packPath(row.id)).size)
-    } catch {}
+      fileSize = statSync(blocks.packPath(row.id)).size
+    } catch {
+      fileSize = -1
+    }
+    // A missing or cut-short pack is damage for `polar repair` to report, not space to reclaim.
+    if (fileSize < row.size) continue
     const dead = fileSize - row.live
     if (dead < minDead || dead < fileSize * ratio) continue
     const reclaimed = await compactPack(blocks, row.id, fileSize)
@@ -101,18 +109,23 @@ export async function compactPacks(blocks: BlockStore, options: CompactOptions =
   return result
 }
 
-/** Unlinks pack files with no row in `packs` (what a crash between the swap and the unlink leaves); returns their bytes. */
+/**
+ * Unlinks the files of packs compaction retired (what a crash between the swap
+ * and the unlink leaves); returns their bytes. Only ids in retired_packs: a
+ * file with no row that was never retired is one the index does not know (a
+ * lost polar.db), never an orphan to delete.
+ */
 export function removeOrphanPacks(blocks: BlockStore): number {
   // The directory first, then the rows: a writer commits a pack's row before it creates
   // the file, so every file listed here whose pack is live has its row in the later read.
   const names = readdirSync(blocks.dir)
   const ids = new Set(blocks.db.prepare('SELECT id FROM packs').pluck().all() as number[])
+  const retired = new Set(blocks.db.prepare('SELECT id FROM retired_packs').pluck().all() as number[])
   let n = 0
   let bytes = 0
   for (const name of names) {
     const m = PACK_FILE.exec(name)
-    // A writer inserts the row before it creates the file, so a file without a row is an orphan.
-    if (!m || ids.has(Number(m[1]))) continue
+    if (!m || ids.has(Number(m[1])) || !retired.has(Number(m[1]))) continue
     try {
       const path = blocks.packPath(Number(m[1]))
       const size = statSync(path).size
@@ -122,6 +135,9 @@ export function removeOrphanPacks(blocks: BlockStore): number {
     } catch {}
   }
   if (n > 0) fsyncDir(blocks.dir)
+  // Retired ids whose file is gone, or that a new row took again, need no more watching.
+  const forget = blocks.db.prepare('DELETE FROM retired_packs WHERE id = ?')
+  for (const id of retired) if (ids.has(id) || !existsSync(blocks.packPath(id))) forget.run(id)
   return bytes
 }
 
@@ -153,7 +169,7 @@ async function compactPack(blocks: BlockStore, id: number, fileSize: number): Pr
     return fileSize
   }
   const {into} = leased
-  const live = db.prepare('SELECT cid, offset, length FROM blocks WHERE pack = ? ORDER BY offset').all(id) as Array<{cid: Buffer; offset: number; length: number}>
+  const live = db.prepare('SELECT cid, offset, length, codec FROM blocks WHERE pack = ? ORDER BY offset').all(id) as Array<{cid: Buffer; offset: number; length: number; codec: number}>
   let src: FileHandle | undefined
   let dst: FileHandle | undefined
   const moved: Array<[Buffer, number]> = []
@@ -173,6 +189,10 @@ async function compactPack(blocks: BlockStore, id: number, fileSize: number): Pr
       moved.push([b.cid, pos])
       pos += b.length
     }
+    // The new pack's manifest (pack-manifest.ts), so polar repair can read it without the index.
+    const frame = encodeFrame(0, live.map((b, i) => ({cid: b.cid, offset: moved[i][1], length: b.length, codec: b.codec})))
+    await writeFully(dst.fd, frame, pos)
+    pos += frame.length
     await dst.datasync()
     const size = pos
     const swap = db.prepare('UPDATE blocks SET pack = ?, offset = ? WHERE cid = ? AND pack = ?')

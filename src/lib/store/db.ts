@@ -1,4 +1,5 @@
 import {createRequire} from 'node:module'
+import {closeSync, fchmodSync, openSync} from 'node:fs'
 import {join} from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import {PolarError} from '../errors.js'
@@ -16,6 +17,7 @@ const require = createRequire(import.meta.url)
 export function openDatabase(home: string, {readonly = false} = {}): Database {
   const Sqlite = require('better-sqlite3') as typeof BetterSqlite3
   const path = join(home, 'polar.db')
+  if (!readonly) createPrivate(path)
   const db = new Sqlite(path, {readonly, timeout: 10_000})
   if (!readonly) db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
@@ -37,5 +39,26 @@ export function migrate(db: Database): void {
       db.exec(MIGRATIONS[v])
       db.pragma(`user_version = ${v + 1}`)
     }).immediate()
+  }
+}
+
+/**
+ * Creates polar.db empty at mode 0600 before SQLite opens it (issue 20, point
+ * 11): SQLite would create it 0644 less the umask, readable by every user, and
+ * gives its -wal and -shm files the database's mode. fchmod, because the
+ * umask may strip bits from open()'s mode but never adds what is missing.
+ */
+function createPrivate(path: string): void {
+  let fd: number
+  try {
+    fd = openSync(path, 'wx', 0o600)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return // secureHome checks an existing one
+    throw err
+  }
+  try {
+    fchmodSync(fd, 0o600)
+  } finally {
+    closeSync(fd)
   }
 }

@@ -179,4 +179,28 @@ export const MIGRATIONS: string[] = [
     gen INTEGER NOT NULL                   -- bumped each time the work is owed again; done clears only the gen it saw
   ) WITHOUT ROWID;
   `,
+  // store safety (issue 20, points 2 and 3). block_pins: blocks a live writer has
+  // taken (found already indexed, or written and committed) and not yet handed to
+  // a record; the erase sweep never deletes a pinned block, so a push that
+  // deduplicated against a block cannot lose it to a concurrent erase
+  // (docs/storage.md "Pins"). retired_packs: ids of pack rows compaction deleted,
+  // filled by a trigger; only their files may be unlinked without a row, so a
+  // pack file the index does not know (a lost or emptied polar.db) is never
+  // taken for compaction's leftover.
+  `
+  CREATE TABLE block_pins (
+    holder TEXT NOT NULL,                  -- 'host:pid' of the writer's process
+    writer INTEGER NOT NULL,               -- the writer within that process
+    cid BLOB NOT NULL,
+    lease_until INTEGER NOT NULL,          -- ms; only read for a holder on another host (a shared home)
+    PRIMARY KEY (holder, writer, cid)
+  ) WITHOUT ROWID;
+  CREATE INDEX block_pins_cid ON block_pins(cid);
+  CREATE TABLE retired_packs (
+    id INTEGER PRIMARY KEY                 -- a pack whose row compaction deleted; its file, if any, is dead
+  );
+  CREATE TRIGGER packs_retire AFTER DELETE ON packs BEGIN
+    INSERT OR IGNORE INTO retired_packs (id) VALUES (old.id);
+  END;
+  `,
 ]
