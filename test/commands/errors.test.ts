@@ -39,6 +39,22 @@ describe('CLI errors', () => {
     assert.match(h.stderr, /CID/i)
   })
 
+  it('a malformed CID says what a CID looks like, in pull and erase, before any other complaint', async () => {
+    await runPolar(['keygen'], {home}) // erase looks up its key first (exit 3 without one); EXISTS when there is one is fine
+    for (const args of [['pull', 'notacid', '-o', out, '--json'], ['pull', 'notacid', '--json'], ['erase', 'notacid', '--json']]) {
+      const r = await runPolar(args, {home})
+      assert.equal(r.code, 2, args.join(' '))
+      const e = jsonError(r)
+      assert.equal(e.code, 'BAD_INPUT', args.join(' '))
+      // Not the multibase library's "To parse non base32, base36 or base58btc encoded CID multibase decoder must be provided",
+      // and `pull notacid --json` names the CID, not the missing -o (issue 19).
+      assert.match(e.message, /^not a CID: "notacid"; a CID looks like bafybei… or bafkrei…/, args.join(' '))
+      assert.doesNotMatch(e.message, /multibase|decoder|-o/, args.join(' '))
+    }
+    const cut = await runPolar(['pull', HELLO.slice(0, -3), '-o', out, '--json'], {home})
+    assert.match(jsonError(cut).message, /56 characters: cut short\?/)
+  })
+
   it('a CID polar cannot verify (other hash, other codec) is bad input', async () => {
     const bytes = new TextEncoder().encode('hello world')
     for (const cid of [CID.createV1(RAW_CODE, sha512.digest(bytes) as any), CID.createV1(0x0129, cidOf(RAW_CODE, bytes).multihash)]) {
