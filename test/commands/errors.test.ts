@@ -97,6 +97,27 @@ describe('CLI errors', () => {
     }
   })
 
+  it("oclif's parse errors are one line in polar's words, with where the help is (not oclif's raw texts)", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['push'], /^missing FILE \(file to push, or - for standard input\); see `polar push --help`$/],
+      [['trust', 'add', 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'], /^missing --weight \(a positive number\); see `polar trust add --help`$/],
+      [['push', 'x', '--replicas', '0'], /^--replicas must be an integer greater than or equal to 1, got "0"; see `polar push --help`$/],
+      [['push', '--bogus', 'x'], /^unknown flag --bogus; see `polar push --help`$/],
+    ]
+    for (const [args, want] of cases) {
+      const j = await runPolar([...args, '--json'], {home})
+      assert.equal(j.code, 2, args.join(' '))
+      const e = jsonError(j)
+      assert.equal(e.code, 'USAGE')
+      assert.match(e.message, want)
+      // "--tag allows multiple values… provide all arguments before providing that flag", "The following error occurred: …"
+      assert.doesNotMatch(e.message, /multiple values|The following error|See more help|\n/)
+      const h = await runPolar(args, {home})
+      assert.equal(h.code, 2)
+      assert.equal(h.stderr, `polar: ${e.message}\n`)
+    }
+  })
+
   it('pull --json without -o is bad usage (the bytes would be the output): exit 2', async () => {
     const push = await runPolar(['push', '-', '-q'], {home, input: 'hello world'})
     assert.equal(push.code, 0, push.stderr)
