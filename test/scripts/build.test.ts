@@ -5,7 +5,7 @@
 // of the tree, so that the suite's own CLI is not rebuilt under it.
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
-import {copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, symlinkSync} from 'node:fs'
+import {copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {ROOT, tmpHome} from '../helpers.js'
@@ -47,13 +47,14 @@ describe('npm run build', {timeout: 300_000}, () => {
       c.stderr.on('data', (d) => (err += d))
       c.on('close', (code) => resolve({code, out, err}))
     })
+    const {name} = JSON.parse(readFileSync(join(tree, 'package.json'), 'utf8'))
     const failures: string[] = []
     let calls = 0
     while (!done) {
       const v = await call(['--version'])
       const p = await call(['pull', cid])
       calls += 2
-      if (v.code !== 0 || !v.out.startsWith('polar/')) failures.push(`--version: exit ${v.code}: ${v.err.split('\n')[0]}`)
+      if (v.code !== 0 || !v.out.startsWith(`${name}/`)) failures.push(`--version: exit ${v.code}: ${v.out.trim()} ${v.err.split('\n')[0]}`)
       if (p.code !== 0 || p.out !== 'hello build') failures.push(`pull: exit ${p.code}: ${p.err.split('\n')[0]}`)
     }
     assert.equal(await built, 0, buildLog)
