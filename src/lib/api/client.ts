@@ -92,8 +92,10 @@ export class LocalNodeClient {
    * the node's.
    */
   async pull(cid: string, output: string | undefined, stdout: Writable = process.stdout, options: {force?: boolean} = {}): Promise<PullResult> {
-    const {writesInto} = await import('../util/output-target.js')
-    if (output && !writesInto(output)) return this.json('GET', `/api/v1/pull/${encodeURIComponent(cid)}?out=${encodeURIComponent(resolve(output))}`)
+    if (output) {
+      const {writesInto} = await import('../util/output-target.js')
+      if (!writesInto(output)) return this.json('GET', `/api/v1/pull/${encodeURIComponent(cid)}?out=${encodeURIComponent(resolve(output))}`)
+    }
     const res = await this.request('GET', `/api/v1/pull/${encodeURIComponent(cid)}`)
     if (res.statusCode !== 200) throw errorFromResponse(res.statusCode!, await this.readAll(res), 'node')
     // writeChunks handles back-pressure and a reader that goes away (EPIPE: `polar pull X | head`).
