@@ -7,11 +7,15 @@ export default class Pull extends PolarCommand {
   static override summary = 'Fetch an object, verifying every block, to stdout or a file.'
   static override description = `Walks the object's DAG and checks every block's hash before writing a byte of it. With -o the file appears only when complete and verified (written to a temporary name, then renamed). A block that does not verify stops the pull with exit 4.
 
+-o onto a FIFO or a device (/dev/null, /dev/stdout) writes straight into it and never replaces it; -o onto a symbolic link replaces the file the link points to and keeps the link. Binary data (a NUL byte in the first block) is not printed to a terminal unless you pass --force; pipe it or use -o.
+
 Through a running node, blocks missing here come from peers (placement nodes first), several at a time, and are kept, so an interrupted pull resumes. With --node URL the blocks come from that node and are verified here.`
 
   static override examples = [
     '<%= config.bin %> pull bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e',
     '<%= config.bin %> pull bafy... -o report.pdf',
+    '<%= config.bin %> pull bafy... | tar -x            # to a pipe',
+    '<%= config.bin %> pull bafy... -o /dev/null --json  # fetch and verify only',
     '<%= config.bin %> pull bafy... --node http://node.example:7477 > file',
   ]
 
@@ -20,17 +24,23 @@ Through a running node, blocks missing here come from peers (placement nodes fir
   }
 
   static override flags = {
-    output: Flags.string({char: 'o', description: 'write to this file (atomically) instead of stdout'}),
+    output: Flags.string({char: 'o', description: 'write to this file (atomically) instead of stdout; a FIFO or device is written into'}),
+    force: Flags.boolean({description: 'print binary data even when stdout is a terminal', default: false}),
   }
 
   async run(): Promise<PullResult> {
     const {args, flags} = await this.parse(Pull)
-    if (this.jsonEnabled() && !flags.output) throw new InputError('--json needs -o FILE: without it the object bytes are the output')
+    if (this.jsonEnabled() && !flags.output) {
+      // A malformed CID is the first thing to say (then the missing -o).
+      const {assertSupportedCid, parseCid} = await import('../lib/content/cid.js')
+      assertSupportedCid(parseCid(args.cid))
+      throw new InputError('--json needs -o FILE: without it the object bytes are the output')
+    }
     const target = await this.target(flags)
-    if (target.kind === 'local') return target.client.pull(args.cid, flags.output)
+    if (target.kind === 'local') return target.client.pull(args.cid, flags.output, process.stdout, {force: flags.force})
     if (target.kind === 'remote') {
       const {remotePull} = await import('../lib/api/remote.js')
-      return remotePull(target.url, {cid: args.cid, output: flags.output})
+      return remotePull(target.url, {cid: args.cid, output: flags.output, force: flags.force})
     }
     // Loaded only here: a pull through a node (the common scripted case) never
     // needs the store, the DAG reader or the progress UI, and loading them cost
@@ -39,7 +49,7 @@ Through a running node, blocks missing here come from peers (placement nodes fir
     const store = await this.openStore(target.home)
     const progress = progressReporter('pull', !this.jsonEnabled() && Boolean(process.stderr.isTTY) && (Boolean(flags.output) || !process.stdout.isTTY))
     try {
-      return await pullObject(store, {cid: args.cid, output: flags.output, onProgress: progress.update})
+      return await pullObject(store, {cid: args.cid, output: flags.output, force: flags.force, onProgress: progress.update})
     } finally {
       progress.done()
     }

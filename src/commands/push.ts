@@ -44,6 +44,8 @@ Blocks are stored in their smallest encoding (gzip, or a delta against an earlie
 
   async run(): Promise<PushResult> {
     const {args, flags} = await this.parse(Push)
+    // Typing an object in by hand is never what was meant: it waited in silence, and Ctrl-D stored an empty object.
+    if (args.file === '-' && process.stdin.isTTY) throw new InputError('`push -` reads standard input, which is a terminal here: pipe the data in (`cat notes.txt | polar push -`, `polar push - < notes.txt`) or name a file (`polar push notes.txt`)', {code: 'USAGE'})
     const target = await this.target(flags)
     // The remote node picks no base for a stranger's upload: say so rather than push whole in silence.
     if (target.kind === 'remote' && flags.base !== undefined) throw new InputError('--base works through a local node or on the embedded store, not with --node URL')

@@ -39,6 +39,22 @@ describe('CLI errors', () => {
     assert.match(h.stderr, /CID/i)
   })
 
+  it('a malformed CID says what a CID looks like, in pull and erase, before any other complaint', async () => {
+    await runPolar(['keygen'], {home}) // erase looks up its key first (exit 3 without one); EXISTS when there is one is fine
+    for (const args of [['pull', 'notacid', '-o', out, '--json'], ['pull', 'notacid', '--json'], ['erase', 'notacid', '--json']]) {
+      const r = await runPolar(args, {home})
+      assert.equal(r.code, 2, args.join(' '))
+      const e = jsonError(r)
+      assert.equal(e.code, 'BAD_INPUT', args.join(' '))
+      // Not the multibase library's "To parse non base32, base36 or base58btc encoded CID multibase decoder must be provided",
+      // and `pull notacid --json` names the CID, not the missing -o (issue 19).
+      assert.match(e.message, /^not a CID: "notacid"; a CID looks like bafybei… or bafkrei…/, args.join(' '))
+      assert.doesNotMatch(e.message, /multibase|decoder|-o/, args.join(' '))
+    }
+    const cut = await runPolar(['pull', HELLO.slice(0, -3), '-o', out, '--json'], {home})
+    assert.match(jsonError(cut).message, /56 characters: cut short\?/)
+  })
+
   it('a CID polar cannot verify (other hash, other codec) is bad input', async () => {
     const bytes = new TextEncoder().encode('hello world')
     for (const cid of [CID.createV1(RAW_CODE, sha512.digest(bytes) as any), CID.createV1(0x0129, cidOf(RAW_CODE, bytes).multihash)]) {
@@ -78,6 +94,27 @@ describe('CLI errors', () => {
       const r = await runPolar([cmd, '--json'], {home})
       assert.equal(r.code, 2, cmd)
       assert.equal(jsonError(r).code, 'USAGE')
+    }
+  })
+
+  it("oclif's parse errors are one line in polar's words, with where the help is (not oclif's raw texts)", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['push'], /^missing FILE \(file to push, or - for standard input\); see `polar push --help`$/],
+      [['trust', 'add', 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'], /^missing --weight \(a positive number\); see `polar trust add --help`$/],
+      [['push', 'x', '--replicas', '0'], /^--replicas must be an integer greater than or equal to 1, got "0"; see `polar push --help`$/],
+      [['push', '--bogus', 'x'], /^unknown flag --bogus; see `polar push --help`$/],
+    ]
+    for (const [args, want] of cases) {
+      const j = await runPolar([...args, '--json'], {home})
+      assert.equal(j.code, 2, args.join(' '))
+      const e = jsonError(j)
+      assert.equal(e.code, 'USAGE')
+      assert.match(e.message, want)
+      // "--tag allows multiple values… provide all arguments before providing that flag", "The following error occurred: …"
+      assert.doesNotMatch(e.message, /multiple values|The following error|See more help|\n/)
+      const h = await runPolar(args, {home})
+      assert.equal(h.code, 2)
+      assert.equal(h.stderr, `polar: ${e.message}\n`)
     }
   })
 

@@ -84,17 +84,27 @@ export class LocalNodeClient {
     return parsed
   }
 
-  /** Pulls through the node: to an atomic file (the node writes it) or streamed to `stdout`. */
-  async pull(cid: string, output: string | undefined, stdout: Writable = process.stdout): Promise<PullResult> {
-    if (output) return this.json('GET', `/api/v1/pull/${encodeURIComponent(cid)}?out=${encodeURIComponent(resolve(output))}`)
+  /**
+   * Pulls through the node. A regular file (`output`) is written by the node,
+   * atomically. Anything else is streamed here: to `stdout`, or into `output`
+   * when it is a FIFO or a device (util/output-target.ts), which this process
+   * opens itself: `/dev/stdout` or `/proc/self/fd/3` mean this process's, not
+   * the node's.
+   */
+  async pull(cid: string, output: string | undefined, stdout: Writable = process.stdout, options: {force?: boolean} = {}): Promise<PullResult> {
+    if (output) {
+      const {writesInto} = await import('../util/output-target.js')
+      if (!writesInto(output)) return this.json('GET', `/api/v1/pull/${encodeURIComponent(cid)}?out=${encodeURIComponent(resolve(output))}`)
+    }
     const res = await this.request('GET', `/api/v1/pull/${encodeURIComponent(cid)}`)
     if (res.statusCode !== 200) throw errorFromResponse(res.statusCode!, await this.readAll(res), 'node')
     // writeChunks handles back-pressure and a reader that goes away (EPIPE: `polar pull X | head`).
     const {writeChunks} = await import('../util/output.js')
-    const written = await writeChunks(cid, res as AsyncIterable<Uint8Array>, {stdout})
+    const path = output ? resolve(output) : undefined
+    const written = await writeChunks(cid, res as AsyncIterable<Uint8Array>, path === undefined ? {stdout, force: options.force} : {output: path})
     if (written.readerGone) {
       res.destroy()
-      return {cid, size: written.size}
+      return {cid, size: written.size, ...(path === undefined ? {} : {path})}
     }
     const trailer = res.trailers[ERROR_TRAILER]
     if (trailer) {
@@ -108,7 +118,7 @@ export class LocalNodeClient {
       throw errorFromResponse(status, {error: e}, 'node')
     }
     if (!res.complete) throw new NetworkError('the node closed the stream early; the pull is incomplete (run it again to resume)')
-    return {cid, size: written.size}
+    return {cid, size: written.size, ...(path === undefined ? {} : {path})}
   }
 }
 

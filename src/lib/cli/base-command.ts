@@ -2,6 +2,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 import {EXIT, PolarError, toPolarError} from '../errors.js'
 import {resolveHome, secureHome} from '../home.js'
 import {printError} from './report.js'
+import {usageMessage} from './usage.js'
 import type {Store} from '../store/store.js'
 
 /** What a command acts on (DESIGN.md "Processes"): a local node, a remote node, or the embedded store. */
@@ -118,10 +119,11 @@ export abstract class PolarCommand extends Command {
       exit = pe.exit
       message = pe.message
     } else {
-      // oclif's own parse errors (missing argument, unknown flag, bad option): bad usage.
+      // oclif's own parse errors (missing argument, unknown flag, bad option): bad usage, in polar's words.
       code = 'USAGE'
       exit = err.oclif.exit === 2 || err.oclif.exit === undefined ? EXIT.USAGE : err.oclif.exit
-      message = err.message
+      const ctor = this.constructor as typeof PolarCommand
+      message = usageMessage(err, {id: this.id ?? '', bin: this.config.bin, flags: {...ctor.baseFlags, ...ctor.flags}})
     }
     printError(code, message, this.jsonEnabled(), err.stack)
     const out = new Error(message) as Error & {oclif: {exit: number}; skipOclifErrorHandling: boolean}

@@ -16,16 +16,24 @@ export function cidOf(code: number, bytes: Uint8Array): CID {
   return CID.createV1(code, Digest.create(SHA2_256_CODE, sha256(bytes)))
 }
 
-/** Parses a CID given by a user or a peer; exit 2 with a clear message when malformed. */
+/** What a CID looks like, for messages (the multibase library's own text names decoders, not CIDs). */
+const CID_SHAPE = 'a CID looks like bafybei… or bafkrei… (CIDv1 in base32, 59 characters) or Qm… (CIDv0, 46 characters), as `polar push` prints it'
+
+/** Parses a CID given by a user or a peer; exit 2 with a message that says what a CID looks like. */
 export function parseCid(text: string): CID {
-  if (typeof text !== 'string' || text.length === 0 || text.length > 200) throw new InputError(`malformed CID: ${JSON.stringify(String(text).slice(0, 80))}`)
-  let cid: CID
+  if (typeof text !== 'string' || text.length === 0 || text.length > 200) throw malformed(String(text))
   try {
-    cid = CID.parse(text.trim())
-  } catch (err) {
-    throw new InputError(`malformed CID ${JSON.stringify(text.slice(0, 80))}: ${(err as Error).message}`)
+    return CID.parse(text.trim())
+  } catch {
+    throw malformed(text)
   }
-  return cid
+}
+
+function malformed(text: string): InputError {
+  const shown = text.length > 80 ? JSON.stringify(text.slice(0, 80)) + '…' : JSON.stringify(text)
+  // A CID cut short in a copy-paste is the usual mistake: say so.
+  const short = /^(baf[a-z2-7]*|Qm[1-9A-HJ-NP-Za-km-z]*)$/.test(text) && text.length < (text.startsWith('Qm') ? 46 : 59) ? `; this one has ${text.length} characters: cut short?` : ''
+  return new InputError(`not a CID: ${shown}; ${CID_SHAPE}${short}`)
 }
 
 /** Checks that a CID is one polar can verify: sha2-256 over raw, dag-pb or dag-cbor. */

@@ -104,7 +104,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     try {
       const chunks = readFile(root, source, {prefetch: NETWORK_PREFETCH, signal: abort.signal})
       if (out !== null) {
-        const result = await writeChunks(root.toString(), chunks, {output: out})
+        const result = await writeChunks(root.toString(), chunks, {output: out, signal: abort.signal})
         await source.finish()
         sendJson(res, 200, result)
         return

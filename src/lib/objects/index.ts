@@ -141,9 +141,11 @@ function sameTags(a: string[], b: string[]): boolean {
 
 export interface PullInput {
   cid: string
-  /** Write here atomically; otherwise to `stdout`. */
+  /** Write here (a file atomically, a FIFO or device straight into: util/output-target.ts); otherwise to `stdout`. */
   output?: string
   stdout?: Writable
+  /** Print to a terminal even when the object looks binary. */
+  force?: boolean
   signal?: AbortSignal
   onProgress?: (event: {bytes: number; total?: number}) => void
 }
