@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {addressRange, dialAllowed, isLocalAddress, isLoopback, unmapV4, v6Prefix} from '../../src/lib/net/address.js'
-import {dialBackRefusal} from '../../src/lib/node/nat.js'
+import {dialBackTarget} from '../../src/lib/node/nat.js'
 
 describe('address text', () => {
   it('reads every spelling of a mapped IPv4 address as that address', () => {
@@ -31,8 +31,12 @@ describe('address text', () => {
 
   it('a stranger cannot have a node dial its own loopback through a mapped IPv6 URL', async () => {
     // new URL() rewrites [::ffff:127.0.0.1] as [::ffff:7f00:1]: it must still count as local.
-    assert.match(String(await dialBackRefusal('http://[::ffff:127.0.0.1]:7477', '8.8.8.8')), /is a local address \(::ffff:7f00:1\)/)
-    assert.equal(await dialBackRefusal('http://[::ffff:127.0.0.1]:7477', '127.0.0.1'), null, 'a local requester may')
+    const refused = await dialBackTarget('http://[::ffff:127.0.0.1]:7477', '8.8.8.8')
+    assert.ok('refused' in refused)
+    assert.match(refused.refused, /is a local address \(::ffff:7f00:1\)/)
+    assert.deepEqual(await dialBackTarget('http://[::ffff:127.0.0.1]:7477', '127.0.0.1'), {address: '::ffff:7f00:1'}, 'a local requester may')
+    // Special-purpose ranges count as local too (they were missed by the old prefixes).
+    for (const host of ['198.18.0.1', '192.0.0.8', '[64:ff9b::7f00:1]', '[2002:7f00:1::1]']) assert.ok('refused' in await dialBackTarget(`http://${host}:7477`, '8.8.8.8'), host)
   })
 
   it('special-purpose ranges are not global: IANA registries by name (ipaddr.js), not hand-written prefixes (issue 14)', () => {

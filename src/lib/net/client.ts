@@ -8,9 +8,11 @@ import {errorFromResponse} from './http.js'
 export {errorFromResponse}
 import {isDid, type Identity} from '../identity/index.js'
 import {signRequest} from './auth.js'
-import {decodeFrames, encodeFrames, MAX_BATCH_BYTES} from './frames.js'
+import {decodeFrames, MAX_BATCH_BYTES} from './frames.js'
 import {BulkClient, type BulkFrame} from './bulk.js'
 import {httpUrl} from './address.js'
+import {pinnedLookup} from './dial.js'
+import {MAX_REGISTER_BITS, mintStamp, registerStampResource} from './stamp.js'
 import {sharedAlloc} from '../content/hash-pool.js'
 
 /** Persistent connections kept to one peer (undici pool). */
@@ -62,14 +64,20 @@ export class PeerClient {
   /** A request's time-out when it names none. */
   private readonly defaultTimeoutMs: number
 
-  constructor(url: string, private readonly identity?: Identity, connections = CONNECTIONS_PER_PEER, options: {gate?: OutgoingGate; timeoutMs?: number} = {}) {
+  /**
+   * `address` pins every connection to that address (net/dial.ts): the one a
+   * dial-back checked, so a name re-resolved in between cannot send it
+   * elsewhere. Such a client has no bulk client (it resolves on its own).
+   */
+  constructor(url: string, private readonly identity?: Identity, connections = CONNECTIONS_PER_PEER, options: {gate?: OutgoingGate; timeoutMs?: number; address?: string} = {}) {
     this.gate = options.gate
     this.defaultTimeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS
     const u = httpUrl(url)
     if (!u) throw new InputError(`peer URL must be an http(s) URL: ${url}`)
     this.origin = u.origin
-    this.pool = new Pool(this.origin, {connections, keepAliveTimeout: 30_000, headersTimeout: this.defaultTimeoutMs, bodyTimeout: this.defaultTimeoutMs})
-    this.bulk = BulkClient.for(this.origin, Math.min(4, connections))
+    const connect = options.address ? {connect: {lookup: pinnedLookup(options.address)}} : {}
+    this.pool = new Pool(this.origin, {connections, keepAliveTimeout: 30_000, headersTimeout: this.defaultTimeoutMs, bodyTimeout: this.defaultTimeoutMs, ...connect})
+    this.bulk = options.address ? undefined : BulkClient.for(this.origin, Math.min(4, connections))
   }
 
   /**
@@ -247,9 +255,30 @@ export class PeerClient {
     return this.peerDid ?? (await this.hello({signal: options.signal, timeoutMs: Math.min(options.timeoutMs ?? this.defaultTimeoutMs, HELLO_TIMEOUT_MS)})).did
   }
 
-  /** Introduces this node (`self`) to the peer, which dials back to check it. */
-  register(self: {url: string}, options: RequestOptions = {}): Promise<Hello> {
-    return this.json('POST', '/v1/peers/register', self, {...options, sign: true})
+  /**
+   * Introduces this node (`self`) to the peer, which dials back to check it.
+   * A registration costs a proof-of-work stamp (issue 20: a free one let any
+   * throw-away key make a node dial anything): minted at `bits`, and once
+   * more at the peer's `stampBits` when it asks for more (up to MAX_REGISTER_BITS).
+   */
+  async register(self: {url: string}, options: RequestOptions & {bits: number}): Promise<Hello> {
+    if (!this.identity) throw new InputError('registering needs a node identity to sign with')
+    const to = await this.receiverDid(options)
+    const origin = new URL(self.url).origin
+    for (let bits = options.bits, attempt = 0; ; attempt++) {
+      const time = Date.now()
+      const stamp = await mintStamp(registerStampResource(this.identity.did, to, origin), time, bits, options.signal)
+      const r = await this.request('POST', '/v1/peers/register', Buffer.from(JSON.stringify({url: self.url, stamp: {...stamp, time}})), {...options, sign: true})
+      const parsed = safeJson(r.body)
+      const wanted = parsed?.stampBits
+      if (r.status === 403 && parsed?.error?.code === 'STAMP_REQUIRED' && attempt === 0 && Number.isInteger(wanted) && wanted > bits && wanted <= MAX_REGISTER_BITS) {
+        bits = wanted
+        continue
+      }
+      if (r.status !== 200) throw errorFromResponse(r.status, parsed, this.origin)
+      if (typeof parsed?.did !== 'string') throw new NetworkError(`${this.origin}/v1/peers/register: malformed answer`)
+      return parsed
+    }
   }
 
   /** Seed request (draft 000): the signed peer records the node knows, its own first; bytes still unverified. */
@@ -358,13 +387,6 @@ export class PeerClient {
     if (r.status === 404) throw new NotFoundError(`${this.origin} does not have block ${cid} (or no dynamic block mode)`)
     if (r.status !== 200) throw errorFromResponse(r.status, safeJson(r.body), this.origin)
     return r.body
-  }
-
-  async putBlocks(blocks: Array<{cid: CID; bytes: Uint8Array}>, options: RequestOptions = {}): Promise<number> {
-    const r = await this.request('POST', '/v1/blocks', encodeFrames(blocks), {...options, sign: true, contentType: 'application/vnd.polar.blocks'})
-    const parsed = safeJson(r.body)
-    if (r.status !== 200) throw errorFromResponse(r.status, parsed, this.origin)
-    return Number(parsed?.stored ?? 0)
   }
 
   /**

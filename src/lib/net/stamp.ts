@@ -93,3 +93,15 @@ export class SpentStamps {
 export function writeStampResource(owner: string, root: string): string {
   return `write\n${owner}\n${root}`
 }
+
+/**
+ * What a registration's stamp pays for (POST /v1/peers/register): this signer
+ * asking this receiver to dial back this origin, once. Bound to the receiver
+ * so that one stamp cannot buy dial-backs from every node.
+ */
+export function registerStampResource(signer: string, receiver: string, origin: string): string {
+  return `register\n${signer}\n${receiver}\n${origin}`
+}
+
+/** The most a registering client pays when a peer asks for more than it offered (24 bits: ~25 s here on average). */
+export const MAX_REGISTER_BITS = 24
