@@ -12,6 +12,7 @@ import {fetchObject, locateHolders} from './fetcher.js'
 import {setReplicaTarget} from './replicator.js'
 import {BatchBuffers, checkBatchRequest, readBlockBatch} from './block-batch.js'
 import {remoteWriteRoutes} from './remote-write.js'
+import {checkObjectSize, dropUnreferenced, SizedSource, trackingWriter} from './holding.js'
 import {DialBudgetError} from './discovery.js'
 import {publicSearchTrustRoutes} from './trust-search-api.js'
 import {encodeForPeer, parseOffer} from '../codec/transfer.js'
@@ -248,6 +249,7 @@ export function publicRouter(ctx: NodeContext): Router {
     }
     if (new Erasures(ctx.store).isErased(signed.cid)) throw new HttpError(410, 'ERASED', `${signed.record.root} (record ${signed.cid}) was erased by its owner; this node will not hold it again`)
     const root = signed.record.root
+    if (!ctx.store.blocks.has(root)) checkObjectSize(ctx, signed.record.size)
     const key = root.toString()
     if (value.replicas !== undefined) setReplicaTarget(ctx, root, value.replicas)
     let job = replicating.get(key)
@@ -300,19 +302,28 @@ export function publicRouter(ctx: NodeContext): Router {
 }
 
 async function replicate(ctx: NodeContext, root: CID, recordBytes: Uint8Array, from: {did: string; url: string}): Promise<{held: boolean; blocks: number}> {
-  const writer = ctx.store.blocks.writer(NETWORK_WRITER)
+  const {cid: recordCid, record} = decodeObjectRecord(recordBytes)
+  const {writer, appended} = trackingWriter(ctx.store.blocks.writer(NETWORK_WRITER))
   const own = {did: from.did, client: ctx.client(from)}
   const others = ctx.sources().filter((s) => s.did !== from.did)
   const source = new DynamicBlockSource(ctx.store, [own, ...(await locateHolders(root, others)).holders], writer, ctx.peers, ctx.log, root)
   source.batching = true
   try {
-    await fetchObject(root, source)
+    // Up to the record's size (holding.ts): a record cannot make this node fetch more than it declares.
+    await fetchObject(root, new SizedSource(source, root, record.size))
     await source.finish()
-  } finally {
-    await writer.close() // keep every verified block, even if the rest failed: a retry resumes
+  } catch (err) {
+    await writer.close().catch(() => {})
+    // Blocks that cannot make the record's object are no object's: removed. A network failure
+    // keeps every verified block, so that a retry (the pusher's, or repair) resumes.
+    if (err instanceof IntegrityError) {
+      const dropped = dropUnreferenced(ctx.store, appended)
+      if (dropped.blocks) ctx.log(`replication of ${root} refused (${err.message}): removed ${dropped.blocks} block(s) it had fetched`)
+    }
+    throw err
   }
+  await writer.close()
   const erasures = new Erasures(ctx.store)
-  const {cid: recordCid} = decodeObjectRecord(recordBytes)
   if (erasures.isErased(recordCid)) {
     // Erased while its blocks were on their way: give them back, refuse the record.
     erasures.sweep(root)
