@@ -359,7 +359,7 @@ export class Discovery {
    * its side). It pays a stamp (registerStampResource: this signer, this
    * node, this origin; REGISTER_STAMP_WINDOW_MS; spent once), spends one of
    * its address's dial-backs, passes admissionProblem, and answers at its URL
-   * as the signer. Returns the address it was dialled at.
+   * as the signer; then it is in the table, with the address it was dialled at.
    */
   async acceptRegister(did: string, url: string, stamp: unknown, requester: string | undefined): Promise<void> {
     const origin = new URL(url).origin
