@@ -213,7 +213,7 @@ describe('fuzzing the public listener', {timeout: 120_000}, () => {
   let fakeUrl: string
 
   const register = async () => {
-    const b = Buffer.from(JSON.stringify(await registerPayload(peer, node.did, fakeUrl, STAMP_BITS)))
+    const b = Buffer.from(JSON.stringify(await registerPayload(peer, fakeUrl, STAMP_BITS)))
     const r = await send(node.url, {method: 'POST', path: '/v1/peers/register', headers: {...signRequest(peer, 'POST', '/v1/peers/register', b), 'content-type': 'application/json'}, body: b, sign: 'none', chunked: false})
     assert.equal(r.status, 200, r.body.toString())
   }
@@ -308,8 +308,8 @@ describe('fuzzing the routes that make a node dial, on a public node (issue 20)'
     nodeDid = node.did
     // Bodies that pass every check but the address: valid stamps, valid records, for each URL.
     for (const url of urls) {
-      payloads.push(JSON.stringify(await registerPayload(peer, node.did, url, STAMP_BITS)))
-      payloads.push(JSON.stringify(await registerPayload(stranger, node.did, url, STAMP_BITS)))
+      payloads.push(JSON.stringify(await registerPayload(peer, url, STAMP_BITS)))
+      payloads.push(JSON.stringify(await registerPayload(stranger, url, STAMP_BITS)))
       const rec = await mintPeerRecord(stranger, {urls: [new URL(url).origin], services: 'polar/1', bits: STAMP_BITS})
       payloads.push(JSON.stringify({record: Buffer.from(rec.bytes).toString('base64')}))
       payloads.push(JSON.stringify({records: [Buffer.from(rec.bytes).toString('base64')]}))

@@ -154,7 +154,7 @@ describe('the /v1 peer protocol refuses bad input', {timeout: 90_000}, () => {
 
   /** Registers `identity` (reachable at `url`) with the node as a peer, paying the stamp a registration costs. */
   async function register(identity: Identity, url: string): Promise<Reply> {
-    const body = Buffer.from(JSON.stringify(await registerPayload(identity, node.did, url, STAMP_BITS)))
+    const body = Buffer.from(JSON.stringify(await registerPayload(identity, url, STAMP_BITS)))
     return send(base, 'POST', '/v1/peers/register', signed(identity, 'POST', '/v1/peers/register', body))
   }
 
@@ -417,8 +417,14 @@ describe('the /v1 peer protocol refuses bad input', {timeout: 90_000}, () => {
       assert.equal(unstamped.status, 403)
       assert.equal(unstamped.json.error.code, 'STAMP_REQUIRED')
       assert.equal(unstamped.json.stampBits, STAMP_BITS)
-      const elsewhere = Buffer.from(JSON.stringify({...(await registerPayload(who, node.did, 'http://127.0.0.1:2', STAMP_BITS)), url: peerUrl}))
+      const elsewhere = Buffer.from(JSON.stringify({...(await registerPayload(who, 'http://127.0.0.1:2', STAMP_BITS)), url: peerUrl}))
       assert.equal((await send(base, 'POST', '/v1/peers/register', signed(who, 'POST', '/v1/peers/register', elsewhere))).json.error.code, 'STAMP_REQUIRED')
+      // A stamp is spent once here, whatever came of the dial-back it paid for.
+      const once = Buffer.from(JSON.stringify(await registerPayload(who, 'http://127.0.0.1:1', STAMP_BITS)))
+      assert.equal((await send(base, 'POST', '/v1/peers/register', signed(who, 'POST', '/v1/peers/register', once))).json.error.code, 'UNREACHABLE')
+      const twice = await send(base, 'POST', '/v1/peers/register', signed(who, 'POST', '/v1/peers/register', once))
+      assert.equal(twice.json.error.code, 'STAMP_REQUIRED')
+      assert.match(twice.json.error.message, /already spent/)
       for (const url of ['not a url', 'ftp://127.0.0.1/', 'x'.repeat(600), 5, null]) {
         const body = Buffer.from(JSON.stringify({url}))
         const bad = await send(base, 'POST', '/v1/peers/register', signed(who, 'POST', '/v1/peers/register', body))

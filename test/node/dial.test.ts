@@ -127,6 +127,16 @@ describe('strangers cannot make a node dial what they like', {timeout: 240_000},
     assert.match(node.stderr(), /dial-backs for strangers: public, private and loopback addresses \(this node announces http:\/\/127\.0\.0\.1:/)
   })
 
+  it('`peers add` pays its registration stamp once for every node it joins, and mints a fresh one where that one is spent', async () => {
+    const [a, b, c] = await Promise.all([0, 1, 2].map(() => cluster.start(withSettings(cluster, {}))))
+    for (const [from, to] of [[a, b], [a, c], [a, b]] as const) {
+      const r = await from.polar(['peers', 'add', to.url, '--json'])
+      assert.equal(r.code, 0, r.stdout.toString() + r.stderr)
+    }
+    // b saw the reused stamp the second time, refused it as spent, and took the fresh one.
+    assert.equal((b.stderr().match(/peer registered: /g) ?? []).length, 2)
+  })
+
   it(`a source gets ${DIAL_BURST} dial-backs at once, then 429 with Retry-After; gossip from it is not dialled either`, async () => {
     // limitLoopback: the budget (like the subnet caps) applies to loopback requesters too.
     const node = await cluster.start(withSettings(cluster, {limitLoopback: true, peersPer24: 1000, peersPer16: 1000}))

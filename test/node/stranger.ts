@@ -24,14 +24,14 @@ export async function signedPost(base: string, path: string, payload: unknown, i
   return {status: res.status, headers: res.headers, body, text}
 }
 
-/** The body of POST /v1/peers/register: `url` and a stamp of `bits` paid by `identity` to `receiver`. */
-export async function registerPayload(identity: Identity, receiver: string, url: string, bits: number): Promise<{url: string; stamp: {bits: number; nonce: string; time: number}}> {
+/** The body of POST /v1/peers/register: `url` and a stamp of `bits` paid by `identity`. */
+export async function registerPayload(identity: Identity, url: string, bits: number): Promise<{url: string; stamp: {bits: number; nonce: string; time: number}}> {
   const time = Date.now()
-  const stamp = await mintStamp(registerStampResource(identity.did, receiver, new URL(url).origin), time, bits)
+  const stamp = await mintStamp(registerStampResource(identity.did, new URL(url).origin), time, bits)
   return {url, stamp: {...stamp, time}}
 }
 
 /** A stamped registration of `identity` at `url` with the node at `base` (did `receiver`). */
 export async function register(base: string, receiver: string, identity: Identity, url: string, bits: number): Promise<Answer> {
-  return signedPost(base, '/v1/peers/register', await registerPayload(identity, receiver, url, bits), identity, receiver)
+  return signedPost(base, '/v1/peers/register', await registerPayload(identity, url, bits), identity, receiver)
 }

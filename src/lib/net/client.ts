@@ -263,16 +263,15 @@ export class PeerClient {
    */
   async register(self: {url: string}, options: RequestOptions & {bits: number}): Promise<Hello> {
     if (!this.identity) throw new InputError('registering needs a node identity to sign with')
-    const to = await this.receiverDid(options)
     const origin = new URL(self.url).origin
     for (let bits = options.bits, attempt = 0; ; attempt++) {
-      const time = Date.now()
-      const stamp = await mintStamp(registerStampResource(this.identity.did, to, origin), time, bits, options.signal)
-      const r = await this.request('POST', '/v1/peers/register', Buffer.from(JSON.stringify({url: self.url, stamp: {...stamp, time}})), {...options, sign: true})
+      const stamp = await registerStamp(this.identity.did, origin, bits, options.signal, attempt > 0)
+      const r = await this.request('POST', '/v1/peers/register', Buffer.from(JSON.stringify({url: self.url, stamp})), {...options, sign: true})
       const parsed = safeJson(r.body)
       const wanted = parsed?.stampBits
-      if (r.status === 403 && parsed?.error?.code === 'STAMP_REQUIRED' && attempt === 0 && Number.isInteger(wanted) && wanted > bits && wanted <= MAX_REGISTER_BITS) {
-        bits = wanted
+      // Refused once for its stamp (more bits wanted, or this node already spent the one reused): a fresh one, once.
+      if (r.status === 403 && parsed?.error?.code === 'STAMP_REQUIRED' && attempt === 0 && Number.isInteger(wanted) && wanted <= MAX_REGISTER_BITS) {
+        bits = Math.max(bits, wanted)
         continue
       }
       if (r.status !== 200) throw errorFromResponse(r.status, parsed, this.origin)
@@ -479,6 +478,26 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', stop, {once: true})
   })
+}
+
+/** Registration stamps minted lately, by signer, origin and bits: one pays for registering with every node (each spends it once). */
+const registerStamps = new Map<string, Promise<{bits: number; nonce: string; time: number}>>()
+/** A registration stamp is reused this long (receivers take one up to 10 minutes from their clock). */
+const REGISTER_STAMP_REUSE_MS = 5 * 60_000
+
+function registerStamp(signer: string, origin: string, bits: number, signal?: AbortSignal, fresh = false): Promise<{bits: number; nonce: string; time: number}> {
+  const key = `${signer}\n${origin}\n${bits}`
+  const now = Date.now()
+  for (const [k, p] of registerStamps) p.then((s) => { if (now - s.time > REGISTER_STAMP_REUSE_MS) registerStamps.delete(k) }, () => registerStamps.delete(k))
+  if (fresh) registerStamps.delete(key)
+  let stamp = registerStamps.get(key)
+  if (!stamp) {
+    const time = now
+    stamp = mintStamp(registerStampResource(signer, origin), time, bits, signal).then((s) => ({...s, time}))
+    registerStamps.set(key, stamp)
+    stamp.catch(() => registerStamps.delete(key))
+  }
+  return stamp
 }
 
 function safeJson(body: Buffer): any {

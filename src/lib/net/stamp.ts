@@ -96,11 +96,14 @@ export function writeStampResource(owner: string, root: string): string {
 
 /**
  * What a registration's stamp pays for (POST /v1/peers/register): this signer
- * asking this receiver to dial back this origin, once. Bound to the receiver
- * so that one stamp cannot buy dial-backs from every node.
+ * having its origin dialled back, once by each node it is shown to (each
+ * remembers it as spent). Like a peer record's stamp, which also buys one
+ * dial-back at every node the record reaches, it is not bound to the
+ * receiver: a node joining several others pays once (`peers add` reuses it
+ * while its time is fresh).
  */
-export function registerStampResource(signer: string, receiver: string, origin: string): string {
-  return `register\n${signer}\n${receiver}\n${origin}`
+export function registerStampResource(signer: string, origin: string): string {
+  return `register\n${signer}\n${origin}`
 }
 
 /** The most a registering client pays when a peer asks for more than it offered (24 bits: ~25 s here on average). */

@@ -357,13 +357,13 @@ export class Discovery {
   /**
    * POST /v1/peers/register: a node introduces itself by URL (`peers add` on
    * its side). It pays a stamp (registerStampResource: this signer, this
-   * node, this origin; REGISTER_STAMP_WINDOW_MS; spent once), spends one of
+   * origin; REGISTER_STAMP_WINDOW_MS; spent once here), spends one of
    * its address's dial-backs, passes admissionProblem, and answers at its URL
    * as the signer; then it is in the table, with the address it was dialled at.
    */
   async acceptRegister(did: string, url: string, stamp: unknown, requester: string | undefined): Promise<void> {
     const origin = new URL(url).origin
-    const resource = registerStampResource(did, this.ctx.identity.did, origin)
+    const resource = registerStampResource(did, origin)
     const time = (stamp as {time?: unknown} | null)?.time
     const bits = this.ctx.settings.stampBits
     const problem = typeof time !== 'number' || !Number.isSafeInteger(time) || Math.abs(Date.now() - time) > REGISTER_STAMP_WINDOW_MS
