@@ -5,6 +5,7 @@
 import {randomBytes} from 'node:crypto'
 import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {createServer} from 'node:net'
 import {setTimeout as delay} from 'node:timers/promises'
 import {blockCount, blockList, cleanupAll, flipBytes, hasBlocks, holdsAll, json, locate, packBytes, mesh, MiB, mountTmpfs, Node, removeDir, setCli, sha, snapshotBuild, tempDir, unmount, verifyHome, waitFor} from './lib.mjs'
 import {FaultNet, freePort} from './proxy.mjs'
@@ -22,7 +23,7 @@ const QUICK = process.argv.includes('--quick') || process.env.npm_config_quick =
 const onlyArg = process.argv.indexOf('--only')
 const ONLY = onlyArg > 0 ? (process.argv[onlyArg + 1] ?? '').split(',').filter(Boolean) : []
 const wanted = (name) => ONLY.length === 0 || ONLY.some((o) => name.includes(o))
-const SCENARIOS = ['kill-mid-push-pull', 'kill-2-of-5-restart', 'restart-db-intact', 'bit-rot-heal', 'partition-heal', 'partition-drop-heal', 'stranger-erase', 'full-disk-node', 'full-disk-embedded']
+const SCENARIOS = ['kill-mid-push-pull', 'kill-2-of-5-restart', 'restart-db-intact', 'bit-rot-heal', 'partition-heal', 'partition-drop-heal', 'stranger-erase', 'full-disk-node', 'full-disk-embedded', 'hostile-stranger', 'killed-remote-upload']
 {
   const bad = process.argv.slice(2).filter((a, i, all) => a.startsWith('-') ? !['--quick', '--only'].includes(a) : all[i - 1] !== '--only')
   const unmatched = ONLY.filter((o) => !SCENARIOS.some((n) => n.includes(o)))
@@ -489,6 +490,83 @@ for (const viaNode of [true, false]) {
     }
   })
 }
+
+// (7) strangers and hostile writers (issue 20). A node that announces a
+// loopback TCP "trap" asks two nodes to register it (`peers add`): the one set
+// as public (dialPrivate: false) must refuse without opening a connection to
+// the trap; the private one dials it and answers the same generic refusal
+// whatever the trap did. Then a remote write's client is SIGKILLed past the
+// 64 MiB a writer used to checkpoint at: the node must end up holding no block
+// of it and give the pack bytes back, and a full push afterwards works.
+function writeSettings(home, settings) {
+  writeFileSync(join(home, 'settings.json'), JSON.stringify(settings))
+}
+
+await scenario('hostile-stranger', async (r) => {
+  const pub = new Node(tempDir('polar-chaos-home-'))
+  const priv = new Node(tempDir('polar-chaos-home-'))
+  const stranger = new Node(tempDir('polar-chaos-home-'))
+  let trapped = 0
+  const trap = createServer((s) => { trapped++; s.destroy() })
+  await new Promise((res) => trap.listen(0, '127.0.0.1', res))
+  try {
+    writeSettings(pub.home, {stampBits: 8, dialPrivate: false})
+    writeSettings(priv.home, {stampBits: 8})
+    writeSettings(stranger.home, {stampBits: 8})
+    stranger.announce = `http://127.0.0.1:${trap.address().port}`
+    stranger.listenPort = await freePort()
+    await Promise.all([pub, priv, stranger].map((n) => n.start()))
+    const problems = []
+    const toPub = await stranger.polar(['peers', 'add', pub.url, '--json'])
+    const pubErr = toPub.code === 0 ? null : json(toPub).error
+    if (toPub.code !== 6 || pubErr?.code !== 'NOT_ALLOWED') problems.push(`public node: exit ${toPub.code} ${pubErr?.code}`)
+    if (trapped !== 0) problems.push(`the public node opened ${trapped} connection(s) to the loopback trap`)
+    const toPriv = await stranger.polar(['peers', 'add', priv.url, '--json'])
+    const privErr = toPriv.code === 0 ? null : json(toPriv).error
+    if (toPriv.code !== 2 || privErr?.code !== 'UNREACHABLE' || !/could not confirm that/.test(privErr?.message ?? '')) problems.push(`private node: exit ${toPriv.code} ${JSON.stringify(privErr)}`)
+    if (trapped === 0) problems.push('the private node did not dial its loopback neighbour')
+    r.note = `public node: ${pubErr?.code}, trap untouched; private node: ${privErr?.code} after ${trapped} dial(s) of the trap`
+    for (const n of [pub, priv]) if (!n.running) problems.push(`${n.url} exited`)
+    if (problems.length) throw new Error(problems.join('; '))
+  } finally {
+    await stopAll([pub, priv, stranger])
+    await new Promise((res) => trap.close(res))
+  }
+})
+
+await scenario('killed-remote-upload', async (r) => {
+  const n = new Node(tempDir('polar-chaos-home-'))
+  const user = tempDir('polar-chaos-user-')
+  const size = Math.max(BIG, 96 * MiB)
+  const obj = makeFile('remote-big', size)
+  try {
+    writeSettings(n.home, {writeStampBits: 8})
+    await n.start()
+    const before = {blocks: blockCount(n.home), packs: packBytes(n.home)}
+    let child
+    const push = n.polar(['push', obj.file, '--node', n.url, '--max-stamp-bits', '8', '--json'], {home: user, onSpawn: (c) => { child = c }})
+    // Kill the client once the upload is past the 64 MiB a writer used to checkpoint (and index) at.
+    await waitFor('the upload to pass 70 MiB', () => packBytes(n.home) > before.packs + 70 * MiB, {timeoutMs: 120_000, intervalMs: 5})
+    child.kill('SIGKILL')
+    await push
+    const t0 = Date.now()
+    await waitFor('the node to give the upload back', () => blockCount(n.home) === before.blocks && packBytes(n.home) === before.packs, {timeoutMs: 30_000})
+    r.recoveryMs = Date.now() - t0
+    const left = blockCount(n.home) - before.blocks
+    if (!n.running) throw new Error('the node exited')
+    checkHomes(r, [n])
+    const pr = await n.polar(['push', obj.file, '--node', n.url, '--max-stamp-bits', '8', '--json'], {home: user})
+    if (pr.code !== 0) throw new Error(`push afterwards: exit ${pr.code} ${pr.stderr.trim().split('\n').pop()}`)
+    r.checked = 1
+    const p = await pullOk(n, json(pr).cid, obj.sha)
+    if (!p.ok) r.lost = 1
+    r.note = `client killed past 70 MiB of ${size / MiB} MiB; ${left} block(s) and no pack bytes left; the push again: ${p.ok ? 'pulled intact' : p.why}`
+  } finally {
+    await stopAll([n])
+    removeDir(user)
+    removeDir(obj.file)
+  }
+})
 
 const total = results.reduce((a, r) => ({checked: a.checked + (r.checked ?? 0), lost: a.lost + (r.lost ?? 0)}), {checked: 0, lost: 0})
 const failed = results.filter((r) => r.status === 'FAIL').length

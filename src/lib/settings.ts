@@ -43,6 +43,9 @@ export async function loadSettings(home: string): Promise<NodeSettings> {
       seedAnswerMax: {type: 'integer', minimum: 1, maximum: 1024},
       deadRetryMs: {type: 'integer', minimum: 100},
       forgetDeadAfterMs: {type: 'integer', minimum: 1000},
+      // hostile peers and strangers (#20)
+      dialPrivate: {type: ['boolean', 'null']},
+      maxObjectBytes: {type: 'integer', minimum: 1},
     },
     })
     return {...DEFAULT_SETTINGS, ...conf.store}

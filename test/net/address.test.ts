@@ -3,8 +3,8 @@
 // refusal) and the rate and subnet keys cannot be sidestepped by spelling.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {isLocalAddress, isLoopback, unmapV4, v6Prefix} from '../../src/lib/net/address.js'
-import {dialBackRefusal} from '../../src/lib/node/nat.js'
+import {addressRange, dialAllowed, isLocalAddress, isLoopback, unmapV4, v6Prefix} from '../../src/lib/net/address.js'
+import {dialBackTarget} from '../../src/lib/node/nat.js'
 
 describe('address text', () => {
   it('reads every spelling of a mapped IPv4 address as that address', () => {
@@ -23,7 +23,7 @@ describe('address text', () => {
     assert.equal(unmapV4('2001:db8::1'), '2001:db8::1')
     assert.equal(unmapV4('[2001:db8::1]'), '2001:db8::1')
     assert.equal(unmapV4('not an address'), 'not an address')
-    assert.equal(isLocalAddress('2001:db8::1'), false)
+    assert.equal(isLocalAddress('2606:4700::1111'), false, 'a global IPv6 address')
     assert.equal(isLocalAddress('fe80::1'), true)
     assert.equal(isLocalAddress('nonsense'), true, 'not an address: treated as local')
     assert.equal(v6Prefix('2001:db8:1:2:3:4:5:6', 4), '2001:db8:1:2::/64')
@@ -31,7 +31,48 @@ describe('address text', () => {
 
   it('a stranger cannot have a node dial its own loopback through a mapped IPv6 URL', async () => {
     // new URL() rewrites [::ffff:127.0.0.1] as [::ffff:7f00:1]: it must still count as local.
-    assert.match(String(await dialBackRefusal('http://[::ffff:127.0.0.1]:7477', '8.8.8.8')), /is a local address \(::ffff:7f00:1\)/)
-    assert.equal(await dialBackRefusal('http://[::ffff:127.0.0.1]:7477', '127.0.0.1'), null, 'a local requester may')
+    const refused = await dialBackTarget('http://[::ffff:127.0.0.1]:7477', '8.8.8.8')
+    assert.ok('refused' in refused)
+    assert.match(refused.refused, /is a local address \(::ffff:7f00:1\)/)
+    assert.deepEqual(await dialBackTarget('http://[::ffff:127.0.0.1]:7477', '127.0.0.1'), {address: '::ffff:7f00:1'}, 'a local requester may')
+    // Special-purpose ranges count as local too (they were missed by the old prefixes).
+    for (const host of ['198.18.0.1', '192.0.0.8', '[64:ff9b::7f00:1]', '[2002:7f00:1::1]']) assert.ok('refused' in await dialBackTarget(`http://${host}:7477`, '8.8.8.8'), host)
+  })
+
+  it('special-purpose ranges are not global: IANA registries by name (ipaddr.js), not hand-written prefixes (issue 14)', () => {
+    const special: Array<[string, string]> = [
+      ['198.18.0.1', 'benchmarking (RFC 2544), 198.18.0.0/15'],
+      ['198.19.255.254', 'benchmarking, upper half'],
+      ['192.0.0.8', 'IETF protocol assignments, 192.0.0.0/24'],
+      ['192.0.2.1', 'TEST-NET-1'],
+      ['203.0.113.7', 'TEST-NET-3'],
+      ['240.0.0.1', 'reserved 240/4'],
+      ['255.255.255.255', 'broadcast'],
+      ['169.254.169.254', 'link-local: cloud metadata'],
+      ['64:ff9b::7f00:1', 'NAT64 64:ff9b::/96 (127.0.0.1 through a translator)'],
+      ['64:ff9b:1::a00:1', 'local-use NAT64 64:ff9b:1::/48'],
+      ['2002:7f00:1::1', '6to4 2002::/16 (127.0.0.1 embedded)'],
+      ['2001:0:4136:e378::1', 'Teredo 2001::/32'],
+      ['2001:db8::1', 'documentation 2001:db8::/32'],
+      ['::ffff:0:7f00:1', 'IPv4-translated ::ffff:0:0/96'],
+      ['100::1', 'discard-only 100::/64'],
+    ]
+    for (const [a, what] of special) {
+      assert.equal(isLocalAddress(a), true, `${a} (${what}) counted as global`)
+      assert.equal(dialAllowed(a, false), false, `${a} (${what}) dialable by a public node`)
+      assert.equal(dialAllowed(a, true), false, `${a} (${what}) dialable even by a private node`)
+    }
+    for (const a of ['8.8.8.8', '100.63.255.255', '100.128.0.1', '198.17.255.255', '198.20.0.1', '192.0.1.1', '2606:4700::1111', '::ffff:808:808']) {
+      assert.equal(addressRange(a), 'unicast', a)
+      assert.equal(dialAllowed(a, false), true, a)
+    }
+  })
+
+  it('a node on a private network or loopback may dial its neighbours there; a public one may not', () => {
+    for (const a of ['127.0.0.1', '::1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '100.64.0.1', '100.127.255.254', 'fd00::1', '[::ffff:127.0.0.1]']) {
+      assert.equal(dialAllowed(a, true), true, `${a} for a private node`)
+      assert.equal(dialAllowed(a, false), false, `${a} for a public node`)
+    }
+    for (const a of ['0.0.0.0', '::', '224.0.0.1', 'ff02::1', 'fe80::1', 'not an address', '127.1', '']) assert.equal(dialAllowed(a, true), false, JSON.stringify(a))
   })
 })

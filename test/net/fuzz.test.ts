@@ -4,6 +4,9 @@
 // encoded junk), headers (x-polar-* junk, real and forged signatures) and
 // bodies (random bytes, JSON-ish, block batches); some requests are signed
 // for real by a registered peer so they reach past the signature checks.
+// Hostile peers and strangers (issue 20): no request stores a block (the
+// node holds none afterwards), and a node on a public address never dials a
+// loopback listener however the register, announce and gossip routes are fed.
 import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
 import {writeFileSync} from 'node:fs'
@@ -22,14 +25,21 @@ import {signRequest as signRequestFor} from '../../src/lib/net/auth.js'
 import {encodeFrames} from '../../src/lib/net/frames.js'
 import {decodeObjectRecord, signObjectRecord, signTrustRecord, type ObjectRecord, type SignedRecord} from '../../src/lib/records/index.js'
 import {signEraseRecord} from '../../src/lib/records/erase-record.js'
-import {Cluster, hasBlocks, type NodeProcess} from '../node/cluster.js'
+import {Cluster, hasBlocks, localApi, type NodeProcess} from '../node/cluster.js'
 import {json} from '../helpers.js'
+import {writeFileSync} from 'node:fs'
+import {createServer as createTcpServer, type Socket} from 'node:net'
+import {join} from 'node:path'
+import {mintPeerRecord} from '../../src/lib/net/peer-record.js'
+import {registerPayload} from '../node/stranger.js'
 
 /** Requests in these tests are signed for the node under test (`x-polar-to`). */
 let nodeDid: string | undefined
 const signRequest = (...a: Parameters<typeof signRequestFor>) => signRequestFor(a[0], a[1], a[2], a[3], a[4], a[5] ?? nodeDid)
 
 const RUNS = Number(process.env.POLAR_FUZZ_RUNS ?? 300)
+/** Registration stamps here (registering costs one; the default 19 bits is about a second). */
+const STAMP_BITS = 4
 const TIME_LIMIT_MS = Number(process.env.POLAR_FUZZ_MS ?? 20_000)
 
 const peer = identityFromSecret('fuzz-peer', generateSecretKey())
@@ -209,13 +219,15 @@ describe('fuzzing the public listener', {timeout: 120_000}, () => {
   let fakeUrl: string
 
   const register = async () => {
-    const b = Buffer.from(JSON.stringify({url: fakeUrl}))
+    const b = Buffer.from(JSON.stringify(await registerPayload(peer, fakeUrl, STAMP_BITS)))
     const r = await send(node.url, {method: 'POST', path: '/v1/peers/register', headers: {...signRequest(peer, 'POST', '/v1/peers/register', b), 'content-type': 'application/json'}, body: b, sign: 'none', chunked: false})
     assert.equal(r.status, 200, r.body.toString())
   }
 
   before(async () => {
-    node = await cluster.start()
+    const home = cluster.home()
+    writeFileSync(join(home, 'settings.json'), JSON.stringify({stampBits: STAMP_BITS}))
+    node = await cluster.start(home)
     nodeDid = node.did
     fake = createServer((req, res) => {
       req.resume()
@@ -263,12 +275,73 @@ describe('fuzzing the public listener', {timeout: 120_000}, () => {
     assert.ok(runs >= Math.min(RUNS, 100), `only ${runs} runs`)
   })
 
-  it('is alive afterwards, with no internal errors in its log', async () => {
+  it('is alive afterwards, with no internal errors in its log, and stored no block (issue 20)', async () => {
     const res = await fetch(`${node.url}/v1/hello`)
     assert.equal(res.status, 200)
     assert.equal((await res.json() as any).did, node.did)
     assert.ok(node.running)
     assert.doesNotMatch(node.stderr(), /error on |TypeError|RangeError|unhandled/i)
+    // Hash-valid block batches from the registered peer, replications, uploads with made-up
+    // tokens: none of it is an object this node agreed to hold, so none of it is stored.
+    const status = await localApi(node.socket, 'GET', '/api/v1/status')
+    assert.equal(status.body.blocks.blocks, 0, JSON.stringify(status.body.blocks))
+  })
+})
+
+describe('fuzzing the routes that make a node dial, on a public node (issue 20)', {timeout: 120_000}, () => {
+  const cluster = new Cluster()
+  let node: NodeProcess
+  let connections = 0
+  const sockets = new Set<Socket>()
+  const trap = createTcpServer((s) => {
+    connections++
+    sockets.add(s)
+    s.on('error', () => {})
+    s.destroy()
+  })
+  let port = 0
+  let urls: string[] = []
+  let payloads: string[] = []
+
+  before(async () => {
+    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r))
+    port = (trap.address() as AddressInfo).port
+    // Every spelling of "this machine" a URL parser or resolver accepts.
+    urls = ['127.0.0.1', 'localhost', '[::1]', '[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '0.0.0.0', '127.1', '2130706433', '0x7f.0.0.1', '127.0.0.2', '[0:0:0:0:0:ffff:7f00:1]'].map((h) => `http://${h}:${port}`)
+    const home = cluster.home()
+    writeFileSync(join(home, 'settings.json'), JSON.stringify({stampBits: STAMP_BITS, dialPrivate: false}))
+    node = await cluster.start(home)
+    nodeDid = node.did
+    // Bodies that pass every check but the address: valid stamps, valid records, for each URL.
+    for (const url of urls) {
+      payloads.push(JSON.stringify(await registerPayload(peer, url, STAMP_BITS)))
+      payloads.push(JSON.stringify(await registerPayload(stranger, url, STAMP_BITS)))
+      const rec = await mintPeerRecord(stranger, {urls: [new URL(url).origin], services: 'polar/1', bits: STAMP_BITS})
+      payloads.push(JSON.stringify({record: Buffer.from(rec.bytes).toString('base64')}))
+      payloads.push(JSON.stringify({records: [Buffer.from(rec.bytes).toString('base64')]}))
+      payloads.push(JSON.stringify({url}))
+    }
+  })
+  after(async () => {
+    await cluster.stop()
+    for (const s of sockets) s.destroy()
+    await new Promise((r) => trap.close(r))
+  })
+
+  it('never dials the loopback listener, never answers 5xx', async () => {
+    const dialRoute = fc.constantFrom('/v1/peers/register', '/v1/peers/announce', '/v1/peers/gossip')
+    const dialBody = fc.oneof(fc.constantFrom(...payloads), fc.constantFrom(...urls).map((url) => JSON.stringify({url, stamp: {bits: 30, nonce: '0', time: Date.now()}})), jsonBody).map((x) => Buffer.from(x))
+    const req = fc.record({method: fc.constant('POST'), path: dialRoute, headers: fc.constant({'content-type': 'application/json'}), body: dialBody, sign: fc.constantFrom<FuzzRequest['sign']>('peer', 'stranger', 'none'), chunked: fc.boolean()})
+    let runs = 0
+    await fc.assert(fc.asyncProperty(req, async (raw) => {
+      runs++
+      const res = await send(node.url, withSignature(raw))
+      if (res.status >= 500) throw new Error(`${raw.path} → ${res.status} ${res.body.toString('utf8').slice(0, 300)}`)
+    }), {numRuns: Math.min(RUNS, 150), interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false})
+    await new Promise((r) => setTimeout(r, 500)) // gossip registrations run in the background
+    assert.ok(runs >= 50, `only ${runs} runs`)
+    assert.equal(connections, 0, `the public node dialled a loopback address ${connections} time(s)`)
+    assert.match(node.stderr(), /only public addresses/)
   })
 })
 

@@ -6,7 +6,7 @@ import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {createServer} from 'node:net'
 import {after, before, describe, it} from 'node:test'
-import {defaultGateway, dialBackRefusal, probeNatPmp, probeSsdp} from '../../src/lib/node/nat.js'
+import {defaultGateway, dialBackTarget, probeNatPmp, probeSsdp} from '../../src/lib/node/nat.js'
 import {isLocalAddress} from '../../src/lib/net/address.js'
 import {json} from '../helpers.js'
 import {generateSecretKey, identityFromSecret} from '../../src/lib/identity/keys.js'
@@ -115,16 +115,23 @@ describe('nat-test on loopback', {timeout: 90_000}, () => {
 describe('dial-back targets', () => {
   it('tells local addresses from global ones', () => {
     for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '100.64.0.1', '169.254.1.1', '0.0.0.0', '::1', 'fd00::1', 'fe80::1', '::ffff:192.168.0.1', '[::1]']) assert.equal(isLocalAddress(a), true, a)
-    for (const a of ['8.8.8.8', '172.32.0.1', '100.128.0.1', '2001:db8::1', '::ffff:1.2.3.4']) assert.equal(isLocalAddress(a), false, a)
+    for (const a of ['8.8.8.8', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '::ffff:1.2.3.4']) assert.equal(isLocalAddress(a), false, a)
+    // Documentation and benchmarking ranges are special-purpose, not global (issue 14).
+    for (const a of ['2001:db8::1', '203.0.113.9', '198.51.100.7', '198.18.0.1']) assert.equal(isLocalAddress(a), true, a)
   })
 
   it('a requester on a global address may not have a local address dialed; a local one may', async () => {
-    assert.match((await dialBackRefusal('http://127.0.0.1:7477', '203.0.113.9'))!, /local address/)
-    assert.match((await dialBackRefusal('http://[::1]:7477', '2001:db8::9'))!, /local address/)
-    assert.match((await dialBackRefusal('http://localhost:7477', '203.0.113.9'))!, /local address/)
-    assert.equal(await dialBackRefusal('http://198.51.100.7:7477', '203.0.113.9'), null)
-    assert.equal(await dialBackRefusal('http://127.0.0.1:7477', '127.0.0.1'), null)
-    assert.equal(await dialBackRefusal('http://10.0.0.5:7477', '::ffff:10.0.0.9'), null)
+    // Global requesters: public resolvers' addresses (nothing is dialled here).
+    const refused = async (url: string, requester: string) => {
+      const t = await dialBackTarget(url, requester)
+      return 'refused' in t ? t.refused : null
+    }
+    assert.match((await refused('http://127.0.0.1:7477', '8.8.8.8'))!, /local address/)
+    assert.match((await refused('http://[::1]:7477', '2606:4700::1111'))!, /local address/)
+    assert.match((await refused('http://localhost:7477', '8.8.8.8'))!, /local address/)
+    assert.equal(await refused('http://1.1.1.1:7477', '8.8.8.8'), null)
+    assert.equal(await refused('http://127.0.0.1:7477', '127.0.0.1'), null)
+    assert.equal(await refused('http://10.0.0.5:7477', '::ffff:10.0.0.9'), null)
   })
 })
 

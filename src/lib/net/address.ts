@@ -1,4 +1,5 @@
 import {isIP} from 'node:net'
+import ipaddr from 'ipaddr.js'
 import {InputError} from '../errors.js'
 
 // IP address text as peers' sockets and URLs give it: one place that unmaps
@@ -54,23 +55,47 @@ export function v6Prefix(address: string, groups: number): string {
 }
 
 export function isLoopback(address: string): boolean {
-  const a = unmapV4(address)
-  return a.startsWith('127.') || a === '::1'
+  return addressRange(address) === 'loopback'
 }
 
 /**
- * Whether an address is not globally routable: loopback, RFC 1918, CGNAT,
- * link-local, unique-local, multicast, unspecified (RFC 6890 special-purpose
- * registries) — and anything that is not an address at all.
+ * The IANA special-purpose range an address is in (RFC 6890 registries, as
+ * ipaddr.js names them: `unicast` for an ordinary global address, else
+ * `loopback`, `private`, `carrierGradeNat`, `linkLocal`, `uniqueLocal`,
+ * `reserved` (192.0.0.0/24, 198.18.0.0/15, documentation ranges, 240/4, …),
+ * `rfc6052` (64:ff9b::/96, NAT64), `6to4` (2002::/16), `teredo`, `multicast`,
+ * …), or `invalid` for text that is not an address. An IPv4-mapped IPv6
+ * address is read as its IPv4 address. Named ranges rather than hand-written
+ * prefixes: the registries keep growing (issue 14).
  */
+export function addressRange(address: string): string {
+  const a = address.replace(/^\[|\]$/g, '')
+  if (!ipaddr.isValid(a) || isIP(a) === 0) return 'invalid'
+  const parsed = ipaddr.process(a) // IPv4-mapped IPv6 becomes IPv4
+  return parsed.range()
+}
+
+/** Whether an address is not an ordinary global unicast one (special-purpose, local, or not an address at all). */
 export function isLocalAddress(address: string): boolean {
-  const a = unmapV4(address).toLowerCase()
-  if (isIP(a) === 4) {
-    const [x, y] = a.split('.').map(Number)
-    return x === 0 || x === 10 || x === 127 || (x === 100 && y >= 64 && y < 128) || (x === 169 && y === 254) || (x === 172 && y >= 16 && y < 32) || (x === 192 && y === 168) || x >= 224
-  }
-  if (isIP(a) === 6) return a === '::' || a === '::1' || /^f[cd]/.test(a) || /^fe[89ab]/.test(a) || /^ff/.test(a)
-  return true // not an address at all: treat as local
+  return addressRange(address) !== 'unicast'
+}
+
+/** Ranges a node on a private network or loopback may dial (its neighbours are there). */
+const PRIVATE_RANGES = new Set(['loopback', 'private', 'carrierGradeNat', 'uniqueLocal'])
+
+/**
+ * Whether this node may dial `address` when a stranger names it (dial-backs
+ * of registrations, announces, gossip; docs/protocol.md "What a node dials"):
+ * a global unicast address always; loopback, RFC 1918, CGNAT and unique-local
+ * addresses only when `privateAllowed` (the node itself runs there); never
+ * link-local (cloud metadata services live at 169.254.169.254), multicast,
+ * broadcast, unspecified, reserved, documentation or benchmarking ranges, nor
+ * the IPv6 prefixes that embed an IPv4 address (NAT64, 6to4, Teredo), which
+ * could reach a local IPv4 host through a translator.
+ */
+export function dialAllowed(address: string, privateAllowed: boolean): boolean {
+  const range = addressRange(address)
+  return range === 'unicast' || (privateAllowed && PRIVATE_RANGES.has(range))
 }
 
 /** Checks seed URLs given by a user (exit 2 for anything that is not an http(s) URL). */

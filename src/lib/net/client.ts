@@ -8,9 +8,11 @@ import {errorFromResponse} from './http.js'
 export {errorFromResponse}
 import {isDid, type Identity} from '../identity/index.js'
 import {signRequest} from './auth.js'
-import {decodeFrames, encodeFrames, MAX_BATCH_BYTES} from './frames.js'
+import {decodeFrames, MAX_BATCH_BYTES} from './frames.js'
 import {BulkClient, type BulkFrame} from './bulk.js'
 import {httpUrl} from './address.js'
+import {pinnedLookup} from './dial.js'
+import {MAX_REGISTER_BITS, mintStamp, registerStampResource} from './stamp.js'
 import {sharedAlloc} from '../content/hash-pool.js'
 
 /** Persistent connections kept to one peer (undici pool). */
@@ -62,14 +64,20 @@ export class PeerClient {
   /** A request's time-out when it names none. */
   private readonly defaultTimeoutMs: number
 
-  constructor(url: string, private readonly identity?: Identity, connections = CONNECTIONS_PER_PEER, options: {gate?: OutgoingGate; timeoutMs?: number} = {}) {
+  /**
+   * `address` pins every connection to that address (net/dial.ts): the one a
+   * dial-back checked, so a name re-resolved in between cannot send it
+   * elsewhere. Such a client has no bulk client (it resolves on its own).
+   */
+  constructor(url: string, private readonly identity?: Identity, connections = CONNECTIONS_PER_PEER, options: {gate?: OutgoingGate; timeoutMs?: number; address?: string} = {}) {
     this.gate = options.gate
     this.defaultTimeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS
     const u = httpUrl(url)
     if (!u) throw new InputError(`peer URL must be an http(s) URL: ${url}`)
     this.origin = u.origin
-    this.pool = new Pool(this.origin, {connections, keepAliveTimeout: 30_000, headersTimeout: this.defaultTimeoutMs, bodyTimeout: this.defaultTimeoutMs})
-    this.bulk = BulkClient.for(this.origin, Math.min(4, connections))
+    const connect = options.address ? {connect: {lookup: pinnedLookup(options.address)}} : {}
+    this.pool = new Pool(this.origin, {connections, keepAliveTimeout: 30_000, headersTimeout: this.defaultTimeoutMs, bodyTimeout: this.defaultTimeoutMs, ...connect})
+    this.bulk = options.address ? undefined : BulkClient.for(this.origin, Math.min(4, connections))
   }
 
   /**
@@ -247,9 +255,29 @@ export class PeerClient {
     return this.peerDid ?? (await this.hello({signal: options.signal, timeoutMs: Math.min(options.timeoutMs ?? this.defaultTimeoutMs, HELLO_TIMEOUT_MS)})).did
   }
 
-  /** Introduces this node (`self`) to the peer, which dials back to check it. */
-  register(self: {url: string}, options: RequestOptions = {}): Promise<Hello> {
-    return this.json('POST', '/v1/peers/register', self, {...options, sign: true})
+  /**
+   * Introduces this node (`self`) to the peer, which dials back to check it.
+   * A registration costs a proof-of-work stamp (issue 20: a free one let any
+   * throw-away key make a node dial anything): minted at `bits`, and once
+   * more at the peer's `stampBits` when it asks for more (up to MAX_REGISTER_BITS).
+   */
+  async register(self: {url: string}, options: RequestOptions & {bits: number}): Promise<Hello> {
+    if (!this.identity) throw new InputError('registering needs a node identity to sign with')
+    const origin = new URL(self.url).origin
+    for (let bits = options.bits, attempt = 0; ; attempt++) {
+      const stamp = await registerStamp(this.identity.did, origin, bits, options.signal, attempt > 0)
+      const r = await this.request('POST', '/v1/peers/register', Buffer.from(JSON.stringify({url: self.url, stamp})), {...options, sign: true})
+      const parsed = safeJson(r.body)
+      const wanted = parsed?.stampBits
+      // Refused once for its stamp (more bits wanted, or this node already spent the one reused): a fresh one, once.
+      if (r.status === 403 && parsed?.error?.code === 'STAMP_REQUIRED' && attempt === 0 && Number.isInteger(wanted) && wanted <= MAX_REGISTER_BITS) {
+        bits = Math.max(bits, wanted)
+        continue
+      }
+      if (r.status !== 200) throw errorFromResponse(r.status, parsed, this.origin)
+      if (typeof parsed?.did !== 'string') throw new NetworkError(`${this.origin}/v1/peers/register: malformed answer`)
+      return parsed
+    }
   }
 
   /** Seed request (draft 000): the signed peer records the node knows, its own first; bytes still unverified. */
@@ -360,13 +388,6 @@ export class PeerClient {
     return r.body
   }
 
-  async putBlocks(blocks: Array<{cid: CID; bytes: Uint8Array}>, options: RequestOptions = {}): Promise<number> {
-    const r = await this.request('POST', '/v1/blocks', encodeFrames(blocks), {...options, sign: true, contentType: 'application/vnd.polar.blocks'})
-    const parsed = safeJson(r.body)
-    if (r.status !== 200) throw errorFromResponse(r.status, parsed, this.origin)
-    return Number(parsed?.stored ?? 0)
-  }
-
   /**
    * A remote user write, first step (`POST /v1/objects`, signed by this
    * client's identity, the record's owner): the answer as it is, since a 403
@@ -457,6 +478,26 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', stop, {once: true})
   })
+}
+
+/** Registration stamps minted lately, by signer, origin and bits: one pays for registering with every node (each spends it once). */
+const registerStamps = new Map<string, Promise<{bits: number; nonce: string; time: number}>>()
+/** A registration stamp is reused this long (receivers take one up to 10 minutes from their clock). */
+const REGISTER_STAMP_REUSE_MS = 5 * 60_000
+
+function registerStamp(signer: string, origin: string, bits: number, signal?: AbortSignal, fresh = false): Promise<{bits: number; nonce: string; time: number}> {
+  const key = `${signer}\n${origin}\n${bits}`
+  const now = Date.now()
+  for (const [k, p] of registerStamps) p.then((s) => { if (now - s.time > REGISTER_STAMP_REUSE_MS) registerStamps.delete(k) }, () => registerStamps.delete(k))
+  if (fresh) registerStamps.delete(key)
+  let stamp = registerStamps.get(key)
+  if (!stamp) {
+    const time = now
+    stamp = mintStamp(registerStampResource(signer, origin), time, bits, signal).then((s) => ({...s, time}))
+    registerStamps.set(key, stamp)
+    stamp.catch(() => registerStamps.delete(key))
+  }
+  return stamp
 }
 
 function safeJson(body: Buffer): any {

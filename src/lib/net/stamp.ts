@@ -93,3 +93,18 @@ export class SpentStamps {
 export function writeStampResource(owner: string, root: string): string {
   return `write\n${owner}\n${root}`
 }
+
+/**
+ * What a registration's stamp pays for (POST /v1/peers/register): this signer
+ * having its origin dialled back, once by each node it is shown to (each
+ * remembers it as spent). Like a peer record's stamp, which also buys one
+ * dial-back at every node the record reaches, it is not bound to the
+ * receiver: a node joining several others pays once (`peers add` reuses it
+ * while its time is fresh).
+ */
+export function registerStampResource(signer: string, origin: string): string {
+  return `register\n${signer}\n${origin}`
+}
+
+/** The most a registering client pays when a peer asks for more than it offered (24 bits: ~25 s here on average). */
+export const MAX_REGISTER_BITS = 24

@@ -78,6 +78,16 @@ export interface NodeSettings {
   /** A dead peer is retried this often, and forgotten after forgetDeadAfterMs. */
   deadRetryMs: number
   forgetDeadAfterMs: number
+  /**
+   * Whether a stranger may make this node dial loopback, private (RFC 1918),
+   * CGNAT and unique-local addresses (registrations, announces, gossip).
+   * null: yes when the host this node announces is itself one of those (a
+   * node on a LAN or on loopback has its neighbours there), no otherwise
+   * (issue 20; docs/protocol.md "What a node dials").
+   */
+  dialPrivate: boolean | null
+  /** Largest object (record `size`) taken from others: remote writes and replications peers ask for (issue 20). */
+  maxObjectBytes: number
 }
 
 export const DEFAULT_SETTINGS: NodeSettings = {
@@ -108,4 +118,6 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   seedAnswerMax: 64,
   deadRetryMs: 30 * 60_000,
   forgetDeadAfterMs: 24 * 60 * 60_000,
+  dialPrivate: null,
+  maxObjectBytes: 4 * 1024 ** 3,
 }

@@ -1,12 +1,13 @@
-import {isLoopback, unmapV4, urlHost, v6Prefix} from '../net/address.js'
-import {lookup} from 'node:dns/promises'
+import {addressRange, dialAllowed, isLoopback, unmapV4, urlHost, v6Prefix} from '../net/address.js'
 import {isIP} from 'node:net'
+import {resolveOnce} from '../net/dial.js'
 import {setTimeout as delay} from 'node:timers/promises'
 import {PeerClient} from '../net/client.js'
 import {HttpError} from '../net/http.js'
 import {decodePeerRecord, expiresAt, mintPeerRecord, RECORD_REFRESH_MS, RECORD_TTL_MS, stampResource, type SignedPeerRecord} from '../net/peer-record.js'
-import {SpentStamps} from '../net/stamp.js'
+import {registerStampResource, SpentStamps, stampProblem} from '../net/stamp.js'
 import type {NodeContext} from './context.js'
+import {addressKey, TokenBuckets} from './limits.js'
 
 /** Registrations (dial-backs) in flight at once. */
 const REGISTER_CONCURRENCY = 8
@@ -21,6 +22,30 @@ const SEED_RETRY_MS = 60_000
 /** A peer whose registration failed is tried again after this long (when its record comes by again). */
 const REGISTER_RETRY_MS = 30_000
 const FIRST_PULL_MS = 2_000
+/**
+ * Dial-backs a stranger's requests may cost this node, per source address
+ * (the requester's for register and announce, the sender's for gossip and
+ * pull answers): DIAL_BURST at once, then DIAL_PER_MINUTE (issue 20). Loopback
+ * sources are exempt unless limitLoopback (many nodes on one machine).
+ */
+export const DIAL_BURST = 6
+export const DIAL_PER_MINUTE = 6
+/** A registration stamp's time may be this far from the node's clock (and is remembered as spent that long). */
+export const REGISTER_STAMP_WINDOW_MS = 10 * 60_000
+
+/** 429 with Retry-After: the source spent its dial-backs (routes answer it with the header). */
+export class DialBudgetError extends HttpError {
+  constructor(readonly retryAfterS: number) {
+    super(429, 'RATE_LIMITED', `too many registrations from your address (each makes this node dial back); retry in ${retryAfterS} s`)
+  }
+}
+
+/** Why a new peer may not enter the table, with the status a route answers. */
+export interface Refusal {
+  status: number
+  code: 'PEER_LIMIT' | 'NOT_ALLOWED' | 'UNREACHABLE' | 'BANNED'
+  problem: string
+}
 
 export interface SeedResult {
   asked: number
@@ -60,8 +85,42 @@ export class Discovery {
   private pullGap = FIRST_PULL_MS
   private nextPull = Date.now() + FIRST_PULL_MS
   private readonly abort = new AbortController()
+  private readonly dialBudget = new TokenBuckets(DIAL_PER_MINUTE / 60, DIAL_BURST, 4096)
+  private readonly registerStamps = new SpentStamps()
+  private privateDials: Promise<boolean> | undefined
 
   constructor(private readonly ctx: NodeContext, private readonly services: string) {}
+
+  /**
+   * Whether strangers may make this node dial private and loopback addresses:
+   * the `dialPrivate` setting, or by default whether the host this node
+   * announces is itself loopback, private, CGNAT or unique-local (resolved
+   * once; a name that does not resolve counts as public, the stricter choice).
+   */
+  dialsPrivate(): Promise<boolean> {
+    this.privateDials ??= (async () => {
+      const set = this.ctx.settings.dialPrivate
+      let allowed: boolean
+      if (typeof set === 'boolean') allowed = set
+      else {
+        let address: string | undefined
+        try {
+          address = (await resolveOnce(this.ctx.url)).address
+        } catch {}
+        allowed = address !== undefined && ['loopback', 'private', 'carrierGradeNat', 'uniqueLocal'].includes(addressRange(address))
+      }
+      this.ctx.log(`dial-backs for strangers: ${allowed ? 'public, private and loopback addresses' : 'public addresses only'} (${typeof set === 'boolean' ? 'setting dialPrivate' : `this node announces ${this.ctx.url}`})`)
+      return allowed
+    })()
+    return this.privateDials
+  }
+
+  /** Takes one dial-back from `source`'s budget; DialBudgetError when it is spent. */
+  takeDial(source: string | undefined): void {
+    if (source === undefined || (isLoopback(source) && !this.ctx.settings.limitLoopback)) return
+    const wait = this.dialBudget.take(addressKey(source))
+    if (wait > 0) throw new DialBudgetError(Math.max(1, Math.ceil(wait / 1000)))
+  }
 
   /** Whether this node takes part in record discovery yet (it minted, or holds peers with records). */
   get engaged(): boolean {
@@ -140,7 +199,7 @@ export class Discovery {
    * table alone), each is checked, and every peer not known is registered
    * with. Resolves when those registrations are done.
    */
-  async learn(batch: Uint8Array[], from: string): Promise<{learned: number; registered: number}> {
+  async learn(batch: Uint8Array[], from: string, source?: string): Promise<{learned: number; registered: number}> {
     const cap = this.ctx.settings.seedAnswerMax
     if (batch.length > cap) {
       this.ctx.log(`${from} sent ${batch.length} peer records; only the first ${cap} are considered`)
@@ -156,7 +215,20 @@ export class Discovery {
         this.outbox.set(r.cid.toString(), r.bytes)
       } else unknown.push(r)
     }
-    const admitted = (await Promise.all(unknown.map((r) => this.reserve(r, from)))).filter((r): r is SignedPeerRecord => r !== null)
+    // Every new peer costs a dial: the sender's budget decides how many of its records are dialled now (the rest may come again).
+    let overBudget = 0
+    const affordable = unknown.filter((r) => {
+      if (this.pending.has(r.record.did)) return false
+      try {
+        this.takeDial(source)
+        return true
+      } catch {
+        overBudget++
+        return false
+      }
+    })
+    if (overBudget) this.ctx.log(`${from}: ${overBudget} new peer record(s) not dialled (over ${DIAL_PER_MINUTE} dial-backs a minute from ${source})`)
+    const admitted = (await Promise.all(affordable.map((r) => this.reserve(r, from)))).filter((r): r is SignedPeerRecord => r !== null)
     const done = await Promise.all(admitted.map((r) => this.limited(() => this.register(r, from))))
     return {learned: unknown.length, registered: done.filter(Boolean).length}
   }
@@ -202,12 +274,12 @@ export class Discovery {
     return decodePeerRecord(bytes, {minBits: this.ctx.settings.stampBits})
   }
 
-  /** The /24 and /16 caps, the table size cap: reserves a place for the peer, or says why not. */
+  /** The ban list, dial policy, table size and /24 and /16 caps: reserves a place for the peer, or says why not. */
   private async reserve(r: SignedPeerRecord, from: string): Promise<SignedPeerRecord | null> {
     if (this.pending.has(r.record.did)) return null // a registration with it is under way
     const problem = await this.admissionProblem(r.record.did, r.record.urls[0])
-    if (typeof problem === 'string') {
-      this.ctx.log(`peer ${r.record.did} from ${from} not admitted: ${problem}`)
+    if ('problem' in problem) {
+      this.ctx.log(`peer ${r.record.did} from ${from} not admitted: ${problem.problem}`)
       return null
     }
     this.pending.set(r.record.did, problem.address)
@@ -215,24 +287,34 @@ export class Discovery {
   }
 
   /**
-   * Why a new peer at `url` may not enter the table, or its address. Counts
-   * registrations in flight. Every way into the table asks it (announce,
-   * gossip, seed answers, and the plain POST /v1/peers/register).
+   * Why a new peer at `url` may not enter the table, or the one address its
+   * host resolved to (the one a dial-back then dials: net/dial.ts). Checks,
+   * in order: the ban list (by did, and by address), the dial policy
+   * (dialAllowed: public addresses, private ones only when dialsPrivate()),
+   * the table size and the subnet caps, counting registrations in flight.
+   * Every way into the table asks it (announce, gossip, seed answers, pulls,
+   * and POST /v1/peers/register).
    */
-  async admissionProblem(did: string, url: string): Promise<string | {address: string}> {
-    const host = urlHost(url)
-    let address = host
-    if (!isIP(host)) {
-      try {
-        address = (await lookup(host, {verbatim: true})).address
-      } catch (err) {
-        return `cannot resolve ${host}: ${(err as Error).message}`
-      }
-    }
+  async admissionProblem(did: string, url: string): Promise<Refusal | {address: string}> {
     const s = this.ctx.settings
+    const now = Date.now()
+    const byDid = this.ctx.peers.bannedUntil(did, null, now)
+    if (byDid !== null) return {status: 403, code: 'BANNED', problem: `${did} was dropped for sending bad blocks; it may register again after ${new Date(byDid).toISOString()}`}
+    let address: string
+    try {
+      address = (await resolveOnce(url)).address
+    } catch (err) {
+      return {status: 400, code: 'UNREACHABLE', problem: `cannot resolve ${urlHost(url)}: ${(err as Error).message}`}
+    }
+    if (!dialAllowed(address, await this.dialsPrivate())) {
+      return {status: 403, code: 'NOT_ALLOWED', problem: `${url} is at ${address} (${addressRange(address)}): this node dials only public addresses for peers it does not know (setting dialPrivate)`}
+    }
+    const exempt = isLoopback(address) && !s.limitLoopback
+    const byAddress = exempt ? null : this.ctx.peers.bannedUntil(did, address, now)
+    if (byAddress !== null) return {status: 403, code: 'BANNED', problem: `a peer at ${address} was dropped for sending bad blocks; no peer from there is taken before ${new Date(byAddress).toISOString()}`}
     const existing = this.ctx.peers.get(did)
-    if (!existing && this.ctx.peers.count() + this.pending.size >= s.maxPeers) return `the peer table is full (${s.maxPeers} peers)`
-    if (isLoopback(address) && !s.limitLoopback) return {address}
+    if (!existing && this.ctx.peers.count() + this.pending.size >= s.maxPeers) return {status: 403, code: 'PEER_LIMIT', problem: `the peer table is full (${s.maxPeers} peers)`}
+    if (exempt) return {address}
     const [k24, k16] = subnets(address)
     let n24 = 0
     let n16 = 0
@@ -242,15 +324,72 @@ export class Discovery {
       if (o24 === k24) n24++
       if (o16 === k16) n16++
     }
-    if (n24 >= s.peersPer24) return `${n24} peers from ${k24} already (limit ${s.peersPer24} per /24: eclipse resistance)`
-    if (n16 >= s.peersPer16) return `${n16} peers from ${k16} already (limit ${s.peersPer16} per /16: eclipse resistance)`
+    if (n24 >= s.peersPer24) return {status: 403, code: 'PEER_LIMIT', problem: `${n24} peers from ${k24} already (limit ${s.peersPer24} per /24: eclipse resistance)`}
+    if (n16 >= s.peersPer16) return {status: 403, code: 'PEER_LIMIT', problem: `${n16} peers from ${k16} already (limit ${s.peersPer16} per /16: eclipse resistance)`}
     return {address}
+  }
+
+  /**
+   * The dial-back of a registration or an announce: `url`'s /v1/hello, on a
+   * new connection to `address` only (the one admissionProblem resolved and
+   * checked), must answer as `did`. Whatever went wrong (refused, silent,
+   * not HTTP, not polar, another did) the caller gets the same answer, at the
+   * same time: CONTACT_TIMEOUT_MS after the dial started (issue 20: the error
+   * text and timing told closed, open and HTTP ports apart). The real reason
+   * goes to the log.
+   */
+  async dialBack(did: string, url: string, address: string, what: string): Promise<{rttMs: number; services: unknown}> {
+    const started = performance.now()
+    const probe = new PeerClient(url, undefined, 1, {address})
+    try {
+      const hello = await probe.hello({timeoutMs: CONTACT_TIMEOUT_MS, signal: this.abort.signal})
+      if (hello.did !== did) throw new Error(`it answers as ${hello.did}`)
+      return {rttMs: performance.now() - started, services: hello.services}
+    } catch (err) {
+      this.ctx.log(`${what} refused: dial-back to ${url} (${address}) failed: ${(err as Error).message}`)
+      await sleep(started + CONTACT_TIMEOUT_MS - performance.now(), this.abort.signal)
+      throw new HttpError(400, 'UNREACHABLE', `could not confirm that ${url} is a polar node answering as ${did}`)
+    } finally {
+      probe.destroy().catch(() => {})
+    }
+  }
+
+  /**
+   * POST /v1/peers/register: a node introduces itself by URL (`peers add` on
+   * its side). It pays a stamp (registerStampResource: this signer, this
+   * origin; REGISTER_STAMP_WINDOW_MS; spent once here), spends one of
+   * its address's dial-backs, passes admissionProblem, and answers at its URL
+   * as the signer; then it is in the table, with the address it was dialled at.
+   */
+  async acceptRegister(did: string, url: string, stamp: unknown, requester: string | undefined): Promise<void> {
+    const origin = new URL(url).origin
+    const resource = registerStampResource(did, origin)
+    const time = (stamp as {time?: unknown} | null)?.time
+    const bits = this.ctx.settings.stampBits
+    const problem = typeof time !== 'number' || !Number.isSafeInteger(time) || Math.abs(Date.now() - time) > REGISTER_STAMP_WINDOW_MS
+      ? 'stamp missing, or its time is more than 10 minutes from this node\'s clock'
+      : stampProblem(stamp, resource, time, bits)
+    if (problem) throw Object.assign(new HttpError(403, 'STAMP_REQUIRED', `a registration costs a proof-of-work stamp of ${bits} bits over ${JSON.stringify(resource)}: ${problem}`), {stampBits: bits, resource})
+    this.takeDial(requester)
+    if (!this.registerStamps.spend(resource, time as number, stamp as {bits: number; nonce: string}, (time as number) + REGISTER_STAMP_WINDOW_MS)) {
+      throw Object.assign(new HttpError(403, 'STAMP_REQUIRED', 'that stamp was already spent; mint a new one'), {stampBits: bits, resource})
+    }
+    if (did === this.ctx.identity.did) throw new HttpError(400, 'SELF', 'that is this node\'s own key')
+    const admitted = await this.admissionProblem(did, url)
+    if ('problem' in admitted) {
+      this.ctx.log(`register by ${did} refused: ${admitted.problem}`)
+      throw new HttpError(admitted.status, admitted.code, `this node does not take ${did} at ${url} into its peer table: ${admitted.problem}`)
+    }
+    const hello = await this.dialBack(did, url, admitted.address, `register by ${did}`)
+    this.ctx.peers.upsert(did, origin, 'register', Date.now(), hello.services, admitted.address)
+    this.ctx.log(`peer registered: ${did} at ${url}`)
   }
 
   /** Registers with a peer learned from a record: it must answer at its URL as its did; then both sides hold each other. */
   private async register(r: SignedPeerRecord, from: string): Promise<boolean> {
     const {did, urls} = r.record
-    const client = new PeerClient(urls[0], this.ctx.identity, 1)
+    // Pinned to the address admission checked (reserve): no second resolution (net/dial.ts).
+    const client = new PeerClient(urls[0], this.ctx.identity, 1, {address: this.pending.get(did)})
     try {
       const own = await this.selfRecord()
       const started = performance.now()
@@ -286,9 +425,9 @@ export class Discovery {
   /**
    * POST /v1/peers/announce: a node registers with its own record. The record
    * must verify, name the request's signer, and its URL must answer as that
-   * did (dial-back). Answers with this node's record.
+   * did (dial-back, from `requester`'s budget). Answers with this node's record.
    */
-  async acceptAnnounce(bytes: Uint8Array, signer: string): Promise<SignedPeerRecord> {
+  async acceptAnnounce(bytes: Uint8Array, signer: string, requester?: string): Promise<SignedPeerRecord> {
     let r: SignedPeerRecord
     try {
       r = this.decode(bytes)
@@ -307,39 +446,33 @@ export class Discovery {
     }
     const held = this.ctx.peers.get(did)
     if (held && held.url === urls[0] && held.recordTime === r.record.time && held.state === 'alive') return this.selfRecord()
-    // Both sides may register with each other at once: ours in flight already passed the caps.
-    const inFlight = this.pending.has(did)
-    if (!inFlight && !(await this.reserve(r, `announce by ${signer}`))) {
-      throw new HttpError(403, 'PEER_LIMIT', `this node does not take ${did} at ${urls[0]} into its peer table (subnet or size cap; see its log)`)
+    this.takeDial(requester)
+    // Both sides may register with each other at once: ours in flight already passed the caps (and resolved the address).
+    const inFlight = this.pending.get(did)
+    let address = inFlight
+    if (address === undefined) {
+      const admitted = await this.admissionProblem(did, urls[0])
+      if ('problem' in admitted) {
+        this.ctx.log(`announce by ${did} refused: ${admitted.problem}`)
+        throw new HttpError(admitted.status, admitted.code, `this node does not take ${did} at ${urls[0]} into its peer table: ${admitted.problem}`)
+      }
+      address = admitted.address
+      this.pending.set(did, address)
     }
-    const probe = new PeerClient(urls[0], undefined, 1)
     try {
-      const started = performance.now()
-      let hello
-      try {
-        hello = await probe.hello({timeoutMs: CONTACT_TIMEOUT_MS, signal: this.abort.signal})
-      } catch (err) {
-        this.ctx.log(`announce by ${did} refused: could not dial back ${urls[0]}: ${(err as Error).message}`)
-        throw new HttpError(400, 'UNREACHABLE', `could not reach ${urls[0]} to check it: ${(err as Error).message}`)
-      }
-      if (hello.did !== did) {
-        this.ctx.log(`announce by ${did} refused: ${urls[0]} answers as ${hello.did}`)
-        throw new HttpError(400, 'WRONG_DID', `${urls[0]} answers as ${hello.did}, not as the signer ${did}`)
-      }
-      const known = !!held
-      this.ctx.peers.putRecord({did, url: urls[0], urls, services: r.record.services, record: r.bytes, recordTime: r.record.time, address: this.pending.get(did) ?? null, learnedFrom: 'announce', rttMs: performance.now() - started})
+      const {rttMs} = await this.dialBack(did, urls[0], address, `announce by ${did}`)
+      this.ctx.peers.putRecord({did, url: urls[0], urls, services: r.record.services, record: r.bytes, recordTime: r.record.time, address, learnedFrom: 'announce', rttMs})
       this.outbox.set(r.cid.toString(), r.bytes)
-      if (!known) this.ctx.log(`peer registered: ${did} at ${urls[0]}`)
+      if (!held) this.ctx.log(`peer registered: ${did} at ${urls[0]}`)
     } finally {
-      if (!inFlight) this.pending.delete(did)
-      probe.destroy().catch(() => {})
+      if (inFlight === undefined) this.pending.delete(did)
     }
     return this.selfRecord()
   }
 
   /** POST /v1/peers/gossip: records passed on by another node. Answers at once; registrations go on in the background. */
-  acceptGossip(batch: Uint8Array[], from: string): number {
-    const work = this.learn(batch, from)
+  acceptGossip(batch: Uint8Array[], from: string, source?: string): number {
+    const work = this.learn(batch, from, source)
     this.ctx.track(work.catch(() => ({learned: 0, registered: 0})))
     return Math.min(batch.length, this.ctx.settings.seedAnswerMax)
   }
@@ -375,7 +508,7 @@ export class Discovery {
     const [p] = pickRandom(this.ctx.peers.live().filter((x) => x.recordTime !== null), 1)
     if (!p) return
     try {
-      await this.learn(await this.ctx.client(p).seed({timeoutMs: CONTACT_TIMEOUT_MS * 2, signal: this.abort.signal}), `pull from ${p.did}`)
+      await this.learn(await this.ctx.client(p).seed({timeoutMs: CONTACT_TIMEOUT_MS * 2, signal: this.abort.signal}), `pull from ${p.did}`, p.address ?? undefined)
     } catch (err) {
       if (!this.abort.signal.aborted) this.ctx.log(`pull from ${p.url} failed: ${(err as Error).message}`)
     }
@@ -417,7 +550,7 @@ export class Discovery {
         // A record about to go stale: fetch the peer's current one (its seed answer starts with it).
         if (p.recordTime !== null && Date.now() - p.recordTime > 2 * RECORD_REFRESH_MS) {
           try {
-            await this.learn(await this.ctx.client(p).seed({limit: 1, timeoutMs: 3_000, signal: this.abort.signal}), `refresh from ${p.did}`)
+            await this.learn(await this.ctx.client(p).seed({limit: 1, timeoutMs: 3_000, signal: this.abort.signal}), `refresh from ${p.did}`, p.address ?? undefined)
           } catch {
             if (!this.abort.signal.aborted) this.ctx.peers.markFailure(p.did)
           }

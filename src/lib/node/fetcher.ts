@@ -1,6 +1,6 @@
 import type {CID} from 'multiformats/cid'
 import {readFile, type BlockSource} from '../content/reader.js'
-import {IntegrityError, NetworkError, NotFoundError} from '../errors.js'
+import {IntegrityError, NetworkError, NotFoundError, PolarError, toPolarError} from '../errors.js'
 import type {PeerClient} from '../net/client.js'
 import type {PackWriter} from '../store/block-store.js'
 import type {Store} from '../store/store.js'
@@ -231,29 +231,42 @@ export class NetworkBlockSource implements BlockSource {
     }
     const start = this.next++ % this.sources.length
     let lastErr: unknown
+    /** Peers that answered with bytes that do not hash to the CID (issue 20: that was reported as "none has it"). */
+    const liars: string[] = []
     for (let i = 0; i < this.sources.length; i++) {
       const src = this.sources[(start + i) % this.sources.length]
+      let bytes: Uint8Array
       try {
-        const bytes = await this.fetchBlock(src, cid, options, heal)
-        if (this.deferRoot?.equals(cid)) {
-          this.rootBytes = bytes
-          this.rootHeal = heal
-        } else await this.writer.put(cid, bytes, {heal})
-        this.fetched++
-        if (heal) this.healed++
-        return bytes
+        bytes = await this.fetchBlock(src, cid, options, heal)
       } catch (err) {
         if (options.signal?.aborted) throw err
+        // Only a peer's answer is the peer's fault; anything else (a full disk while a
+        // fetched block was stored, a database error) is this node's and ends the read.
+        if (!(err instanceof PolarError)) throw localError(err)
         lastErr = err
         if (err instanceof IntegrityError) {
+          liars.push(src.did)
           const dropped = this.peers.markBadBlock(src.did)
           this.log(`peer ${src.did} sent a bad block ${cid}${dropped ? '; dropped it' : ''}`)
         } else if (err instanceof NetworkError) {
           this.peers.markFailure(src.did)
         }
+        continue
       }
+      try {
+        if (this.deferRoot?.equals(cid)) {
+          this.rootBytes = bytes
+          this.rootHeal = heal
+        } else await this.writer.put(cid, bytes, {heal})
+      } catch (err) {
+        throw localError(err)
+      }
+      this.fetched++
+      if (heal) this.healed++
+      return bytes
     }
     if (heal) throw new IntegrityError(`block ${cid} is corrupt in this node's store and none of ${this.sources.length} peer(s) could supply a good copy: ${(lastErr as Error)?.message}`)
+    if (liars.length > 0) throw new IntegrityError(`block ${cid}: ${liars.length === 1 ? 'peer' : 'peers'} ${liars.join(', ')} served bytes that do not hash to it${liars.length < this.sources.length ? `, and the other ${this.sources.length - liars.length} peer(s) did not have it` : ''}`)
     if (lastErr instanceof NetworkError) throw new NetworkError(`could not fetch block ${cid} from any of ${this.sources.length} peer(s): ${lastErr.message}`)
     throw new NotFoundError(`block ${cid}: none of ${this.sources.length} peer(s) has it`)
   }
@@ -284,4 +297,10 @@ export async function fetchObject(root: CID, source: BlockSource, signal?: Abort
     releaseBlock(chunk) // counted and dropped: a pooled block's slot goes back
   }
   return size
+}
+
+/** A local failure as the error callers report: a full disk is NO_SPACE (exit 1), not a missing block. */
+function localError(err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code
+  return code === 'ENOSPC' || code === 'SQLITE_FULL' ? toPolarError(err) : err
 }

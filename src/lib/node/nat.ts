@@ -1,11 +1,10 @@
 import {isLocalAddress, urlHost} from '../net/address.js'
 import {createSocket} from 'node:dgram'
-import {lookup} from 'node:dns/promises'
-import {isIP} from 'node:net'
 import {readFileSync} from 'node:fs'
 import {NetworkError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
 import {PeerClient} from '../net/client.js'
+import {resolveOnce} from '../net/dial.js'
 
 /**
  * The NAT test (draft 002 "NAT-TEST"; issue 4): a peer dials back to the URL
@@ -55,31 +54,35 @@ export interface DialbackAnswer {
 }
 
 /**
- * Refuses (with the reason) a dial-back from a requester on a global address
- * to a URL whose host is, or resolves to, a local address (net/address.ts,
- * isLocalAddress: loopback, RFC 1918, CGNAT, link-local, unique-local,
- * unspecified): a stranger on the internet cannot make a node probe its own LAN.
+ * Where a NAT dial-back for `requester` may go: the one address `url`'s host
+ * resolves to (resolved once here and then dialled, so a name cannot resolve
+ * to a public address for this check and to a local one for the dial: DNS
+ * rebinding, issue 14), or why not. A requester on a global address may not
+ * have a local address dialled (net/address.ts isLocalAddress: loopback,
+ * RFC 1918, CGNAT, link-local, unique-local, and every other special-purpose
+ * range): a stranger on the internet cannot make a node probe its own LAN.
+ * An unresolvable host gives no address: the dial-back then fails and says so.
  */
-export async function dialBackRefusal(url: string, requester: string | undefined): Promise<string | null> {
-  if (!requester || isLocalAddress(requester)) return null
-  const host = urlHost(url)
-  let addresses: string[]
+export async function dialBackTarget(url: string, requester: string | undefined): Promise<{refused: string} | {address: string | undefined}> {
+  let address: string
   try {
-    addresses = isIP(host) ? [host] : (await lookup(host, {all: true})).map((r) => r.address)
+    address = (await resolveOnce(url)).address
   } catch {
-    return null // unresolvable: the dial-back itself fails and says so
+    return {address: undefined}
   }
-  const local = addresses.find((a) => isLocalAddress(a))
-  return local ? `${url} is a local address (${local}) and you are not on this node's network` : null
+  if (requester && !isLocalAddress(requester) && isLocalAddress(address)) return {refused: `${url} is a local address (${address}) and you are not on this node's network`}
+  return {address}
 }
 
 /**
- * The peer's side: dials `url`'s /v1/hello (only that, with a short timeout)
- * and checks it answers as `signer`, the node that asked.
+ * The peer's side: dials `url`'s /v1/hello (only that, with a short timeout;
+ * at `address` when given: the one dialBackTarget checked) and checks it
+ * answers as `signer`, the node that asked.
  */
-export async function dialBack(url: string, signer: string, signal?: AbortSignal): Promise<{reachable: boolean; reason: string | null}> {
-  const probe = new PeerClient(url, undefined, 1)
+export async function dialBack(url: string, signer: string, signal?: AbortSignal, address?: string): Promise<{reachable: boolean; reason: string | null}> {
+  const probe = new PeerClient(url, undefined, 1, {address})
   try {
+    if (address === undefined) throw new Error(`cannot resolve ${urlHost(url)}`)
     const hello = await probe.hello({timeoutMs: DIALBACK_TIMEOUT_MS, signal})
     if (hello.did !== signer) return {reachable: false, reason: `${url} answers as ${hello.did}, not as ${signer}`}
     return {reachable: true, reason: null}

@@ -5,6 +5,15 @@ export const SUSPECT_AFTER = 2
 export const DEAD_AFTER = 4
 /** A peer that sent this many bad blocks is dropped (STYLE.md: counted, backed off, dropped). */
 export const MAX_BAD_BLOCKS = 3
+/**
+ * A dropped peer may not come back for BAN_BASE_MS after its first drop, and
+ * twice as long after each further one, up to BAN_MAX_MS (issue 20: it used
+ * to re-register at once, since registering is all it takes).
+ */
+export const BAN_BASE_MS = 15 * 60_000
+export const BAN_MAX_MS = 7 * 24 * 60 * 60_000
+/** Bans over for this long are forgotten (with their strike count). */
+const BAN_MEMORY_MS = 30 * 24 * 60 * 60_000
 
 export type PeerState = 'alive' | 'suspect' | 'dead'
 
@@ -115,15 +124,46 @@ export class PeerTable {
     return (this.db.prepare('SELECT count(*) AS n FROM peers').get() as {n: number}).n
   }
 
-  /** Counts a bad block from a peer; returns true when the peer was dropped for it. */
-  markBadBlock(did: string): boolean {
+  /** Counts a bad block from a peer; returns true when the peer was dropped (and banned) for it. */
+  markBadBlock(did: string, now = Date.now()): boolean {
     this.db.prepare('UPDATE peers SET bad_blocks = bad_blocks + 1 WHERE did = ?').run(did)
     const p = this.get(did)
     if (p && p.badBlocks >= MAX_BAD_BLOCKS) {
-      this.remove(did)
+      this.db.transaction(() => {
+        this.remove(did)
+        this.ban(did, p.address, now)
+      }).immediate()
       return true
     }
     return false
+  }
+
+  /**
+   * Keeps a dropped peer out (peer_bans): for BAN_BASE_MS after its first
+   * drop, doubling with each further one up to BAN_MAX_MS. Returns the end of the ban.
+   */
+  ban(did: string, address: string | null, now = Date.now()): number {
+    this.db.prepare('DELETE FROM peer_bans WHERE until < ?').run(now - BAN_MEMORY_MS)
+    const strikes = ((this.db.prepare('SELECT strikes FROM peer_bans WHERE did = ?').pluck().get(did) as number | undefined) ?? 0) + 1
+    const until = now + Math.min(BAN_MAX_MS, BAN_BASE_MS * 2 ** Math.min(strikes - 1, 30))
+    this.db.prepare(`INSERT INTO peer_bans (did, address, strikes, until) VALUES (?, ?, ?, ?)
+      ON CONFLICT(did) DO UPDATE SET address = COALESCE(excluded.address, address), strikes = excluded.strikes, until = excluded.until`).run(did, address, strikes, until)
+    return until
+  }
+
+  /**
+   * When the ban on `did` (or on `address`, when given) ends, or null when
+   * neither is banned now. Callers pass no address for loopback unless the
+   * subnet caps apply to it (many nodes on one machine share it).
+   */
+  bannedUntil(did: string, address: string | null, now = Date.now()): number | null {
+    const until = this.db.prepare('SELECT max(until) FROM peer_bans WHERE (did = ? OR (? IS NOT NULL AND address = ?)) AND until > ?').pluck().get(did, address, address, now) as number | null
+    return until ?? null
+  }
+
+  /** Lifts the ban on `did` (the operator added it by hand: `peers add`); its strike count stays. */
+  unban(did: string, now = Date.now()): void {
+    this.db.prepare('UPDATE peer_bans SET until = min(until, ?) WHERE did = ?').run(now, did)
   }
 
   /** The record bytes held for a peer. */

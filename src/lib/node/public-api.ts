@@ -1,25 +1,25 @@
 import {httpUrl} from '../net/address.js'
-import type {IncomingMessage} from 'node:http'
+import type {IncomingMessage, ServerResponse} from 'node:http'
 import {NETWORK_WRITER} from '../store/block-store.js'
 import {CID} from 'multiformats/cid'
-import {blockMatches, parseCid} from '../content/cid.js'
+import {parseCid} from '../content/cid.js'
 import {IntegrityError, NotFoundError} from '../errors.js'
-import {claimedSigner, verifyRequest} from '../net/auth.js'
-import {PeerClient} from '../net/client.js'
-import {decodeFrames, FrameScanner, MAX_BATCH_BYTES} from '../net/frames.js'
-import {HttpError, readBody, readJson, Router, sendJson} from '../net/http.js'
+import {verifyRequest} from '../net/auth.js'
+import {HttpError, readJson, Router, sendJson} from '../net/http.js'
 import {decodeObjectRecord} from '../records/index.js'
 import type {NodeContext} from './context.js'
 import {fetchObject, locateHolders} from './fetcher.js'
 import {setReplicaTarget} from './replicator.js'
 import {BatchBuffers, checkBatchRequest, readBlockBatch} from './block-batch.js'
 import {remoteWriteRoutes} from './remote-write.js'
+import {checkObjectSize, dropUnreferenced, SizedSource, trackingWriter} from './holding.js'
+import {DialBudgetError} from './discovery.js'
 import {publicSearchTrustRoutes} from './trust-search-api.js'
 import {encodeForPeer, parseOffer} from '../codec/transfer.js'
 import {CODEC_RAW} from '../codec/constants.js'
 import {DynamicBlockSource} from './dynamic-source.js'
 import {addressKey, TokenBuckets} from './limits.js'
-import {dialBack, dialBackRefusal} from './nat.js'
+import {dialBack, dialBackTarget} from './nat.js'
 
 /** Dial-backs per address: a few a minute (each one makes this node open a connection). */
 const DIALBACK_RATE = 0.2
@@ -50,33 +50,39 @@ export function publicRouter(ctx: NodeContext): Router {
     sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES})
   })
 
+  /**
+   * Runs a route that may make this node dial back, answering the two
+   * refusals that carry more than a code: 429 with Retry-After (the
+   * source's dial-backs are spent) and 403 STAMP_REQUIRED with the bits.
+   */
+  const dialing = async (res: ServerResponse, work: () => Promise<void>) => {
+    try {
+      await work()
+    } catch (err) {
+      if (err instanceof DialBudgetError) {
+        sendJson(res, 429, {error: {code: err.code, message: err.message}}, {'retry-after': String(err.retryAfterS)})
+        return
+      }
+      const extra = err as {code?: string; stampBits?: number; resource?: string}
+      if (err instanceof HttpError && extra.code === 'STAMP_REQUIRED') {
+        sendJson(res, 403, {error: {code: err.code, message: err.message}, stampBits: extra.stampBits, resource: extra.resource})
+        return
+      }
+      throw err
+    }
+  }
+
+  // Registration by URL (`peers add` on the other side; issue 20): paid with a stamp, dialled back only where the policy allows.
   router.on('POST', /^\/v1\/peers\/register$/, async (req, res, _p, url) => {
     const {value, raw} = await readJson(req, (v) => {
-      if (typeof v?.url !== 'string' || v.url.length > 512 || !httpUrl(v.url)) throw new Error('expected {"url": "http://host:port"}')
-      return {url: v.url as string}
-    })
+      if (typeof v?.url !== 'string' || v.url.length > 512 || !httpUrl(v.url)) throw new Error('expected {"url": "http://host:port", "stamp": {bits, nonce, time}}')
+      return {url: v.url as string, stamp: v.stamp as unknown}
+    }, 4096)
     const did = verifyRequest(req.headers, 'POST', url.pathname + url.search, raw, ctx.guard, Date.now(), ctx.identity.did)
-    // The table's caps (size, /24, /16) hold here as for announces: this route is not a way around them.
-    const admitted = await ctx.discovery.admissionProblem(did, value.url)
-    if (typeof admitted === 'string') {
-      ctx.log(`register by ${did} refused: ${admitted}`)
-      throw new HttpError(403, 'PEER_LIMIT', `this node does not take ${did} at ${value.url} into its peer table: ${admitted}`)
-    }
-    // Dial back: the URL must really be the node that signed (no claiming another node's address).
-    // A one-off client: any signer may name any URL here, and pooled clients are kept for good.
-    const probe = new PeerClient(value.url, undefined, 1)
-    let hello
-    try {
-      hello = await probe.hello({timeoutMs: 5_000})
-    } catch (err) {
-      throw new HttpError(400, 'UNREACHABLE', `could not reach ${value.url} to check it: ${(err as Error).message}`)
-    } finally {
-      probe.destroy().catch(() => {})
-    }
-    if (hello.did !== did) throw new HttpError(400, 'WRONG_DID', `${value.url} answers as ${hello.did}, not as the signer ${did}`)
-    ctx.peers.upsert(did, new URL(value.url).origin, 'register', Date.now(), hello.services, admitted.address)
-    ctx.log(`peer registered: ${did} at ${value.url}`)
-    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES})
+    await dialing(res, async () => {
+      await ctx.discovery.acceptRegister(did, value.url, value.stamp, req.socket.remoteAddress)
+      sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES})
+    })
   })
 
   // NAT test (draft 002 NAT-TEST, issue 4): any signed node may ask; this node
@@ -95,9 +101,9 @@ export function publicRouter(ctx: NodeContext): Router {
     }
     const host = addressKey(req.socket.remoteAddress)
     const observed = req.socket.remotePort ? (host.includes(':') ? `[${req.socket.remoteAddress}]:${req.socket.remotePort}` : `${host}:${req.socket.remotePort}`) : null
-    const refused = await dialBackRefusal(value.url, req.socket.remoteAddress)
-    if (refused) throw new HttpError(403, 'NOT_ALLOWED', refused)
-    const result = await dialBack(new URL(value.url).origin, did)
+    const target = await dialBackTarget(value.url, req.socket.remoteAddress)
+    if ('refused' in target) throw new HttpError(403, 'NOT_ALLOWED', target.refused)
+    const result = await dialBack(new URL(value.url).origin, did, undefined, target.address)
     ctx.log(`nat dial-back for ${did} to ${value.url}: ${result.reachable ? 'reachable' : 'not reachable'}`)
     sendJson(res, 200, {reachable: result.reachable, url: value.url, observed, reason: result.reason})
   })
@@ -116,8 +122,10 @@ export function publicRouter(ctx: NodeContext): Router {
       return Buffer.from(v.record, 'base64')
     }, 16 * 1024)
     const signer = verifyRequest(req.headers, 'POST', url.pathname + url.search, raw, ctx.guard, Date.now(), ctx.identity.did)
-    const own = await ctx.discovery.acceptAnnounce(value, signer)
-    sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES, record: Buffer.from(own.bytes).toString('base64')})
+    await dialing(res, async () => {
+      const own = await ctx.discovery.acceptAnnounce(value, signer, req.socket.remoteAddress)
+      sendJson(res, 200, {did: ctx.identity.did, url: ctx.url, version: PROTOCOL_VERSION, services: SERVICES, record: Buffer.from(own.bytes).toString('base64')})
+    })
   })
 
   router.on('POST', /^\/v1\/peers\/gossip$/, async (req, res) => {
@@ -127,7 +135,7 @@ export function publicRouter(ctx: NodeContext): Router {
       }
       return (v.records as string[]).map((r) => Buffer.from(r, 'base64'))
     })
-    const accepted = ctx.discovery.acceptGossip(value, `gossip from ${req.socket.remoteAddress ?? 'unknown'}`)
+    const accepted = ctx.discovery.acceptGossip(value, `gossip from ${req.socket.remoteAddress ?? 'unknown'}`, req.socket.remoteAddress ?? 'unknown')
     sendJson(res, 200, {accepted})
   })
 
@@ -212,34 +220,11 @@ export function publicRouter(ctx: NodeContext): Router {
     res.end(out.body)
   })
 
-  router.on('POST', /^\/v1\/blocks$/, async (req, res, _p, url) => {
-    // Strangers and unsigned uploads are refused from their headers, and an
-    // oversized block from its frame header: nothing big is buffered for them.
-    if (!ctx.peers.get(claimedSigner(req.headers))) throw new HttpError(403, 'UNKNOWN_PEER', 'this node only takes blocks from its peers; register first (polar peers add)')
-    const scanner = new FrameScanner()
-    const body = await readBody(req, MAX_BATCH_BYTES, (chunk) => scanner.push(chunk))
-    const peer = fromPeer(req, url.pathname + url.search, body)
-    const blocks = decodeFrames(body)
-    for (const b of blocks) {
-      if (!blockMatches(b.cid, b.bytes)) {
-        const dropped = ctx.peers.markBadBlock(peer.did)
-        ctx.log(`peer ${peer.did} sent block ${b.cid} that does not hash to its CID${dropped ? '; dropped it' : ''}`)
-        throw new HttpError(400, 'BAD_BLOCK', `block ${b.cid} does not hash to its CID`)
-      }
-    }
-    const stored = await ctx.track((async () => {
-      const writer = ctx.store.blocks.writer()
-      try {
-        for (const b of blocks) await writer.put(b.cid, b.bytes)
-        await writer.close()
-      } catch (err) {
-        await writer.abort()
-        throw err
-      }
-      return writer.written
-    })())
-    sendJson(res, 200, {stored})
-  })
+  // No route takes blocks a peer pushes (issue 20): replication is pull-based
+  // (POST /v1/replicate: this node fetches and verifies what an object it agreed
+  // to hold needs, up to its size), and a remote write uploads the bytes of an
+  // admitted record. An unsolicited block has no record this node agreed to
+  // hold, so POST /v1/blocks, which stored any hash-valid block a peer sent, is gone.
 
   router.on('GET', /^\/v1\/records$/, (_req, res, _p, url) => {
     const root = parseCid(url.searchParams.get('root') ?? '')
@@ -264,6 +249,7 @@ export function publicRouter(ctx: NodeContext): Router {
     }
     if (new Erasures(ctx.store).isErased(signed.cid)) throw new HttpError(410, 'ERASED', `${signed.record.root} (record ${signed.cid}) was erased by its owner; this node will not hold it again`)
     const root = signed.record.root
+    if (!ctx.store.blocks.has(root)) checkObjectSize(ctx, signed.record.size)
     const key = root.toString()
     if (value.replicas !== undefined) setReplicaTarget(ctx, root, value.replicas)
     let job = replicating.get(key)
@@ -316,19 +302,28 @@ export function publicRouter(ctx: NodeContext): Router {
 }
 
 async function replicate(ctx: NodeContext, root: CID, recordBytes: Uint8Array, from: {did: string; url: string}): Promise<{held: boolean; blocks: number}> {
-  const writer = ctx.store.blocks.writer(NETWORK_WRITER)
+  const {cid: recordCid, record} = decodeObjectRecord(recordBytes)
+  const {writer, appended} = trackingWriter(ctx.store.blocks.writer(NETWORK_WRITER))
   const own = {did: from.did, client: ctx.client(from)}
   const others = ctx.sources().filter((s) => s.did !== from.did)
   const source = new DynamicBlockSource(ctx.store, [own, ...(await locateHolders(root, others)).holders], writer, ctx.peers, ctx.log, root)
   source.batching = true
   try {
-    await fetchObject(root, source)
+    // Up to the record's size (holding.ts): a record cannot make this node fetch more than it declares.
+    await fetchObject(root, new SizedSource(source, root, record.size))
     await source.finish()
-  } finally {
-    await writer.close() // keep every verified block, even if the rest failed: a retry resumes
+  } catch (err) {
+    await writer.close().catch(() => {})
+    // Blocks that cannot make the record's object are no object's: removed. A network failure
+    // keeps every verified block, so that a retry (the pusher's, or repair) resumes.
+    if (err instanceof IntegrityError) {
+      const dropped = dropUnreferenced(ctx.store, appended)
+      if (dropped.blocks) ctx.log(`replication of ${root} refused (${err.message}): removed ${dropped.blocks} block(s) it had fetched`)
+    }
+    throw err
   }
+  await writer.close()
   const erasures = new Erasures(ctx.store)
-  const {cid: recordCid} = decodeObjectRecord(recordBytes)
   if (erasures.isErased(recordCid)) {
     // Erased while its blocks were on their way: give them back, refuse the record.
     erasures.sweep(root)

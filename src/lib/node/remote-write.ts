@@ -9,6 +9,7 @@ import {decodeObjectRecord} from '../records/object-record.js'
 import {nodeOwner, trustStore} from '../trust/sync.js'
 import type {NodeContext} from './context.js'
 import {placeReplicas, setReplicaTarget} from './replicator.js'
+import {checkObjectSize, dropUnreferenced, trackingWriter} from './holding.js'
 
 /** A stamp's time may be this far from the node's clock; it is remembered as spent that long. */
 export const WRITE_STAMP_WINDOW_MS = 10 * 60_000
@@ -59,6 +60,8 @@ export function remoteWriteRoutes(router: Router, ctx: NodeContext): void {
     if (new Erasures(ctx.store).isErased(signed.cid)) throw new HttpError(410, 'ERASED', `record ${signed.cid} was erased by its owner; this node will not hold it again`)
     if (rec.owner !== signer) throw new HttpError(403, 'NOT_OWNER', `the request is signed by ${signer} but the record by ${rec.owner}: a remote write must be signed by the record's owner`)
     const root = rec.root.toString()
+    // Before the stamp is spent: an object this node would not hold anyway (issue 20: the size was not capped).
+    if (!ctx.store.blocks.has(rec.root)) checkObjectSize(ctx, rec.size)
     const admission = admit(ctx, spent, signer, root, value.stamp)
     if ('refused' in admission) {
       sendJson(res, 403, {error: {code: 'STAMP_REQUIRED', message: admission.refused}, stampBits: ctx.settings.writeStampBits, resource: writeStampResource(signer, root)})
@@ -103,7 +106,10 @@ export function remoteWriteRoutes(router: Router, ctx: NodeContext): void {
       }
     })()
     const result = await ctx.track((async () => {
-      const writer = ctx.store.blocks.writer()
+      // Nothing is indexed before the DAG proves to be the record's (no checkpoints: a crash loses
+      // only this upload, which its client retries), so a refused upload leaves no block behind:
+      // abort cuts the bytes off, and what a move to a new pack indexed meanwhile is deleted (issue 20).
+      const {writer, appended} = trackingWriter(ctx.store.blocks.writer({checkpointBytes: Infinity}))
       try {
         const built = await buildFile(bounded, writer)
         if (built.cid.toString() !== up.root || built.size !== up.size) {
@@ -113,7 +119,11 @@ export function remoteWriteRoutes(router: Router, ctx: NodeContext): void {
         return built
       } catch (err) {
         await writer.abort()
+        const dropped = dropUnreferenced(ctx.store, appended)
+        if (dropped.blocks) ctx.log(`remote write of ${up.root} refused: removed ${dropped.blocks} block(s) (${dropped.bytes} bytes) it had left`)
         if ((err as Error).name === 'HttpError') throw err
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'ENOSPC' || code === 'SQLITE_FULL') throw err
         throw new HttpError(400, 'BAD_OBJECT', `upload failed: ${(err as Error).message}`)
       }
     })())

@@ -203,4 +203,14 @@ export const MIGRATIONS: string[] = [
     INSERT OR IGNORE INTO retired_packs (id) VALUES (old.id);
   END;
   `,
+  // hostile peers (#20): a peer dropped for bad blocks stays out for a back-off that doubles with each drop.
+  `
+  CREATE TABLE peer_bans (
+    did TEXT PRIMARY KEY,                 -- the dropped peer's node key
+    address TEXT,                         -- the IP it was admitted from (matched too, except loopback unless limitLoopback)
+    strikes INTEGER NOT NULL,             -- drops so far; the ban lasts base × 2^(strikes-1)
+    until INTEGER NOT NULL                -- ms since epoch; registrations from the did (or the address) are refused before this
+  ) WITHOUT ROWID;
+  CREATE INDEX peer_bans_address ON peer_bans(address);
+  `,
 ]
