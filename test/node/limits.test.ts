@@ -216,7 +216,8 @@ describe('cap building blocks', () => {
   })
 
   it('fair slots: caps per address and per prefix, and a reserve for addresses under their share', () => {
-    const slots = new FairSlots(64, 16, 32) // reserve 16
+    const slots = new FairSlots(64, 16, 32) // reserve 16 (the last quarter), share 4 (a quarter of 16)
+    assert.equal(slots.share, 4)
     const at = (address: string) => ({address, prefix: prefixKey(address)})
     // One address: its cap, then refused (its own doing, not "full").
     for (let i = 0; i < 16; i++) assert.equal(slots.refusal(at('10.0.1.1')), undefined), slots.take(at('10.0.1.1'))
@@ -224,25 +225,29 @@ describe('cap building blocks', () => {
     // Its /24: 32 in all.
     for (let i = 0; i < 16; i++) slots.take(at('10.0.1.2'))
     assert.equal(slots.refusal(at('10.0.1.3')), 'prefix')
-    // Another network past its share of 8 only while 16 slots are left for the others.
+    // Another network, to the threshold: 48 taken, 16 left.
     for (let i = 0; i < 16; i++) assert.equal(slots.refusal(at('10.0.2.1')), undefined), slots.take(at('10.0.2.1'))
     assert.equal(slots.size, 48)
-    for (let i = 0; i < 8; i++) assert.equal(slots.refusal(at('10.0.3.1')), undefined), slots.take(at('10.0.3.1'))
-    assert.equal(slots.refusal(at('10.0.3.1')), 'address', 'over its share of 8, and only the reserve is left')
-    // The reserve: addresses holding fewer than 8 still get in, up to the cap.
-    for (let i = 0; i < 8; i++) assert.equal(slots.refusal(at(`10.0.${10 + i}.1`)), undefined), slots.take(at(`10.0.${10 + i}.1`))
+    // Past it, an address gets its share of 4 and no more.
+    for (let i = 0; i < 4; i++) assert.equal(slots.refusal(at('10.0.3.1')), undefined), slots.take(at('10.0.3.1'))
+    assert.equal(slots.refusal(at('10.0.3.1')), 'address', 'over its share, and only the reserve is left')
+    // The reserve: addresses under their share still get in, up to the cap.
+    for (let i = 0; i < 12; i++) assert.equal(slots.refusal(at(`10.0.${10 + i}.1`)), undefined), slots.take(at(`10.0.${10 + i}.1`))
     assert.equal(slots.refusal(at('10.0.99.1')), 'full')
     // Given back: counts drop, and empty entries go.
     slots.give(at('10.0.3.1'))
     assert.equal(slots.refusal(at('10.0.99.1')), undefined)
-    assert.equal(slots.heldBy('10.0.3.1'), 7)
-    // One network spread over many addresses, each under its share: its /24 is over its share (16) past the threshold.
+    assert.equal(slots.heldBy('10.0.3.1'), 3)
+    // One network spread over many addresses, each under its share: past the threshold its /24 is over its share (8).
     const spread = new FairSlots(64, 16, 32)
     for (let i = 0; i < 32; i++) assert.equal(spread.refusal(at(`10.1.1.${i}`)), undefined), spread.take(at(`10.1.1.${i}`))
     assert.equal(spread.refusal(at('10.1.1.99')), 'prefix', 'the /24 at its cap')
     for (let i = 0; i < 16; i++) assert.equal(spread.refusal(at(`10.1.2.${i}`)), undefined), spread.take(at(`10.1.2.${i}`))
     assert.equal(spread.refusal(at('10.1.2.99')), 'prefix', 'a second network, spread, past the threshold')
     assert.equal(spread.refusal(at('10.1.3.1')), undefined, 'a third network still gets in')
+    // The share is at most 16 (an honest peer opens up to 12 connections), at least 1.
+    assert.equal(new FairSlots(1024, 256, 512).share, 16)
+    assert.equal(new FairSlots(4, 1, 2).share, 1)
   })
 
   it('settings: burst twice the rate and per-address caps a quarter of the totals unless given', () => {

@@ -32,12 +32,13 @@ export function remoteOf(address: string | undefined): Remote {
 }
 
 /**
- * An address holding fewer than this many slots, in a /24 (/48) holding fewer
- * than twice as many, is "under its share": the reserve (below) is kept for
- * such addresses. An honest client or peer opens a handful of connections (a
- * polar peer: up to 8 pooled, 4 bulk).
+ * An address holding fewer than its share of slots, in a /24 (/48) holding
+ * fewer than twice as many, is "under its share": the reserve (below) is kept
+ * for such addresses. The share is a quarter of the per-address cap, at most
+ * this: an honest peer opens up to 12 connections to a node (8 pooled, 4
+ * bulk) and has about as many requests in hand.
  */
-export const FAIR_SHARE = 8
+export const FAIR_SHARE = 16
 
 /** Why a slot is refused: the node is full, or the address (or its prefix) holds its cap. */
 export type Refusal = 'full' | 'address' | 'prefix'
@@ -46,8 +47,8 @@ export type Refusal = 'full' | 'address' | 'prefix'
  * Slots (open connections, requests in hand) shared between remote addresses
  * so that one address or network cannot take them all:
  * - at most `perAddress` per address and `perPrefix` per /24 (/48);
- * - the last `reserve` slots go only to addresses under their share
- *   (FAIR_SHARE): while one or two networks flood, whether from one address or
+ * - the last `reserve` slots go only to addresses under their `share`
+ *   (networks under twice that): while one or two networks flood, whether from one address or
  *   spread over many, the addresses that do not can still get in. (Many
  *   networks each staying under its share can still fill the node: that is a
  *   distributed flood, which these caps only bound.)
@@ -62,6 +63,7 @@ export class FairSlots {
     readonly perAddress: number,
     readonly perPrefix: number,
     readonly reserve = Math.ceil(capacity / 4),
+    readonly share = Math.min(FAIR_SHARE, Math.max(1, Math.floor(perAddress / 4))),
   ) {}
 
   /** Why `who` may not take a slot now (its own caps first: those are its doing), or undefined when it may. */
@@ -71,8 +73,8 @@ export class FairSlots {
     if ((this.byPrefix.get(who.prefix) ?? 0) >= this.perPrefix) return 'prefix'
     if (this.total >= this.capacity) return 'full'
     if (this.total >= this.capacity - this.reserve) {
-      if (held >= FAIR_SHARE) return 'address'
-      if ((this.byPrefix.get(who.prefix) ?? 0) >= 2 * FAIR_SHARE) return 'prefix' // many addresses of one network, each under its share
+      if (held >= this.share) return 'address'
+      if ((this.byPrefix.get(who.prefix) ?? 0) >= 2 * this.share) return 'prefix' // many addresses of one network, each under its share
     }
     return undefined
   }
