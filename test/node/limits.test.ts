@@ -175,6 +175,11 @@ describe('cap flags and settings: bad input', {timeout: 60_000}, () => {
     assert.equal(status.body.limits.burst, 11)
     assert.equal(status.body.limits.maxQueue, 3)
   })
+})
+
+describe('a rate without a burst', {timeout: 120_000}, () => {
+  const cluster = new Cluster()
+  after(() => cluster.stop())
 
   it('a rate without a burst, in settings.json or as --rate, gives a burst of twice the rate', async () => {
     const home = cluster.home()

@@ -356,6 +356,7 @@ export class InboundLimits {
     }
     res.once('close', release)
     req.socket.once('close', release)
+    if (req.socket.destroyed) release() // gone while its grant was on the way: its 'close' may have fired already
     return release
   }
 
