@@ -9,6 +9,7 @@ import {createServer} from 'node:net'
 import {setTimeout as delay} from 'node:timers/promises'
 import {blockCount, blockList, cleanupAll, flipBytes, hasBlocks, holdsAll, json, locate, packBytes, mesh, MiB, mountTmpfs, Node, removeDir, setCli, sha, snapshotBuild, tempDir, unmount, verifyHome, waitFor} from './lib.mjs'
 import {FaultNet, freePort} from './proxy.mjs'
+import {connFlood, unreadAnswers} from './hostile.mjs'
 
 if (process.argv.includes('--help')) {
   console.log(`usage: npm run chaos -- [--quick] [--only NAME[,NAME…]]
@@ -23,7 +24,7 @@ const QUICK = process.argv.includes('--quick') || process.env.npm_config_quick =
 const onlyArg = process.argv.indexOf('--only')
 const ONLY = onlyArg > 0 ? (process.argv[onlyArg + 1] ?? '').split(',').filter(Boolean) : []
 const wanted = (name) => ONLY.length === 0 || ONLY.some((o) => name.includes(o))
-const SCENARIOS = ['kill-mid-push-pull', 'kill-2-of-5-restart', 'restart-db-intact', 'bit-rot-heal', 'partition-heal', 'partition-drop-heal', 'stranger-erase', 'full-disk-node', 'full-disk-embedded', 'hostile-stranger', 'killed-remote-upload']
+const SCENARIOS = ['kill-mid-push-pull', 'kill-2-of-5-restart', 'restart-db-intact', 'bit-rot-heal', 'partition-heal', 'partition-drop-heal', 'stranger-erase', 'full-disk-node', 'full-disk-embedded', 'hostile-stranger', 'killed-remote-upload', 'conn-flood', 'unread-answers']
 {
   const bad = process.argv.slice(2).filter((a, i, all) => a.startsWith('-') ? !['--quick', '--only'].includes(a) : all[i - 1] !== '--only')
   const unmatched = ONLY.filter((o) => !SCENARIOS.some((n) => n.includes(o)))
@@ -567,6 +568,11 @@ await scenario('killed-remote-upload', async (r) => {
     removeDir(obj.file)
   }
 })
+
+// (8) hostile clients (issue 20 points 7, 8): a flood of slow and idle connections
+// and slow bodies, then pipelined batch answers nobody reads; a peer pulls meanwhile.
+await scenario('conn-flood', (r) => connFlood(r, {work, quick: QUICK}))
+await scenario('unread-answers', (r) => unreadAnswers(r, {work}))
 
 const total = results.reduce((a, r) => ({checked: a.checked + (r.checked ?? 0), lost: a.lost + (r.lost ?? 0)}), {checked: 0, lost: 0})
 const failed = results.filter((r) => r.status === 'FAIL').length

@@ -5,9 +5,9 @@ export default class Serve extends PolarCommand {
   static override summary = 'Run a node until SIGINT/SIGTERM.'
   static override description = `Starts a polar node on this home: a public HTTP/1.1 listener for peers (the /v1/ peer protocol and the IPFS trustless gateway at /ipfs/{cid}), the local API on POLAR_HOME/polar.sock (mode 0600), and background loops (liveness pings, replica repair). A node identity is created on first start. Other polar commands on this home go through the node while it runs.
 
-With --json the first stdout line is {"event":"ready","did","url","socket"}; logs go to stderr. SIGINT or SIGTERM stops accepting, finishes in-flight writes, closes the database and exits 0. Caps: each remote address gets --rate requests per second with a --burst (over it: 429 with Retry-After); past --max-connections open connections or --max-requests busy requests plus a full queue the node answers 503 with Retry-After, and serves normally again when the load goes.
+With --json the first stdout line is {"event":"ready","did","url","socket"}; logs go to stderr. SIGINT or SIGTERM stops accepting, finishes in-flight writes, closes the database and exits 0. Caps: each remote address gets --rate requests per second with a --burst (default twice the rate; over it: 429 with Retry-After); past --max-connections open connections or --max-requests busy requests plus a full queue the node answers 503 with Retry-After, and serves normally again when the load goes. One address may hold a quarter of the connections and of the requests in hand, one /24 (IPv6 /48) half, and the last quarter is kept for addresses holding fewer than 16; request heads must arrive within 10 s, bodies at 1 KiB/s or more, and an answer the client does not read is cut off after 30 s (settings.json: headersTimeoutMs, bodyTimeoutMs, answerStallMs).
 
-Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs, eraseSyncIntervalMs, rate, burst, maxConnections, maxRequests, maxQueue, peerConnections, maxOutgoingRequests, seeds, stampBits and the other discovery settings of docs/operations.md) can also live in POLAR_HOME/settings.json; flags win.
+Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs, eraseSyncIntervalMs, rate, burst, maxConnections, maxConnectionsPerAddress, maxRequests, maxRequestsPerAddress, maxQueue, headersTimeoutMs, keepAliveTimeoutMs, bodyTimeoutMs, answerStallMs, peerConnections, maxOutgoingRequests, seeds, stampBits and the other discovery settings of docs/operations.md) can also live in POLAR_HOME/settings.json; flags win.
 
 Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node asks those nodes for the peers they know and registers with each; with neither and peers already in its database, it asks a random known peer.`
 
@@ -26,9 +26,9 @@ Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node ask
     'repair-interval': Flags.integer({description: 'seconds between repair passes [default: 30]', min: 1}),
     'ping-interval': Flags.integer({description: 'seconds between liveness pings [default: 10]', min: 1}),
     rate: Flags.integer({description: 'requests per second each remote address may make; over it: 429 with Retry-After [default: 1000]', min: 1}),
-    burst: Flags.integer({description: 'requests an address may make at once above --rate [default: 2000]', min: 1}),
-    'max-connections': Flags.integer({description: 'open inbound connections; requests on more get 503 with Retry-After [default: 1024]', min: 1}),
-    'max-requests': Flags.integer({description: 'inbound requests handled at once (up to 1024 more wait in a queue) [default: 256]', min: 1}),
+    burst: Flags.integer({description: 'requests an address may make at once above --rate [default: twice --rate]', min: 1}),
+    'max-connections': Flags.integer({description: 'open inbound connections (a quarter of them per address, half per /24 or /48); requests on more get 503 with Retry-After [default: 1024]', min: 1}),
+    'max-requests': Flags.integer({description: 'inbound requests handled at once (a quarter of them per address; up to 1024 more wait in a queue) [default: 256]', min: 1}),
     seed: Flags.string({description: 'ask this node for peers at start, then register with them (repeatable; adds to "seeds" in settings.json)', multiple: true}),
   }
 
@@ -41,8 +41,11 @@ Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node ask
     if (flags.replicas !== undefined) settings.replicas = flags.replicas
     if (flags['repair-interval'] !== undefined) settings.repairIntervalMs = flags['repair-interval'] * 1000
     if (flags['ping-interval'] !== undefined) settings.pingIntervalMs = flags['ping-interval'] * 1000
-    if (flags.rate !== undefined) settings.rate = flags.rate
-    if (flags.burst !== undefined) settings.burst = flags.burst
+    // --rate R alone means a burst of 2R (issue 15 point 6), whatever settings.json says of the burst.
+    if (flags.rate !== undefined) {
+      settings.rate = flags.rate
+      settings.burst = flags.burst
+    } else if (flags.burst !== undefined) settings.burst = flags.burst
     if (flags['max-connections'] !== undefined) settings.maxConnections = flags['max-connections']
     if (flags['max-requests'] !== undefined) settings.maxRequests = flags['max-requests']
     if (flags.seed?.length) {

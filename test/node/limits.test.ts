@@ -3,11 +3,12 @@
 // cap the node answers 503 with Retry-After; both clear when the load goes.
 // Outgoing: PeerClient waits out a Retry-After, a bounded number of times.
 import assert from 'node:assert/strict'
-import {createServer, type Server} from 'node:http'
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {connect, type AddressInfo, type Socket} from 'node:net'
 import {after, before, describe, it} from 'node:test'
 import {Pool} from 'undici'
-import {addressKey, InboundLimits, TokenBuckets} from '../../src/lib/node/limits.js'
+import {addressKey, InboundLimits, MAX_PIPELINED, prefixKey, resolveLimits, TokenBuckets} from '../../src/lib/node/limits.js'
+import {FairSlots} from '../../src/lib/node/fair-slots.js'
 import {MAX_RETRIES, OutgoingGate, PeerClient, retryAfterMs} from '../../src/lib/net/client.js'
 import {NotAllowedError} from '../../src/lib/errors.js'
 import {generateSecretKey, identityFromSecret} from '../../src/lib/identity/index.js'
@@ -26,7 +27,8 @@ describe('inbound caps on a real node', {timeout: 90_000}, () => {
   const cluster = new Cluster()
   let node: NodeProcess
   before(async () => {
-    node = await cluster.start(undefined, ['--rate', '20', '--burst', '20', '--max-connections', '16'])
+    // 64 connections: 16 per address (the flood below uses 8), 32 per /24.
+    node = await cluster.start(undefined, ['--rate', '20', '--burst', '20', '--max-connections', '64'])
   })
   after(() => cluster.stop())
 
@@ -79,13 +81,14 @@ describe('inbound caps on a real node', {timeout: 90_000}, () => {
       // The flood's connections were destroyed by the client a moment ago; counted
       // as open until the node sees them close, they would make us open too few.
       await waitFor('the earlier connections to close', async () => (await localApi(node.socket, 'GET', '/api/v1/status')).body.limits.inbound.openConnections === 0)
-      for (let i = 0; i < 16; i++) {
+      // One connection from each of 64 networks: none over its share, together the whole cap.
+      for (let i = 0; i < 64; i++) {
         sockets.push(await new Promise<Socket>((resolve, reject) => {
-          const s = connect({port: Number(port), host: '127.0.0.1', localAddress: '127.0.0.3'}, () => resolve(s))
+          const s = connect({port: Number(port), host: '127.0.0.1', localAddress: `127.0.${100 + i}.3`}, () => resolve(s))
           s.on('error', reject)
         }))
       }
-      await waitFor('the node to count 16 open connections', async () => (await localApi(node.socket, 'GET', '/api/v1/status')).body.limits.inbound.openConnections >= 16)
+      await waitFor('the node to count 64 open connections', async () => (await localApi(node.socket, 'GET', '/api/v1/status')).body.limits.inbound.openConnections >= 64)
       const over = new Pool(node.url, {connections: 1, localAddress: '127.0.0.4'})
       try {
         const r = await helloFrom(over)
@@ -107,6 +110,37 @@ describe('inbound caps on a real node', {timeout: 90_000}, () => {
     } finally {
       for (const s of sockets) s.destroy()
     }
+  })
+})
+
+describe('--rate alone (issue 15 point 6)', {timeout: 90_000}, () => {
+  const cluster = new Cluster()
+  after(() => cluster.stop())
+
+  it('gives a burst of twice the rate, so a flood above it gets 429 with Retry-After', async () => {
+    const node = await cluster.start(undefined, ['--rate', '50'])
+    const pool = new Pool(node.url, {connections: 8, localAddress: '127.0.0.5'})
+    try {
+      const statuses: number[] = []
+      let retryAfter: string | undefined
+      const work = Array.from({length: 600}, (_, i) => i)
+      await Promise.all(Array.from({length: 8}, async () => {
+        for (let i = work.shift(); i !== undefined; i = work.shift()) {
+          const r = await helloFrom(pool)
+          statuses.push(r.status)
+          if (r.status === 429) retryAfter ??= r.retryAfter
+        }
+      }))
+      const limited = statuses.filter((s) => s === 429).length
+      assert.ok(limited > 0, `600 requests from one address at --rate 50 got no 429 (statuses ${[...new Set(statuses)]})`)
+      assert.ok(Number(retryAfter) >= 1, `Retry-After is delta-seconds: ${retryAfter}`)
+      assert.ok(statuses.every((s) => s === 200 || s === 429))
+    } finally {
+      await pool.destroy()
+    }
+    const status = await localApi(node.socket, 'GET', '/api/v1/status')
+    assert.equal(status.body.limits.rate, 50)
+    assert.equal(status.body.limits.burst, 100)
   })
 })
 
@@ -143,6 +177,25 @@ describe('cap flags and settings: bad input', {timeout: 60_000}, () => {
   })
 })
 
+describe('a rate without a burst', {timeout: 120_000}, () => {
+  const cluster = new Cluster()
+  after(() => cluster.stop())
+
+  it('a rate without a burst, in settings.json or as --rate, gives a burst of twice the rate', async () => {
+    const home = cluster.home()
+    writeFileSync(join(home, 'settings.json'), JSON.stringify({rate: 30, maxConnections: 100, headersTimeoutMs: 3000}))
+    const node = await cluster.start(home)
+    const status = await localApi(node.socket, 'GET', '/api/v1/status')
+    assert.equal(status.body.limits.burst, 60)
+    assert.equal(status.body.limits.maxConnectionsPerAddress, 25, 'a quarter of maxConnections')
+    assert.equal(status.body.limits.headersTimeoutMs, 3000)
+    await node.stop()
+    writeFileSync(join(home, 'settings.json'), JSON.stringify({rate: 30, burst: 31}))
+    const again = await cluster.start(home, ['--rate', '40'])
+    assert.equal((await localApi(again.socket, 'GET', '/api/v1/status')).body.limits.burst, 80, '--rate alone: twice it, whatever the file says of the burst')
+  })
+})
+
 describe('cap building blocks', () => {
   it('token bucket: burst, then refill at the rate', () => {
     const b = new TokenBuckets(10, 3)
@@ -158,6 +211,60 @@ describe('cap building blocks', () => {
     const b = new TokenBuckets(1000, 1, 4)
     for (let i = 0; i < 10; i++) b.take(`k${i}`, i * 10)
     assert.ok(b.size <= 4)
+  })
+
+  it('prefix keys: IPv4 /24, IPv6 /48', () => {
+    assert.equal(prefixKey('127.0.3.2'), '127.0.3.0/24')
+    assert.equal(prefixKey('::ffff:10.1.2.3'), '10.1.2.0/24')
+    assert.equal(prefixKey('2001:db8:1:2:3:4:5:6'), '2001:db8:1::/48')
+    assert.equal(prefixKey(undefined), 'unknown')
+  })
+
+  it('fair slots: caps per address and per prefix, and a reserve for addresses under their share', () => {
+    const slots = new FairSlots(64, 16, 32) // reserve 16 (the last quarter), share 4 (a quarter of 16)
+    assert.equal(slots.share, 4)
+    const at = (address: string) => ({address, prefix: prefixKey(address)})
+    // One address: its cap, then refused (its own doing, not "full").
+    for (let i = 0; i < 16; i++) assert.equal(slots.refusal(at('10.0.1.1')), undefined), slots.take(at('10.0.1.1'))
+    assert.equal(slots.refusal(at('10.0.1.1')), 'address')
+    // Its /24: 32 in all.
+    for (let i = 0; i < 16; i++) slots.take(at('10.0.1.2'))
+    assert.equal(slots.refusal(at('10.0.1.3')), 'prefix')
+    // Another network, to the threshold: 48 taken, 16 left.
+    for (let i = 0; i < 16; i++) assert.equal(slots.refusal(at('10.0.2.1')), undefined), slots.take(at('10.0.2.1'))
+    assert.equal(slots.size, 48)
+    // Past it, an address gets its share of 4 and no more.
+    for (let i = 0; i < 4; i++) assert.equal(slots.refusal(at('10.0.3.1')), undefined), slots.take(at('10.0.3.1'))
+    assert.equal(slots.refusal(at('10.0.3.1')), 'address', 'over its share, and only the reserve is left')
+    // The reserve: addresses under their share still get in, up to the cap.
+    for (let i = 0; i < 12; i++) assert.equal(slots.refusal(at(`10.0.${10 + i}.1`)), undefined), slots.take(at(`10.0.${10 + i}.1`))
+    assert.equal(slots.refusal(at('10.0.99.1')), 'full')
+    // Given back: counts drop, and empty entries go.
+    slots.give(at('10.0.3.1'))
+    assert.equal(slots.refusal(at('10.0.99.1')), undefined)
+    assert.equal(slots.heldBy('10.0.3.1'), 3)
+    // One network spread over many addresses, each under its share: past the threshold its /24 is over its share (8).
+    const spread = new FairSlots(64, 16, 32)
+    for (let i = 0; i < 32; i++) assert.equal(spread.refusal(at(`10.1.1.${i}`)), undefined), spread.take(at(`10.1.1.${i}`))
+    assert.equal(spread.refusal(at('10.1.1.99')), 'prefix', 'the /24 at its cap')
+    for (let i = 0; i < 16; i++) assert.equal(spread.refusal(at(`10.1.2.${i}`)), undefined), spread.take(at(`10.1.2.${i}`))
+    assert.equal(spread.refusal(at('10.1.2.99')), 'prefix', 'a second network, spread, past the threshold')
+    assert.equal(spread.refusal(at('10.1.3.1')), undefined, 'a third network still gets in')
+    // The share is at most 16 (an honest peer opens up to 12 connections), at least 1.
+    assert.equal(new FairSlots(1024, 256, 512).share, 16)
+    assert.equal(new FairSlots(4, 1, 2).share, 1)
+  })
+
+  it('settings: burst twice the rate and per-address caps a quarter of the totals unless given', () => {
+    const d = resolveLimits({rate: 50})
+    assert.equal(d.burst, 100)
+    assert.equal(resolveLimits({rate: 50, burst: 7}).burst, 7)
+    assert.equal(resolveLimits({rate: 0.3}).burst, 1)
+    assert.equal(resolveLimits({}).burst, 2000)
+    assert.equal(resolveLimits({maxConnections: 64, maxRequests: 16}).maxConnectionsPerAddress, 16)
+    assert.equal(resolveLimits({maxConnections: 64, maxRequests: 16}).maxRequestsPerAddress, 4)
+    assert.equal(resolveLimits({maxConnections: 64, maxConnectionsPerAddress: 3}).maxConnectionsPerAddress, 3)
+    assert.equal(resolveLimits({burst: undefined}).burst, 2000, 'an undefined setting is not a setting')
   })
 
   it('address keys: IPv4, mapped IPv4, IPv6 by /64', () => {
@@ -255,6 +362,84 @@ describe('queue: a client that gives up while waiting leaves the queue', () => {
       await waitFor('the slot to be free', () => limits.counters().activeRequests === 0, {intervalMs: 20})
     } finally {
       close()
+    }
+  })
+})
+
+/** A server watched by `limits` (as the node's public listener is), with `handler` behind the caps. */
+async function watchedServer(limits: InboundLimits, handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<{port: number; close: () => Promise<void>}> {
+  const server = createServer(limits.serverOptions(), async (req, res) => {
+    const admitted = limits.admit(req, res)
+    if (!(admitted instanceof Promise ? await admitted : admitted)) return
+    await handler(req, res)
+  })
+  limits.watch(server)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {port: (server.address() as AddressInfo).port, close: () => { server.closeAllConnections(); return new Promise((r) => server.close(() => r())) }}
+}
+
+function rawConnect(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({port, host: '127.0.0.1', localAddress}, () => resolve(s))
+    s.on('error', reject)
+  })
+}
+
+describe('a request holds its slot until its answer is written (issue 20 point 8)', () => {
+  it('counts an answer the client does not read as in hand after the handler returned, and frees it when the client goes', async () => {
+    const limits = new InboundLimits({rate: 1e6, burst: 1e6, maxRequests: 4, answerStallMs: 60_000})
+    let returned = 0
+    const big = Buffer.alloc(16 * 1024 * 1024)
+    const {port, close} = await watchedServer(limits, (_req, res) => {
+      res.writeHead(200, {'content-length': big.length})
+      res.end(big)
+      returned++
+    })
+    const s = await rawConnect(port)
+    try {
+      s.pause() // never reads: 16 MiB cannot all go into the kernel's buffers
+      s.write('GET /big HTTP/1.1\r\nhost: x\r\n\r\n')
+      await waitFor('the handler to return', () => returned === 1, {intervalMs: 20})
+      await new Promise((r) => setTimeout(r, 300))
+      assert.equal(limits.counters().activeRequests, 1, 'the unread answer still holds its slot')
+      s.destroy()
+      await waitFor('the slot to come free', () => limits.counters().activeRequests === 0, {intervalMs: 20})
+    } finally {
+      s.destroy()
+      await close()
+    }
+  })
+
+  it(`handles requests pipelined on one connection one after another, and closes a connection with more than ${MAX_PIPELINED} waiting`, async () => {
+    const limits = new InboundLimits({rate: 1e6, burst: 1e6})
+    let inHand = 0
+    let most = 0
+    let handled = 0
+    const {port, close} = await watchedServer(limits, async (_req, res) => {
+      most = Math.max(most, ++inHand)
+      await new Promise((r) => setTimeout(r, 30))
+      inHand--
+      handled++
+      res.end('ok')
+    })
+    try {
+      const s = await rawConnect(port)
+      let answers = ''
+      s.on('data', (d) => (answers += d))
+      s.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(6))
+      await waitFor('six answers', () => (answers.match(/HTTP\/1\.1 200/g) ?? []).length === 6, {intervalMs: 20})
+      assert.equal(most, 1, 'never two requests of one connection in hand at once')
+      s.destroy()
+      const flood = await rawConnect(port)
+      const closed = new Promise((r) => flood.once('close', r))
+      flood.on('error', () => {})
+      flood.resume()
+      flood.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(MAX_PIPELINED + 10))
+      await closed
+      assert.equal(limits.counters().pipelineOverflows, 1)
+      assert.ok(handled < 6 + MAX_PIPELINED + 10, 'the connection was closed before all were handled')
+    } finally {
+      await close()
     }
   })
 })

@@ -25,7 +25,7 @@ import {OutgoingGate} from './gate.js'
 const MAX_HEAD_BYTES = 16 * 1024
 /** Error answers (not 200) are read up to this size, for their JSON message. */
 const MAX_ERROR_BODY = 64 * 1024
-/** Idle connections are closed after this: before a peer with Node's default keep-alive (5 s) closes them (polar nodes keep them 30 s). */
+/** Idle connections are closed after this: before a peer with Node's default keep-alive (5 s) closes them (polar nodes keep them 15 s). */
 const IDLE_MS = 4_000
 
 export interface BulkAnswer {

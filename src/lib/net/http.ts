@@ -94,6 +94,45 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text)
 }
 
+/**
+ * Resolves once `res` has handed what it queued to the kernel ('drain'):
+ * true, or false when the connection closed first. Resolves at once when
+ * nothing waits for a drain. No time-out here: an answer nobody reads is cut
+ * off by the node's slow-client sweep (src/lib/node/slow-clients.ts), which
+ * closes the connection and so ends this wait.
+ */
+export function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false)
+  if (!res.writableNeedDrain) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      res.off('drain', onDrain)
+      res.off('close', onClose)
+      resolve(ok)
+    }
+    const onDrain = () => done(true)
+    const onClose = () => done(false)
+    res.on('drain', onDrain)
+    res.on('close', onClose)
+  })
+}
+
+/**
+ * Frames and blocks are handed to the socket in pieces this big: a write
+ * counts as progress once the kernel has taken it whole, so a slow reader is
+ * seen to move at every piece rather than at every 1–2 MiB block (the node's
+ * slow-client sweep cuts off answers that do not move).
+ */
+export const WRITE_PIECE_BYTES = 256 * 1024
+
+/** Writes `bytes` in WRITE_PIECE_BYTES pieces; `done` runs once the last piece is handed to the kernel (not on failure). */
+export function writeInPieces(res: ServerResponse, bytes: Uint8Array, done?: () => void): void {
+  for (let at = 0; at < bytes.length; at += WRITE_PIECE_BYTES) {
+    const end = Math.min(bytes.length, at + WRITE_PIECE_BYTES)
+    res.write(bytes.subarray(at, end), end === bytes.length && done ? (err?: Error | null) => { if (!err) done() } : undefined)
+  }
+}
+
 export function sendError(res: ServerResponse, err: unknown): void {
   const {status, code, message} = statusOf(err)
   if (res.headersSent) {

@@ -2,8 +2,9 @@ import {CID} from 'multiformats/cid'
 import {blockMatches} from '../content/cid.js'
 import {MAX_BLOCK_SIZE} from '../content/constants.js'
 import {MAX_BATCH_BLOCKS, MAX_BATCH_BYTES} from '../net/frames.js'
-import {HttpError} from '../net/http.js'
+import {drained, HttpError, writeInPieces} from '../net/http.js'
 import type {BlockStore} from '../store/block-store.js'
+import type {ServerResponse} from 'node:http'
 
 /** Checks a `POST /v1/blocks/get` body: {cids: [≤ 64 CID strings]}. */
 export function checkBatchRequest(v: any): CID[] {
@@ -19,29 +20,41 @@ export function checkBatchRequest(v: any): CID[] {
   })
 }
 
+/** One frame of an answer: a block and its data length; an encoded block's bytes are decoded (and verified) when it is planned. */
+interface PlannedFrame {
+  cid: CID
+  length: number
+  decoded?: Uint8Array
+}
+
 /**
- * The answer to `POST /v1/blocks/get` (docs/protocol.md "Block batches"): the
- * asked-for blocks this node holds, in the order asked, as frames in one
- * buffer read straight from the packs. Each block is hash-checked before it is
- * sent, on this thread, right after it is read: its bytes are then still in
- * the CPU cache. Measured on the 2-core bench machine (docs/benchmarks.md),
- * sha-256 runs at 1.9 GB/s over bytes in the cache and at 1.1 GB/s over bytes
- * that are not, and handing the batch to the hash workers made a 256 MiB pull
- * over loopback about 10 % slower than hashing here: more threads than cores,
- * and every block read again from memory. One 8 MiB batch holds the event loop
- * for about 5 ms. Absent or damaged blocks are left out (the asker fetches
- * them elsewhere), and so is everything past MAX_BATCH_BYTES (the asker asks
- * again).
+ * Encoded blocks (gzip, delta) are decoded when the answer is planned, to
+ * know their length: at most this many decoded bytes are held for one
+ * answer; the blocks past it are left out (the asker takes them singly).
  */
-export function readBlockBatch(blocks: BlockStore, cids: CID[], onDamaged: (cid: CID) => void, alloc: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
-  // Raw blocks are read straight into the answer; encoded ones (codec != 0,
-  // stored as deltas or gzip) are decoded and verified by the store first.
-  const found: Array<{cid: CID; loc: {pack: number; offset: number; length: number}; decoded?: Uint8Array}> = []
+export const MAX_DECODED_PER_ANSWER = 4 * 1024 * 1024
+
+/**
+ * Bytes an answer may have queued in node (not yet taken by the kernel)
+ * before the next block is read: one connection that does not read holds at
+ * most this plus one frame (issue 20 point 8).
+ */
+export const ANSWER_QUEUE_BYTES = 1024 * 1024
+
+/**
+ * Which of `cids` the answer holds, in the order asked, and its length: absent
+ * blocks are left out, and so is a block its index says is over
+ * MAX_BLOCK_SIZE (a damaged index: the asker would refuse the whole batch),
+ * everything past MAX_BATCH_BYTES (the asker asks again) and encoded blocks
+ * past MAX_DECODED_PER_ANSWER.
+ */
+export function planBlockBatch(blocks: BlockStore, cids: CID[], onDamaged: (cid: CID) => void): {frames: PlannedFrame[]; size: number} {
+  const frames: PlannedFrame[] = []
   let size = 0
+  let decodedBytes = 0
   for (const cid of cids) {
     const loc = blocks.locate(cid)
     if (!loc) continue
-    // Never stored that large (BlockStore refuses it): a damaged index. The asker would refuse the whole batch.
     if (loc.length > MAX_BLOCK_SIZE) {
       onDamaged(cid)
       continue
@@ -54,58 +67,102 @@ export function readBlockBatch(blocks: BlockStore, cids: CID[], onDamaged: (cid:
         onDamaged(cid)
         continue
       }
+      if (decodedBytes + decoded.length > MAX_DECODED_PER_ANSWER) break
+      decodedBytes += decoded.length
     }
     const length = decoded ? decoded.length : loc.length
     const frame = 2 + cid.bytes.length + 4 + length
     if (size + frame > MAX_BATCH_BYTES) break
-    found.push({cid, loc, decoded})
+    frames.push({cid, length, decoded})
     size += frame
   }
-  const out = alloc(size)
-  let at = 0
-  for (const {cid, loc, decoded} of found) {
-    const start = at
-    const length = decoded ? decoded.length : loc.length
-    out.writeUInt16BE(cid.bytes.length, at)
-    out.set(cid.bytes, at + 2)
-    at += 2 + cid.bytes.length
-    out.writeUInt32BE(length, at)
-    at += 4
-    if (decoded) out.set(decoded, at)
-    else {
-      let ok = false
-      try {
-        blocks.readInto(loc, out, at)
-        ok = blockMatches(cid, out.subarray(at, at + length))
-      } catch {}
-      if (!ok) {
-        onDamaged(cid)
-        at = start // left out: the next frame overwrites it
-        continue
-      }
-    }
-    at += length
-  }
-  return out.subarray(0, at)
+  return {frames, size}
 }
 
 /**
- * Answer buffers for readBlockBatch, reused: a batch is several MiB, and a
- * fresh allocation each time costs page faults and GC work on every request.
- * A buffer comes back only once its response has been handed to the kernel
- * completely ('finish'); one whose response was cut off is left to the GC.
+ * Writes the answer to `POST /v1/blocks/get` (docs/protocol.md "Block
+ * batches"): the planned frames, streamed one block at a time with
+ * back-pressure, so that an answer holds at most ANSWER_QUEUE_BYTES plus one
+ * frame in memory however slowly it is read (issue 20 point 8: built whole,
+ * answers nobody read grew the node by gigabytes). It always carries a
+ * Content-Length (src/lib/net/bulk.ts reads nothing else).
+ *
+ * Each raw block is read from its pack into its frame and hash-checked right
+ * before it is sent, on this thread: its bytes are then still in the CPU
+ * cache. Measured on the 2-core bench machine (docs/benchmarks.md), sha-256
+ * runs at 1.9 GB/s over bytes in the cache and at 1.1 GB/s over bytes that are
+ * not, and handing the batch to the hash workers made a 256 MiB pull over
+ * loopback about 10 % slower than hashing here. A block that fails the check
+ * before anything was sent is left out (the header goes with the first good
+ * block); one that fails once the answer has started (its length is already
+ * declared) cuts the answer off: the connection is closed, and the asker takes
+ * those blocks singly. Either way, no damaged byte is sent. A block is
+ * located again when its turn comes: it may have moved or gone (compaction,
+ * erase) while earlier frames waited on the client.
  */
-export class BatchBuffers {
-  private free: Buffer[] = []
-  constructor(private readonly keep = 4, private readonly min = 8 * 1024 * 1024 + 64 * 1024) {}
+export async function sendBlockBatch(res: ServerResponse, blocks: BlockStore, cids: CID[], onDamaged: (cid: CID) => void): Promise<void> {
+  const plan = planBlockBatch(blocks, cids, onDamaged)
+  let size = plan.size
+  let started = false
+  for (const f of plan.frames) {
+    if (started && res.writableLength >= ANSWER_QUEUE_BYTES && !(await drained(res))) return
+    if (res.destroyed) return
+    const head = 2 + f.cid.bytes.length + 4
+    const n = head + f.length
+    const buf = frameBuffers.take(n)
+    buf.writeUInt16BE(f.cid.bytes.length, 0)
+    buf.set(f.cid.bytes, 2)
+    buf.writeUInt32BE(f.length, head - 4)
+    let ok = true
+    if (f.decoded) buf.set(f.decoded, head)
+    else {
+      const loc = blocks.locate(f.cid)
+      ok = false
+      if (loc && loc.codec === 0 && loc.length === f.length) {
+        try {
+          blocks.readInto(loc, buf, head)
+          ok = blockMatches(f.cid, buf.subarray(head, n))
+        } catch {}
+        if (!ok) onDamaged(f.cid)
+      } // else gone or stored otherwise since it was planned: not damage, just not sent
+    }
+    if (!ok) {
+      frameBuffers.give(buf)
+      if (started) {
+        res.destroy() // its length was promised: cut off rather than send a damaged byte
+        return
+      }
+      size -= n
+      continue
+    }
+    if (!started) {
+      res.writeHead(200, {'content-type': 'application/vnd.polar.blocks', 'content-length': size})
+      started = true
+    }
+    writeInPieces(res, buf.subarray(0, n), () => frameBuffers.give(buf))
+  }
+  if (!started) res.writeHead(200, {'content-type': 'application/vnd.polar.blocks', 'content-length': 0})
+  res.end()
+}
 
-  take(size: number): Buffer {
-    const i = this.free.findIndex((b) => b.length >= size)
-    if (i >= 0) return this.free.splice(i, 1)[0]
-    return Buffer.allocUnsafeSlow(Math.max(size, this.min))
+/**
+ * Frame memory, reused: a fresh allocation for every 1 MiB block costs page
+ * faults and GC work on every request. A buffer comes back only once its
+ * frame has been handed to the kernel completely; one whose answer was cut
+ * off is left to the GC. At most `keep` idle buffers are held.
+ */
+export class FrameBuffers {
+  private free: Buffer[] = []
+  constructor(private readonly keep = 8, private readonly size = MAX_BLOCK_SIZE + 2 + 128 + 4) {}
+
+  take(n: number): Buffer {
+    if (n > this.size) return Buffer.allocUnsafeSlow(n)
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size)
   }
 
   give(buf: Buffer): void {
-    if (this.free.length < this.keep) this.free.push(buf)
+    if (buf.length === this.size && this.free.length < this.keep) this.free.push(buf)
   }
 }
+
+const frameBuffers = new FrameBuffers()

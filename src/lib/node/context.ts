@@ -1,4 +1,5 @@
 import {DEFAULT_STAMP_BITS} from '../net/stamp.js'
+import {DEFAULT_LIMITS} from './limits.js'
 import type {Identity} from '../identity/index.js'
 import type {ReplayGuard} from '../net/auth.js'
 import type {PeerClient} from '../net/client.js'
@@ -44,14 +45,21 @@ export interface NodeSettings {
   writeStampBits: number
   /** How often the node fetches the trust records of identities within 3 hops of its owner. */
   trustSyncIntervalMs: number
-  /** Inbound caps (limits.ts, issue 4): requests/s and burst per remote address. */
+  /** Inbound caps (limits.ts, issue 4): requests/s and burst per remote address (burst unset: 2 × rate). */
   rate: number
-  burst: number
-  /** Open inbound connections before new ones get 503. */
+  burst?: number
+  /** Open inbound connections before new ones get 503; per address (unset: a quarter of it; twice that per /24 or /48). */
   maxConnections: number
-  /** Inbound requests handled at once, and how many may wait for a slot. */
+  maxConnectionsPerAddress?: number
+  /** Inbound requests handled at once (per address: unset, a quarter), and how many may wait for a slot. */
   maxRequests: number
+  maxRequestsPerAddress?: number
   maxQueue: number
+  /** Time-outs on the public listener (limits.ts, issue 20 point 7): request heads, idle kept-alive connections, slow bodies, unread answers. */
+  headersTimeoutMs: number
+  keepAliveTimeoutMs: number
+  bodyTimeoutMs: number
+  answerStallMs: number
   /** Outgoing caps (net/client.ts): persistent connections per peer, requests in flight to all peers. */
   peerConnections: number
   maxOutgoingRequests: number
@@ -98,11 +106,14 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   trustThreshold: 0.1,
   writeStampBits: 19,
   trustSyncIntervalMs: 60_000,
-  rate: 1000,
-  burst: 2000,
-  maxConnections: 1024,
-  maxRequests: 256,
-  maxQueue: 1024,
+  rate: DEFAULT_LIMITS.rate,
+  maxConnections: DEFAULT_LIMITS.maxConnections,
+  maxRequests: DEFAULT_LIMITS.maxRequests,
+  maxQueue: DEFAULT_LIMITS.maxQueue,
+  headersTimeoutMs: DEFAULT_LIMITS.headersTimeoutMs,
+  keepAliveTimeoutMs: DEFAULT_LIMITS.keepAliveTimeoutMs,
+  bodyTimeoutMs: DEFAULT_LIMITS.bodyTimeoutMs,
+  answerStallMs: DEFAULT_LIMITS.answerStallMs,
   peerConnections: 8,
   maxOutgoingRequests: 512,
   eraseSyncIntervalMs: 30_000,

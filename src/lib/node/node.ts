@@ -105,9 +105,13 @@ export class PolarNode {
     // Public listener first: the announced URL needs the real port.
     const ctxHolder: {router?: Router} = {}
     const st = this.settings
-    this.limits = new InboundLimits({rate: st.rate, burst: st.burst, maxConnections: st.maxConnections, maxRequests: st.maxRequests, maxQueue: st.maxQueue})
+    this.limits = new InboundLimits({
+      rate: st.rate, burst: st.burst, maxConnections: st.maxConnections, maxConnectionsPerAddress: st.maxConnectionsPerAddress,
+      maxRequests: st.maxRequests, maxRequestsPerAddress: st.maxRequestsPerAddress, maxQueue: st.maxQueue,
+      headersTimeoutMs: st.headersTimeoutMs, keepAliveTimeoutMs: st.keepAliveTimeoutMs, bodyTimeoutMs: st.bodyTimeoutMs, answerStallMs: st.answerStallMs,
+    })
     this.outgoing = new OutgoingGate(st.maxOutgoingRequests)
-    this.publicServer = createServer({keepAliveTimeout: 30_000}, (req, res) => this.handle(ctxHolder.router!, req, res, true))
+    this.publicServer = createServer(this.limits.serverOptions(), (req, res) => this.handle(ctxHolder.router!, req, res, true))
     this.limits.watch(this.publicServer)
     await new Promise<void>((resolve, reject) => {
       this.publicServer!.once('error', reject)
@@ -187,14 +191,12 @@ export class PolarNode {
   }
 
   private async handle(router: Router, req: IncomingMessage, res: ServerResponse, isPublic: boolean): Promise<void> {
-    let release: (() => void) | undefined
     try {
       if (isPublic && !this.stopping) {
-        // Caps first (limits.ts): a flood is answered 429/503 before any body is read.
+        // Caps first (limits.ts): a flood is answered 429/503 before any body is read. The slot
+        // is held until the answer is written (or the connection closes), not until we return.
         const admitted = this.limits.admit(req, res)
-        release = admitted instanceof Promise ? await admitted : admitted
-        if (!release) return
-        res.once('close', release)
+        if (!(admitted instanceof Promise ? await admitted : admitted)) return
       }
       if (this.stopping) {
         req.resume()
@@ -219,7 +221,11 @@ export class PolarNode {
       req.resume()
       sendError(res, err)
     } finally {
-      release?.()
+      // A handler that returned without answering would hold its slot, and its connection's turn, for good.
+      if (isPublic && !res.writableEnded && !res.destroyed && !req.socket.destroyed) {
+        this.log(`no answer to ${req.method} ${req.url}; connection closed`)
+        res.destroy()
+      }
     }
   }
 

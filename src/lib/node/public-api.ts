@@ -5,12 +5,12 @@ import {CID} from 'multiformats/cid'
 import {parseCid} from '../content/cid.js'
 import {IntegrityError, NotFoundError} from '../errors.js'
 import {verifyRequest} from '../net/auth.js'
-import {HttpError, readJson, Router, sendJson} from '../net/http.js'
+import {HttpError, readJson, Router, sendJson, writeInPieces} from '../net/http.js'
 import {decodeObjectRecord} from '../records/index.js'
 import type {NodeContext} from './context.js'
 import {fetchObject, locateHolders} from './fetcher.js'
 import {setReplicaTarget} from './replicator.js'
-import {BatchBuffers, checkBatchRequest, readBlockBatch} from './block-batch.js'
+import {checkBatchRequest, sendBlockBatch} from './block-batch.js'
 import {remoteWriteRoutes} from './remote-write.js'
 import {checkObjectSize, dropUnreferenced, SizedSource, trackingWriter} from './holding.js'
 import {DialBudgetError} from './discovery.js'
@@ -35,7 +35,6 @@ const CID_RE = '([A-Za-z0-9]{1,200})'
 export function publicRouter(ctx: NodeContext): Router {
   const router = new Router()
   const replicating = new Map<string, Promise<{held: boolean; blocks: number}>>()
-  const batchBuffers = new BatchBuffers()
 
   /** Verifies a signed request from a node in our peer table. */
   const fromPeer = (req: IncomingMessage, path: string, body: Uint8Array) => {
@@ -171,16 +170,15 @@ export function publicRouter(ctx: NodeContext): Router {
       throw err
     }
     res.writeHead(200, {'content-type': 'application/vnd.ipld.raw', 'content-length': bytes.length})
-    res.end(req.method === 'HEAD' ? undefined : bytes)
+    if (req.method !== 'HEAD') writeInPieces(res, bytes) // in pieces: a slow reader is seen to progress (node/slow-clients.ts)
+    res.end()
   })
 
   // Many blocks in one answer (frames): fewer round trips for bulk fetches.
+  // Streamed block by block with back-pressure (block-batch.ts): an answer nobody reads holds about 1 MiB, not the batch.
   router.on('POST', /^\/v1\/blocks\/get$/, async (req, res) => {
     const {value: cids} = await readJson(req, checkBatchRequest)
-    let whole: Buffer | undefined
-    const body = readBlockBatch(ctx.store.blocks, cids, (cid) => ctx.log(`block ${cid} failed verification when a peer asked for it; not served`), (n) => (whole = batchBuffers.take(n)))
-    res.writeHead(200, {'content-type': 'application/vnd.polar.blocks', 'content-length': body.length})
-    res.end(body, (err?: Error | null) => { if (!err && res.writableFinished) batchBuffers.give(whole!) })
+    await sendBlockBatch(res, ctx.store.blocks, cids, (cid) => ctx.log(`block ${cid} failed verification when a peer asked for it; not served`))
   })
 
   // Dynamic block mode (issue 6, draft 003): which bases a block is encoded against here…
