@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {PolarCommand} from '../lib/cli/base-command.js'
 import {InputError} from '../lib/errors.js'
 import {httpUrl} from '../lib/net/address.js'
-import type {NatReport} from '../lib/node/nat.js'
+import type {NatReport} from '../lib/nat/index.js'
 
 export default class NatTest extends PolarCommand {
   static override summary = 'Ask a peer to dial back to the address this node announces.'

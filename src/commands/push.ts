@@ -4,7 +4,7 @@ import {InputError, NetworkError} from '../lib/errors.js'
 import {DEFAULT_KEY_NAME, KeyStore} from '../lib/identity/index.js'
 import {pushObject, type PushResult} from '../lib/objects/index.js'
 import {formatBytes, progressReporter} from '../lib/ui/progress.js'
-import {DEFAULT_MAX_STAMP_BITS, MAX_STAMP_BITS} from '../lib/net/stamp.js'
+import {DEFAULT_MAX_STAMP_BITS, MAX_STAMP_BITS} from '../lib/records/stamp.js'
 
 export default class Push extends PolarCommand {
   static override summary = 'Store a file or standard input as a signed object.'

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {addressRange, dialAllowed, isLocalAddress, isLoopback, unmapV4, v6Prefix} from '../../src/lib/net/address.js'
-import {dialBackTarget} from '../../src/lib/node/nat.js'
+import {dialBackTarget} from '../../src/lib/nat/index.js'
 
 describe('address text', () => {
   it('reads every spelling of a mapped IPv4 address as that address', () => {

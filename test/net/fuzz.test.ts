@@ -30,7 +30,7 @@ import {json} from '../helpers.js'
 import {writeFileSync} from 'node:fs'
 import {createServer as createTcpServer, type Socket} from 'node:net'
 import {join} from 'node:path'
-import {mintPeerRecord} from '../../src/lib/net/peer-record.js'
+import {mintPeerRecord} from '../../src/lib/records/peer-record.js'
 import {registerPayload} from '../node/stranger.js'
 
 /** Requests in these tests are signed for the node under test (`x-polar-to`). */

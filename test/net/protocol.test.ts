@@ -15,7 +15,7 @@ import {DAG_CBOR_CODE, DAG_PB_CODE, RAW_CODE} from '../../src/lib/content/consta
 import {generateSecretKey, identityFromSecret, KeyStore, type Identity} from '../../src/lib/identity/index.js'
 import {HEADER_SIG, HEADER_TIME, signRequest as signRequestFor} from '../../src/lib/net/auth.js'
 import {encodeFrames} from '../../src/lib/net/frames.js'
-import {mintStamp, writeStampResource} from '../../src/lib/net/stamp.js'
+import {mintStamp, writeStampResource} from '../../src/lib/records/stamp.js'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import Database from 'better-sqlite3'

@@ -3,7 +3,7 @@
 // proof-of-work stamps they cost (issue 20).
 import type {Identity} from '../../src/lib/identity/index.js'
 import {signRequest} from '../../src/lib/net/auth.js'
-import {mintStamp, registerStampResource} from '../../src/lib/net/stamp.js'
+import {mintStamp, registerStampResource} from '../../src/lib/records/stamp.js'
 
 export interface Answer {
   status: number

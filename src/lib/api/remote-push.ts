@@ -8,7 +8,7 @@ import {IntegrityError, NetworkError, NotAllowedError, PolarError} from '../erro
 import type {Identity} from '../identity/index.js'
 import {PeerClient} from '../net/client.js'
 import {errorFromResponse} from '../net/http.js'
-import {DEFAULT_MAX_STAMP_BITS, mintStamp, writeStampResource} from '../net/stamp.js'
+import {DEFAULT_MAX_STAMP_BITS, mintStamp, writeStampResource} from '../records/stamp.js'
 import {guessMime, openSource, type PushResult} from '../objects/index.js'
 import {signObjectRecord} from '../records/object-record.js'
 

@@ -1,6 +1,6 @@
 import {NetworkError} from '../errors.js'
 import {PeerClient} from '../net/client.js'
-import {decodePeerRecord} from '../net/peer-record.js'
+import {decodePeerRecord} from '../records/peer-record.js'
 
 export interface SeedPeer {
   did: string

@@ -12,7 +12,7 @@ import {decodeFrames, MAX_BATCH_BYTES} from './frames.js'
 import {BulkClient, type BulkFrame} from './bulk.js'
 import {httpUrl} from './address.js'
 import {pinnedLookup} from './dial.js'
-import {MAX_REGISTER_BITS, mintStamp, registerStampResource} from './stamp.js'
+import {MAX_REGISTER_BITS, mintStamp, registerStampResource} from '../records/stamp.js'
 import {sharedAlloc} from '../content/hash-pool.js'
 
 /** Persistent connections kept to one peer (undici pool). */

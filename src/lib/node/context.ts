@@ -1,5 +1,5 @@
-import {DEFAULT_STAMP_BITS} from '../net/stamp.js'
-import {DEFAULT_LIMITS} from './limits.js'
+import {DEFAULT_STAMP_BITS} from '../records/stamp.js'
+import {DEFAULT_LIMITS} from '../net/limits.js'
 import type {Identity} from '../identity/index.js'
 import type {ReplayGuard} from '../net/auth.js'
 import type {PeerClient} from '../net/client.js'

@@ -4,10 +4,10 @@ import {resolveOnce} from '../net/dial.js'
 import {setTimeout as delay} from 'node:timers/promises'
 import {PeerClient} from '../net/client.js'
 import {HttpError} from '../net/http.js'
-import {decodePeerRecord, expiresAt, mintPeerRecord, RECORD_REFRESH_MS, RECORD_TTL_MS, stampResource, type SignedPeerRecord} from '../net/peer-record.js'
-import {registerStampResource, SpentStamps, stampProblem} from '../net/stamp.js'
+import {decodePeerRecord, expiresAt, mintPeerRecord, RECORD_REFRESH_MS, RECORD_TTL_MS, stampResource, type SignedPeerRecord} from '../records/peer-record.js'
+import {registerStampResource, SpentStamps, stampProblem} from '../records/stamp.js'
 import type {NodeContext} from './context.js'
-import {addressKey, TokenBuckets} from './limits.js'
+import {addressKey, TokenBuckets} from '../net/limits.js'
 
 /** Registrations (dial-backs) in flight at once. */
 const REGISTER_CONCURRENCY = 8

@@ -186,7 +186,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
 
   // nat-test through the node (issue 4): its identity signs, its announced URL is tested.
   router.on('POST', /^\/api\/v1\/nat-test$/, async (_req, res, _p, url) => {
-    const {natTest, DEFAULT_VIA_PEERS} = await import('./nat.js')
+    const {natTest, DEFAULT_VIA_PEERS} = await import('../nat/index.js')
     let via = url.searchParams.getAll('via')
     if (via.length === 0) via = ctx.peers.live().sort(() => Math.random() - 0.5).slice(0, DEFAULT_VIA_PEERS).map((p) => p.url)
     sendJson(res, 200, await natTest({identity: ctx.identity, announced: ctx.url, via}))

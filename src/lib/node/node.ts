@@ -16,7 +16,7 @@ export {SOCKET_NAME, socketIsLive}
 import {DEFAULT_SETTINGS, type NodeContext, type NodeSettings} from './context.js'
 import {NetworkBlockSource, type Source} from './fetcher.js'
 import type {CID} from 'multiformats/cid'
-import {InboundLimits} from './limits.js'
+import {InboundLimits} from '../net/limits.js'
 import {localRouter} from './local-api.js'
 import {PeerTable} from './peer-table.js'
 import {Discovery} from './discovery.js'

@@ -18,8 +18,8 @@ import {publicSearchTrustRoutes} from './trust-search-api.js'
 import {encodeForPeer, parseOffer} from '../codec/transfer.js'
 import {CODEC_RAW} from '../codec/constants.js'
 import {DynamicBlockSource} from './dynamic-source.js'
-import {addressKey, TokenBuckets} from './limits.js'
-import {dialBack, dialBackTarget} from './nat.js'
+import {addressKey, TokenBuckets} from '../net/limits.js'
+import {dialBack, dialBackTarget} from '../nat/index.js'
 
 /** Dial-backs per address: a few a minute (each one makes this node open a connection). */
 const DIALBACK_RATE = 0.2

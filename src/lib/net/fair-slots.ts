@@ -1,4 +1,4 @@
-import {unmapV4, v6Prefix} from '../net/address.js'
+import {unmapV4, v6Prefix} from './address.js'
 
 /**
  * Where a connection comes from, as the caps count it (issue 20 point 7): its

@@ -6,12 +6,12 @@ import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {createServer} from 'node:net'
 import {after, before, describe, it} from 'node:test'
-import {defaultGateway, dialBackTarget, probeNatPmp, probeSsdp} from '../../src/lib/node/nat.js'
+import {defaultGateway, dialBackTarget, probeNatPmp, probeSsdp} from '../../src/lib/nat/index.js'
 import {isLocalAddress} from '../../src/lib/net/address.js'
 import {json} from '../helpers.js'
 import {generateSecretKey, identityFromSecret} from '../../src/lib/identity/keys.js'
 import {signRequest} from '../../src/lib/net/auth.js'
-import {Cluster, NodeProcess, type NodeProcess as Node} from './cluster.js'
+import {Cluster, NodeProcess, type NodeProcess as Node} from '../node/cluster.js'
 
 /**
  * A loopback port nothing listens on, below Linux's ephemeral range
@@ -83,7 +83,7 @@ describe('nat-test on loopback', {timeout: 90_000}, () => {
     const bad = await a.polar(['nat-test', '--via', 'ftp://x', '--json'])
     assert.equal(bad.code, 2)
     const home = cluster.home()
-    const {runPolar} = await import('./cluster.js')
+    const {runPolar} = await import('../node/cluster.js')
     const noNode = await runPolar(['nat-test', '--json'], {home})
     assert.equal(noNode.code, 2)
   })

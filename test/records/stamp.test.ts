@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 import fc from 'fast-check'
-import {leadingZeroBits, mintStamp, SpentStamps, stampProblem} from '../../src/lib/net/stamp.js'
+import {leadingZeroBits, mintStamp, SpentStamps, stampProblem} from '../../src/lib/records/stamp.js'
 
 test('a minted stamp checks for its resource and time, and for nothing else', async () => {
   const stamp = await mintStamp('did:key:zA', 1000, 12)

@@ -1,6 +1,6 @@
 import type {IncomingMessage, Server, ServerOptions, ServerResponse} from 'node:http'
 import type {Socket} from 'node:net'
-import {sendJson} from '../net/http.js'
+import {sendJson} from './http.js'
 import {FairSlots, remoteOf, type Remote} from './fair-slots.js'
 import {SlowClients} from './slow-clients.js'
 

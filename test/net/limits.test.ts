@@ -7,14 +7,14 @@ import {createServer, type IncomingMessage, type Server, type ServerResponse} fr
 import {connect, type AddressInfo, type Socket} from 'node:net'
 import {after, before, describe, it} from 'node:test'
 import {Pool} from 'undici'
-import {addressKey, InboundLimits, MAX_PIPELINED, prefixKey, resolveLimits, TokenBuckets} from '../../src/lib/node/limits.js'
-import {FairSlots} from '../../src/lib/node/fair-slots.js'
+import {addressKey, InboundLimits, MAX_PIPELINED, prefixKey, resolveLimits, TokenBuckets} from '../../src/lib/net/limits.js'
+import {FairSlots} from '../../src/lib/net/fair-slots.js'
 import {MAX_RETRIES, OutgoingGate, PeerClient, retryAfterMs} from '../../src/lib/net/client.js'
 import {NotAllowedError} from '../../src/lib/errors.js'
 import {generateSecretKey, identityFromSecret} from '../../src/lib/identity/index.js'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {Cluster, localApi, runPolar, waitFor, type NodeProcess} from './cluster.js'
+import {Cluster, localApi, runPolar, waitFor, type NodeProcess} from '../node/cluster.js'
 
 /** GET /v1/hello from a chosen local address (127.0.0.x are all loopback on Linux). */
 async function helloFrom(pool: Pool): Promise<{status: number; retryAfter: string | undefined}> {

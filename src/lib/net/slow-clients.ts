@@ -1,6 +1,6 @@
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {Socket} from 'node:net'
-import {sendJson} from '../net/http.js'
+import {sendJson} from './http.js'
 
 /**
  * Requests in hand whose client holds the slot without using it (issue 20
