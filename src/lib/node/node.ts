@@ -6,7 +6,7 @@ import {InputError, PolarError, toPolarError} from '../errors.js'
 import {ensureHome} from '../home.js'
 import {KeyStore, type Identity} from '../identity/index.js'
 import {ReplayGuard} from '../net/auth.js'
-import {OutgoingGate, outgoingCounters, PeerClient} from '../net/client.js'
+import {OutgoingGate, outgoingCounters, PeerClient} from '../net/peer/index.js'
 import {requestUrl, sendError, sendJson, type Router} from '../net/http.js'
 import {openStore, type Store} from '../store/store.js'
 import {SOCKET_NAME, socketIsLive} from '../util/socket.js'
@@ -269,7 +269,7 @@ export class PolarNode {
   private client(url: string): PeerClient {
     let c = this.clients.get(url)
     if (!c) {
-      c = new PeerClient(url, this.identity, this.settings.peerConnections, {gate: this.outgoing})
+      c = new PeerClient(url, {identity: this.identity, connections: this.settings.peerConnections, gate: this.outgoing})
       this.clients.set(url, c)
     }
     return c

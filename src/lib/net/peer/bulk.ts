@@ -1,10 +1,10 @@
 import {createHash, type Hash} from 'node:crypto'
 import {connect, type Socket} from 'node:net'
 import {CID} from 'multiformats/cid'
-import {MAX_BLOCK_SIZE, SHA2_256_CODE} from '../content/constants.js'
-import {IntegrityError, NetworkError, PolarError} from '../errors.js'
-import {urlHost} from './address.js'
-import {MAX_BATCH_BLOCKS} from './frames.js'
+import {MAX_BLOCK_SIZE, SHA2_256_CODE} from '../../content/constants.js'
+import {IntegrityError, NetworkError, PolarError} from '../../errors.js'
+import {urlHost} from '../address.js'
+import {MAX_BATCH_BLOCKS} from '../frames.js'
 import {OutgoingGate} from './gate.js'
 
 /**
@@ -18,7 +18,9 @@ import {OutgoingGate} from './gate.js'
  * (kept alive, at most `max` per peer), answers with a Content-Length (a
  * polar node always sends one for this route); anything else is a
  * NetworkError, and the fetcher then takes that batch's blocks one by one
- * (GET /v1/blocks/{cid}) through the general client.
+ * (GET /v1/blocks/{cid}) through the general client. PeerTransport
+ * (transport.ts) picks it for plain-http peers; https peers' batches go
+ * through undici.
  */
 
 /** Header bytes an answer may have before its body. */
@@ -93,16 +95,21 @@ export class BulkClient {
   private readonly slots: OutgoingGate
   private closed = false
 
-  constructor(private readonly host: string, private readonly port: number, max = 4) {
+  /**
+   * `host` is the URL's host (sent as Host); `address`, when given, is the
+   * one address every connection goes to (net/dial.ts: the address a check
+   * looked at), else the host is resolved by net.connect as usual.
+   */
+  constructor(private readonly host: string, private readonly port: number, max = 4, private readonly address?: string) {
     this.slots = new OutgoingGate(max, false)
   }
 
   /** A bulk client for an http: origin, or undefined (https and the rest go through undici). */
-  static for(origin: string, max?: number): BulkClient | undefined {
+  static for(origin: string, max?: number, address?: string): BulkClient | undefined {
     const u = new URL(origin)
     if (u.protocol !== 'http:') return undefined
     const host = urlHost(u)
-    return new BulkClient(host, Number(u.port || 80), max)
+    return new BulkClient(host, Number(u.port || 80), max, address)
   }
 
   async post(req: BulkRequest): Promise<BulkAnswer> {
@@ -138,7 +145,7 @@ export class BulkClient {
     const scratch = Buffer.allocUnsafe(MAX_HEAD_BYTES)
     const conn: Conn = {socket: undefined as unknown as Socket, reading: undefined, idleTimer: undefined, served: 0}
     conn.socket = connect({
-      host: this.host,
+      host: this.address ?? this.host,
       port: this.port,
       noDelay: true,
       onread: {
