@@ -20,8 +20,8 @@ export interface NodeContext {
   readonly settings: NodeSettings
   readonly guard: ReplayGuard
   log: Log
-  /** A pooled client for a peer's public API. */
-  client(peer: {url: string}): PeerClient
+  /** A pooled client for a peer's public API; one from the table is dialled at its `address` only. */
+  client(peer: {url: string; address?: string | null}): PeerClient
   /** Live peers as block sources. */
   sources(): Source[]
   /** Runs `work` as an in-flight write that shutdown waits for. */
