@@ -158,7 +158,7 @@ export class PeerTransport {
    * sent twice. Its length scales with the body, so `timeoutMs` bounds the
    * silences (undici's header and body time-outs), not the whole transfer.
    */
-  async stream(method: string, path: string, body: Readable, size: number, options: Exchange = {}): Promise<Answer> {
+  async stream(method: string, path: string, body: Readable, size: number, options: Omit<Exchange, 'sign'> = {}): Promise<Answer> {
     const ms = options.timeoutMs ?? this.defaultTimeoutMs
     const headers = {'content-type': options.contentType ?? 'application/octet-stream', 'content-length': String(size)}
     return this.gated(options.signal, async () => {
@@ -190,7 +190,10 @@ export class PeerTransport {
       return {status: r.status, body: r.body, frames: r.frames ?? []}
     }
     const bytes = Buffer.from(body.buffer, body.byteOffset, body.length)
-    const r = await this.gated(options.signal, () => this.once('POST', path, {'content-type': 'application/json'}, bytes, {...options, maxBytes: MAX_BATCH_BYTES, alloc: sharedAlloc}, true))
+    const r = await this.gated(options.signal, () => {
+      const {ms, signal} = this.deadline(options)
+      return dispatchInto(this.pool, `${this.origin}${path}`, {method: 'POST', path, headers: {'content-type': 'application/json'}, body: bytes, maxBytes: MAX_BATCH_BYTES, alloc: sharedAlloc, signal, callerSignal: options.signal, timeoutMs: ms})
+    })
     if (r.status !== 200) return {status: r.status, body: r.body, frames: []}
     try {
       return {status: r.status, body: r.body, frames: decodeFrames(r.body) as BulkFrame[]}
@@ -239,14 +242,17 @@ export class PeerTransport {
     }
   }
 
-  /** One try: the time-out covers the whole exchange; the body is read under its cap. */
-  private async once(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, options: Exchange, dispatch = false): Promise<Answer> {
+  /** A request's time-out (the client's unless it names one) and its signal: the caller's, or the time-out's. */
+  private deadline(options: RequestOptions): {ms: number; signal: AbortSignal} {
     const ms = options.timeoutMs ?? this.defaultTimeoutMs
     const timeout = AbortSignal.timeout(ms)
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+    return {ms, signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout}
+  }
+
+  /** One try: the time-out covers the whole exchange; the body is read under its cap. */
+  private async once(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, options: Exchange): Promise<Answer> {
+    const {ms, signal} = this.deadline(options)
     const where = `${this.origin}${path}`
-    const maxBytes = options.maxBytes ?? MAX_ANSWER_BYTES
-    if (dispatch) return dispatchInto(this.pool, where, {method, path, headers, body, maxBytes, alloc: options.alloc ?? Buffer.allocUnsafe, signal, callerSignal: options.signal, timeoutMs: ms})
     let res
     try {
       // The pool's own header/body time-outs would cut short a request allowed longer (a replication: 10 min).
@@ -255,7 +261,7 @@ export class PeerTransport {
       if (options.signal?.aborted) throw err
       throw new NetworkError(`${where}: ${(err as Error).message}`, {cause: err})
     }
-    return readAnswer(res, where, maxBytes, options.alloc)
+    return readAnswer(res, where, options.maxBytes ?? MAX_ANSWER_BYTES, options.alloc)
   }
 
   private bulkClient(): BulkClient | null {
