@@ -7,7 +7,7 @@ import {generateSecretKey, identityFromSecret, type Identity} from '../../src/li
 import {signRequest} from '../../src/lib/net/auth.js'
 import {mintPeerRecord, signPeerRecord, type SignedPeerRecord} from '../../src/lib/records/peer-record.js'
 import {mintStamp} from '../../src/lib/records/stamp.js'
-import {PeerClient} from '../../src/lib/net/client.js'
+import {PeerClient} from '../../src/lib/net/peer/index.js'
 import {retryWhileMinting} from '../../src/lib/node/discovery.js'
 import {json} from '../helpers.js'
 import {Cluster, localApi, type NodeProcess, waitFor} from './cluster.js'
@@ -260,12 +260,12 @@ describe('seed requests to a seed that is still minting its record', () => {
   })
   after(() => server.close())
 
-  it('PeerClient.seed says MINTING, and retryWhileMinting asks again until the records come', async () => {
+  it('PeerClient.discovery.seed says MINTING, and retryWhileMinting asks again until the records come', async () => {
     const client = new PeerClient(url)
     asked = 0
     mintingFor = 3
-    await assert.rejects(client.seed(), (e: any) => e.code === 'MINTING' && /still minting/.test(e.message))
-    const records = await retryWhileMinting(() => client.seed())
+    await assert.rejects(client.discovery.seed(), (e: any) => e.code === 'MINTING' && /still minting/.test(e.message))
+    const records = await retryWhileMinting(() => client.discovery.seed())
     assert.equal(asked, 4, 'asked until the seed stopped minting')
     assert.deepEqual(records.map((r) => Buffer.from(r).toString()), ['a record'])
     await client.close()
