@@ -23,7 +23,7 @@ export function ensureHome(home: string): string {
 /** Directories of the home that hold only polar's own files: 0700, whatever the umask made them. */
 const PRIVATE_DIRS = ['keys', 'node', join('node', 'keys'), 'blocks', 'lost+found']
 /** Files of the home that other users must not read (records, peers, settings): 0600. */
-const PRIVATE_FILES = ['polar.db', 'polar.db-wal', 'polar.db-shm', 'settings.json']
+const PRIVATE_FILES = ['polar.db', 'polar.db-wal', 'polar.db-shm', 'settings.json', 'config.json']
 
 /**
  * Creates the home if needed and checks what other users can reach in it

@@ -36,6 +36,26 @@ export abstract class PolarCommand extends Command {
   private openedStore: Store | undefined
 
   /**
+   * oclif's parse, then the client config's defaults (issue 19, point 9;
+   * docs/cli.md "Client config") for what the command line left unset: --key
+   * (when it took its built-in default) and push's --replicas. --node's is
+   * applied in target(). Flags and environment variables win.
+   */
+  protected override async parse<F extends Record<string, any>, B extends Record<string, any>, A extends Record<string, any>>(options?: Interfaces.Input<F, B, A>, argv?: string[]): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const out = await super.parse(options, argv)
+    const flags = out.flags as Record<string, unknown>
+    const wantsKey = typeof flags.key === 'string' && Boolean(out.metadata.flags?.key?.setFromDefault)
+    const wantsReplicas = this.id !== 'serve' && 'replicas' in (options?.flags ?? {}) && flags.replicas === undefined
+    if (wantsKey || wantsReplicas) {
+      const {readClientConfig} = await import('../client-config.js')
+      const config = readClientConfig(resolveHome(flags.home as string | undefined))
+      if (wantsKey && config.key !== undefined) flags.key = config.key
+      if (wantsReplicas && config.replicas !== undefined) flags.replicas = config.replicas
+    }
+    return out
+  }
+
+  /**
    * POLAR_HOME for this invocation (the --home flag wins over the environment),
    * created if needed; files and directories in it open to other users are
    * closed, with a warning on stderr (secureHome).
@@ -62,13 +82,15 @@ export abstract class PolarCommand extends Command {
    */
   protected async target(flags: {home?: string; node?: string}): Promise<Target> {
     const home = this.resolveHome(flags)
-    if (flags.node) {
-      if (/^https?:\/\//i.test(flags.node)) {
+    // The flag, then POLAR_NODE (both in flags.node), then `polar config set node` (issue 19, point 9).
+    const node = flags.node ?? (await import('../client-config.js')).readClientConfig(home).node
+    if (node) {
+      if (/^https?:\/\//i.test(node)) {
         const {assertUrl} = await import('../api/client.js')
-        return {kind: 'remote', home, url: assertUrl(flags.node).origin}
+        return {kind: 'remote', home, url: assertUrl(node).origin}
       }
       const {LocalNodeClient} = await import('../api/client.js')
-      return {kind: 'local', home, client: new LocalNodeClient(flags.node)}
+      return {kind: 'local', home, client: new LocalNodeClient(node)}
     }
     const {liveNodeSocket} = await import('../util/socket.js')
     const socket = await liveNodeSocket(home)

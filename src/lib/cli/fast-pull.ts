@@ -1,3 +1,4 @@
+import {readClientConfig} from '../client-config.js'
 import {toPolarError} from '../errors.js'
 import {resolveHome} from '../home.js'
 import {liveNodeSocket} from '../util/socket.js'
@@ -12,7 +13,7 @@ import {printError} from './report.js'
  * Only the plain forms are taken: one CID, `-o FILE` / `--output FILE` /
  * `--output=FILE`, `--json` (with -o, to a stdout that is not a terminal and
  * without FORCE_COLOR: oclif may colour JSON there), `--home DIR` /
- * `--home=DIR`, no POLAR_NODE or POLAR_CONTENT_TYPE (oclif's other way to
+ * `--home=DIR`, no POLAR_NODE, no `node` in the client config, no POLAR_CONTENT_TYPE (oclif's other way to
  * ask for JSON), and a node answering on the home's socket. Anything else —
  * help, other flags, a repeated flag, no node — returns undefined and the
  * full CLI runs the command as usual. The pull itself is the command's own: LocalNodeClient.pull,
@@ -55,7 +56,14 @@ export async function fastPull(argv: string[], env: NodeJS.ProcessEnv = process.
     }
   }
   if (cid === undefined || (json && (output === undefined || process.stdout.isTTY || env.FORCE_COLOR))) return undefined
-  const socket = await liveNodeSocket(resolveHome(home, env))
+  const dir = resolveHome(home, env)
+  // `polar config set node …` names another node: the full CLI resolves it (and reports a bad config file).
+  try {
+    if (readClientConfig(dir).node !== undefined) return undefined
+  } catch {
+    return undefined
+  }
+  const socket = await liveNodeSocket(dir)
   if (!socket) return undefined
   const {LocalNodeClient} = await import('../api/client.js')
   // As oclif does for every command: a reader that went away (`polar pull X --json -o f | head -c0`) is not an error.

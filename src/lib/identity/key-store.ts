@@ -54,7 +54,10 @@ export class KeyStore {
       writeFileAtomicSync(path, JSON.stringify(file) + '\n', 0o600, force ? 'w' : 'wx')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new InputError(`identity "${name}" already exists at ${path}; pass --force to replace it (its old key is lost)`, {code: 'EXISTS'})
+        // Say which identity stays, so the user sees what they would replace (issue 19, point 3).
+        let did = ''
+        try { did = ` (${this.load(name).did})` } catch {}
+        throw new InputError(`identity "${name}"${did} already exists at ${path}; pass --force to replace it (its old key is lost)`, {code: 'EXISTS'})
       }
       throw err
     }
@@ -100,6 +103,24 @@ export class KeyStore {
       }
     }
     return this.load(name)
+  }
+
+  /**
+   * Every identity of the home with its did and when its key was made (the
+   * key file's mtime: a key file is written once, by keygen). A file that
+   * does not load (bad JSON, loose mode) is listed with its error, not hidden.
+   */
+  describe(): Array<{name: string; did: string | null; created: string; path: string; error?: string}> {
+    return this.list().map((name) => {
+      const path = this.pathOf(name)
+      let created = ''
+      try { created = statSync(path).mtime.toISOString() } catch {}
+      try {
+        return {name, did: this.load(name).did, created, path}
+      } catch (err) {
+        return {name, did: null, created, path, error: (err as Error).message}
+      }
+    })
   }
 
   list(): string[] {
