@@ -126,6 +126,16 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     sendJson(res, 200, await eraseThroughNode(ctx, value.cid, identity))
   })
 
+  // polar gc while the node runs: in the node, which owns the store's writers and pack descriptors (store/gc.ts).
+  router.on('POST', /^\/api\/v1\/gc$/, async (req, res) => {
+    const {value} = await readJson(req, (v) => {
+      if (v?.dryRun !== undefined && typeof v.dryRun !== 'boolean') throw new Error('expected {"dryRun"?: boolean}')
+      return {dryRun: Boolean(v?.dryRun)}
+    })
+    const {collectGarbage} = await import('../store/gc.js')
+    sendJson(res, 200, await ctx.track(collectGarbage(ctx.store, value)))
+  })
+
   router.on('GET', /^\/api\/v1\/peers$/, (_req, res) => {
     sendJson(res, 200, {peers: ctx.peers.list()})
   })
