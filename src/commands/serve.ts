@@ -9,6 +9,8 @@ With --json the first stdout line is {"event":"ready","did","url","socket"}; log
 
 Settings (replicas, minReplicas, repairIntervalMs, pingIntervalMs, eraseSyncIntervalMs, rate, burst, maxConnections, maxConnectionsPerAddress, maxRequests, maxRequestsPerAddress, maxQueue, headersTimeoutMs, keepAliveTimeoutMs, bodyTimeoutMs, answerStallMs, peerConnections, maxOutgoingRequests, seeds, stampBits and the other discovery settings of docs/operations.md) can also live in POLAR_HOME/settings.json; flags win.
 
+Storage cap: with --max-storage SIZE (or maxStorageBytes in settings.json) a push, replication or pull through the node that would take the node's packs past SIZE is refused with NO_SPACE, the error of a full disk: a file pushed through the node and an object a peer asks it to hold are refused before a byte is written (a pusher then places the replica on another node), a stream at the block that would pass the cap. Dead bytes count until \`polar gc\` gives them back.
+
 Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node asks those nodes for the peers they know and registers with each; with neither and peers already in its database, it asks a random known peer.`
 
   static override examples = [
@@ -17,6 +19,7 @@ Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node ask
     '<%= config.bin %> serve --listen 0.0.0.0:7477 --announce http://node.example.org:7477 --replicas 5',
     '<%= config.bin %> serve --rate 50 --burst 100 --max-connections 256',
     '<%= config.bin %> serve --listen 127.0.0.1:0 --seed http://127.0.0.1:7477 --json',
+    '<%= config.bin %> serve --max-storage 10G   # refuse writes past 10 GiB of packs (polar gc frees dead ones)',
   ]
 
   static override flags = {
@@ -29,6 +32,7 @@ Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node ask
     burst: Flags.integer({description: 'requests an address may make at once above --rate [default: twice --rate]', min: 1}),
     'max-connections': Flags.integer({description: 'open inbound connections (a quarter of them per address, half per /24 or /48); requests on more get 503 with Retry-After [default: 1024]', min: 1}),
     'max-requests': Flags.integer({description: 'inbound requests handled at once (a quarter of them per address; up to 1024 more wait in a queue) [default: 256]', min: 1}),
+    'max-storage': Flags.string({description: 'hard cap on the bytes of this node\'s packs, e.g. 500M, 10G (binary units): a write that would pass it is refused with NO_SPACE, as on a full disk [default: none]'}),
     seed: Flags.string({description: 'ask this node for peers at start, then register with them (repeatable; adds to "seeds" in settings.json)', multiple: true}),
   }
 
@@ -48,6 +52,10 @@ Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node ask
     } else if (flags.burst !== undefined) settings.burst = flags.burst
     if (flags['max-connections'] !== undefined) settings.maxConnections = flags['max-connections']
     if (flags['max-requests'] !== undefined) settings.maxRequests = flags['max-requests']
+    if (flags['max-storage'] !== undefined) {
+      const {parseSize} = await import('../lib/util/size.js')
+      settings.maxStorageBytes = parseSize(flags['max-storage'], '--max-storage')
+    }
     if (flags.seed?.length) {
       const {parseSeedUrls} = await import('../lib/net/address.js')
       settings.seeds = [...settings.seeds, ...parseSeedUrls(flags.seed)]

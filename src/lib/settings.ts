@@ -52,6 +52,8 @@ export async function loadSettings(home: string): Promise<NodeSettings> {
       // hostile peers and strangers (#20)
       dialPrivate: {type: ['boolean', 'null']},
       maxObjectBytes: {type: 'integer', minimum: 1},
+      // the storage cap (#19)
+      maxStorageBytes: {type: ['integer', 'null'], minimum: 1},
     },
     })
     return {...DEFAULT_SETTINGS, ...conf.store}

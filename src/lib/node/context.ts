@@ -35,6 +35,8 @@ export interface NodeContext {
 }
 
 export interface NodeSettings {
+  /** A hard cap on the bytes of this node's packs (serve --max-storage; store/cap.ts), or none. */
+  maxStorageBytes: number | null
   replicas: number
   minReplicas: number
   repairIntervalMs: number
@@ -131,4 +133,5 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   forgetDeadAfterMs: 24 * 60 * 60_000,
   dialPrivate: null,
   maxObjectBytes: 4 * 1024 ** 3,
+  maxStorageBytes: null,
 }

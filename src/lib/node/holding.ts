@@ -20,7 +20,7 @@ import type {NodeContext} from './context.js'
 /**
  * Refuses an object of `size` bytes before a byte of it is fetched or
  * uploaded: 413 over `maxObjectBytes`, 507 NO_SPACE over the free space of
- * the disk holding POLAR_HOME.
+ * the disk holding POLAR_HOME or over the node's storage cap (--max-storage).
  */
 export function checkObjectSize(ctx: NodeContext, size: number): void {
   const max = ctx.settings.maxObjectBytes
@@ -31,6 +31,8 @@ export function checkObjectSize(ctx: NodeContext, size: number): void {
     free = Number(s.bavail) * Number(s.bsize)
   } catch {}
   if (size > free) throw new HttpError(507, 'NO_SPACE', `the record declares ${size} bytes and the disk holding this node's store has ${free} bytes free`)
+  // serve --max-storage: refused as a full disk is (507 NO_SPACE), so the pusher places it elsewhere.
+  ctx.store.blocks.cap?.room(size, `an object of ${size} bytes`)
 }
 
 /**

@@ -3,6 +3,7 @@ import type {ServerResponse} from 'node:http'
 import {NETWORK_WRITER} from '../store/block-store.js'
 import {releaseBlock} from '../util/block-pool.js'
 import {isAbsolute} from 'node:path'
+import {statSync} from 'node:fs'
 import {assertSupportedCid, parseCid} from '../content/cid.js'
 import {readFile} from '../content/reader.js'
 import {InputError, NetworkError, NotFoundError} from '../errors.js'
@@ -26,6 +27,15 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
   return n
 }
 
+function fileSizeOf(path: string): number | undefined {
+  try {
+    const st = statSync(path)
+    return st.isFile() ? st.size : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * The local REST API on POLAR_HOME/polar.sock (mode 0600: only this unix
  * user). CLI commands use it when a node runs; so can local services
@@ -45,6 +55,12 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
     if (minReplicas > replicas) throw new InputError(`--min-replicas ${minReplicas} is more than --replicas ${replicas}: such a push could never succeed`)
     const path = q.get('path')
     if (path !== null && !isAbsolute(path)) throw new InputError('path must be absolute')
+    // serve --max-storage: a file that would pass the cap is refused before a byte is written
+    // (its whole size counts, even blocks already stored); stdin is refused at the block that would pass it.
+    if (path !== null && ctx.store.blocks.cap) {
+      const size = fileSizeOf(path) // a missing or unreadable file: pushObject says so
+      if (size !== undefined) ctx.store.blocks.cap.room(size, `${path} (${size} bytes)`)
+    }
     const identity = new KeyStore(ctx.home).loadOrCreate(q.get('key') ?? DEFAULT_KEY_NAME)
     const result = await ctx.track(pushObject(ctx.store, identity, {
       file: path ?? '-',

@@ -9,6 +9,7 @@ import {ReplayGuard} from '../net/auth.js'
 import {OutgoingGate, outgoingCounters, PeerClient} from '../net/peer/index.js'
 import {requestUrl, sendError, sendJson, type Router} from '../net/http.js'
 import {openStore, type Store} from '../store/store.js'
+import {StorageCap} from '../store/cap.js'
 import {SOCKET_NAME, socketIsLive} from '../util/socket.js'
 import {HOLDER, holderIsDead} from '../util/process.js'
 
@@ -91,6 +92,7 @@ export class PolarNode {
       throw new PolarError(`a node is already running on ${this.home} (socket ${this.socketPath}); stop it first or use another --home`, {code: 'NODE_RUNNING'})
     }
     this.store = openStore(this.home)
+    if (this.settings.maxStorageBytes) this.store.blocks.cap = new StorageCap(this.store.db, this.settings.maxStorageBytes)
     try {
       this.lock()
     } catch (err) {

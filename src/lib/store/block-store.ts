@@ -49,6 +49,8 @@ export class BlockStore {
   private readonly stmts
   /** Encoded blocks (gzip, delta): decoding, base cache, dependents (block-codecs.ts). */
   readonly codecs: BlockCodecs
+  /** A hard cap on the bytes of packs (serve --max-storage; cap.ts): writers are refused past it. */
+  cap: import('./cap.js').StorageCap | undefined
 
   constructor(readonly db: Database, readonly home: string) {
     this.dir = join(home, 'blocks')

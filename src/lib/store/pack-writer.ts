@@ -148,6 +148,15 @@ export class PackWriter {
     // Puts may overlap (batches arrive together): one of them moves to a new pack, the others wait for it.
     while (this.rolling) await this.rolling
     if (this.closed) throw new Error('this pack writer is closed')
+    // serve --max-storage (cap.ts): refused with NO_SPACE before the block is appended.
+    if (this.store.cap) {
+      try {
+        this.store.cap.admit(this, bytes.length)
+      } catch (err) {
+        this.seen.delete(key)
+        throw err
+      }
+    }
     if (!this.pack) this.open()
     else if (this.out!.position + bytes.length > this.maxPackBytes && this.out!.position > 0) {
       this.rolling = (async () => {
@@ -192,6 +201,11 @@ export class PackWriter {
    */
   putEncoded(cid: CID, bytes: Uint8Array, encoding: Encoding, options: {heal?: boolean} = {}): Promise<void> {
     return this.put(cid, bytes, {...options, encoding})
+  }
+
+  /** Bytes appended to the current pack that no checkpoint has counted in packs.size yet (for the storage cap). */
+  get uncommitted(): number {
+    return this.out ? this.out.position - this.committed : 0
   }
 
   /** True when this writer already took `cid` (stored, or pending its checkpoint). */
@@ -270,6 +284,7 @@ export class PackWriter {
   /** Releases the pack without indexing pending blocks (their bytes become garbage past the committed size). */
   async abort(): Promise<void> {
     this.closed = true
+    this.store.cap?.forget(this)
     if (this.checkpointing) await this.checkpointing.catch(() => {})
     // Never close the fd under a write still in the thread pool.
     await this.out?.close()
