@@ -26,8 +26,8 @@ export async function alternate({runs, warmup = 0, polar, peer, between = async 
  * The same for more than two sides measured side by side (e.g. one pull, the
  * peer tool and a second polar variant): `arms` = {name: async () => number}.
  * Round i runs every arm once, in the arms' order rotated by i and reversed
- * every other round (two arms: a-b, b-a, a-b, …; three: abc, bac, cab, acb,
- * bca, cba), so no arm keeps the same neighbour or position. Returns {name:
+ * every other round (two arms: a-b, b-a, a-b, …; three: abc, cba, bca, acb,
+ * cab, bac), so no arm keeps the same neighbour or position. Returns {name:
  * number[]}: sample i of every arm comes from round i (the per-round ratios of
  * any two arms are the "pairs").
  */
