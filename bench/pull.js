@@ -58,7 +58,7 @@ untimed. Value: file size / wall time (MiB/s). Row *cold pull*: ratio = one-hold
 throughput per round, goal ≥ 0.5; row *three holders*: ratio = three-holder / one-holder
 throughput per round, goal > 1 (shown as ≥ 1.0). The three-holder row's note gives how the bytes
 were spread: what each holder wrote to its sockets during the pull (\`wchar\` of /proc/PID/io),
-median over rounds. Row *serving never blocks*: further rounds (as many as above), each a cold
+median over rounds. Row *serving never blocks*: further rounds (as many as above; quick: two), each a cold
 one-holder pull from A as above and a cold curl from nginx, alternating; during each, another client
 (the bench, from its own address 127.0.0.2, a fresh connection per request) sends small requests one
 after another, 5 ms apart: to A, \`GET /ipfs/bafkqaaa?format=raw\` (the gateway probe) and \`GET
@@ -239,9 +239,11 @@ the issue sets an absolute bound.`,
           }
         },
       })
-      log(`  serving: ${runs} cold pulls from A and ${runs} curls, with probes`)
+      // Quick mode: two rounds (the probes of both are pooled), to keep --quick short.
+      const serveRuns = quick ? 2 : runs
+      log(`  serving: ${serveRuns} cold pulls from A and ${serveRuns} curls, with probes`)
       await rotate({
-        runs, log, between,
+        runs: serveRuns, log, between,
         arms: {
           polar: async () => {
             const r = await pullFrom([nodeA], {during: probing('polar', PROBES.map((p) => `${nodeA.url}${p}`), [nodeA.pid])})
@@ -256,16 +258,16 @@ the issue sets an absolute bound.`,
       const byKind = PROBES.map((p) => `${p} ${fmtMs(quantile(ms(probed.polar.filter((x) => x.url.endsWith(p))), 0.99))}`)
       const failed = probed.polar.filter((x) => !x.ok)
       const nginxP99 = quantile(ms(probed.nginx), 0.99)
-      const windowNote = probed.windows.polar < runs ? `; in ${runs - probed.windows.polar} of ${runs} pulls the serving window could not be read from /proc, so every probe of that pull counts` : ''
+      const windowNote = probed.windows.polar < serveRuns ? `; in ${serveRuns - probed.windows.polar} of ${serveRuns} pulls the serving window could not be read from /proc, so every probe of that pull counts` : ''
       rows.push(makeRow({
         name: names.serve, peer: `goal ${P99_GOAL_MS} ms`, unit: 'ms', better: 'lower',
         samples: {polar: [p99], peer: [P99_GOAL_MS]}, goal: SERVE_GOAL,
         ratioOf: (p, q) => p / q, ratioDefinition: `p99 latency / ${P99_GOAL_MS} ms`,
-        note: `${probed.polar.length} probes to A over ${runs} pulls (${fmt(median(probed.polarMiBs))} MiB/s while probed), p99 by kind: ${byKind.join(', ')}; max ${fmtMs(Math.max(...ms(probed.polar)))}` +
+        note: `${probed.polar.length} probes to A over ${serveRuns} pulls (${fmt(median(probed.polarMiBs))} MiB/s while probed), p99 by kind: ${byKind.join(', ')}; max ${fmtMs(Math.max(...ms(probed.polar)))}` +
           `${failed.length ? `; ${failed.length} failed (${[...new Set(failed.map((x) => x.status))].join(', ')})` : ''}; ` +
           `nginx under the same probes while curl pulls: p99 ${fmtMs(nginxP99)} over ${probed.nginx.length} probes${windowNote}${notCold ? `; ${notCold}` : ''}`,
         details: {
-          input: input_, runs, probes: probed.polar.length, failedProbes: failed.length,
+          input: input_, runs: serveRuns, probes: probed.polar.length, failedProbes: failed.length,
           p50Ms: round(quantile(ms(probed.polar), 0.5)), maxMs: round(Math.max(...ms(probed.polar))),
           nginxP99Ms: round(nginxP99), nginxProbes: probed.nginx.length, pullMiBsWhileProbed: probed.polarMiBs.map((x) => round(x)),
         },
