@@ -143,7 +143,7 @@ export class BlockCodecs {
         } catch (err) {
           // A block whose base is gone or damaged is itself unreadable here: an integrity
           // failure (a read through a node then fetches a good copy and replaces it).
-          if (err instanceof NotFoundError) throw new CodecError(`block ${cid} is stored as a delta of ${base}, which is missing`)
+          if (err instanceof NotFoundError) throw new CodecError('MISSING_BASE', `block ${cid} is stored as a delta of ${base}, which is missing`)
           throw err
         }
       }, depthLeft, undefined, {verify})
