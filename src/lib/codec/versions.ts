@@ -161,16 +161,3 @@ export class EncodingSink implements BlockSink {
     return this.writer.putEncoded(cid, enc.bytes, {codec: enc.codec, depth, bases: enc.bases})
   }
 }
-
-/** The newest object of `owner` named `name` in this store (the automatic base of a new version). */
-export function latestVersion(store: Store, owner: string, name: string): CID | undefined {
-  if (!name) return undefined
-  const row = store.db.prepare(`SELECT root FROM records WHERE kind = 'object' AND owner = ? AND name = ? ORDER BY time DESC LIMIT 1`).get(owner, name) as {root: string} | undefined
-  if (!row) return undefined
-  try {
-    return CID.parse(row.root)
-  } catch {
-    return undefined
-  }
-}
-

@@ -48,7 +48,7 @@ export function unneededBlocks(store: Store, root: CID, alsoKeep: string[] = [])
     return true
   })
   if (candidates.size === 0) return []
-  const liveRoots = store.db.prepare("SELECT DISTINCT root FROM records WHERE kind = 'object' AND root IS NOT NULL").pluck().all() as string[]
+  const liveRoots = store.records.liveRoots()
   const marked = new Set<string>()
   for (const text of new Set([...liveRoots, ...alsoKeep])) {
     let live: CID

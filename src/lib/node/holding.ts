@@ -68,7 +68,7 @@ export function dropUnreferenced(store: Store, appended: CID[]): {blocks: number
   for (const cid of appended) if (store.blocks.has(cid)) candidates.set(cid.toString(), cid)
   if (candidates.size === 0) return {blocks: 0, bytes: 0}
   // Mark: whatever a live record's DAG reaches stays (another object may share a block).
-  const roots = store.db.prepare("SELECT DISTINCT root FROM records WHERE kind = 'object' AND root IS NOT NULL").pluck().all() as string[]
+  const roots = store.records.liveRoots()
   const seen = new Set<string>()
   for (const text of roots) {
     if (candidates.size === 0) break

@@ -8,6 +8,7 @@ import {IntegrityError, PolarError} from '../errors.js'
 import {fsyncDir} from '../util/fs.js'
 import {holderIsDead} from '../util/process.js'
 import {leaseIsStale} from './block-store.js'
+import {nodeLockHolder} from './node-lock.js'
 import {fileSize, type UnknownPack} from './pack-files.js'
 import {entryCid, readFrames, type ManifestEntry} from './pack-manifest.js'
 import type {Store} from './store.js'
@@ -81,7 +82,7 @@ export function repairStore(store: Store, options: RepairOptions = {}): RepairRe
   const aside: UnknownPack[] = []
   try {
     db.transaction(() => {
-      const node = db.prepare('SELECT holder FROM node_lock WHERE id = 1').pluck().get() as string | undefined
+      const node = nodeLockHolder(db)
       if (node && !holderIsDead(node)) throw new PolarError(`a node (${node}) is running on ${store.home}; stop it first (polar repair works on the store directly)`, {code: 'NODE_RUNNING'})
       const busy = db.prepare('SELECT id, size, holder, lease_until FROM packs WHERE holder IS NOT NULL').all() as Array<{id: number; size: number; holder: string; lease_until: number}>
       const live = busy.find((row) => !leaseIsStale(row))
@@ -268,7 +269,7 @@ function drop(store: Store, cid: CID, report: RepairReport): void {
 
 /** Step 3: object records whose DAG misses a block, and top-level blocks no record names. */
 function checkObjects(store: Store, report: RepairReport): void {
-  const roots = store.db.prepare("SELECT DISTINCT root FROM records WHERE kind = 'object' AND root IS NOT NULL").pluck().all() as string[]
+  const roots = store.records.liveRoots()
   const named = new Set(roots)
   for (const text of roots) {
     if (!complete(store, CID.parse(text))) report.incomplete.push(text)
