@@ -64,6 +64,13 @@ export function parseEncoded(encoded: Uint8Array, limit = MAX_DECODED_SIZE): Enc
   return {codec, length, bases, body, scriptLength}
 }
 
+/** How an encoded block is stored and indexed (blocks.codec, blocks.depth, block_bases): its codec, its delta depth and the bases it needs. */
+export interface Encoding {
+  codec: number
+  depth: number
+  bases: CID[]
+}
+
 /** Resolves a base to its decoded bytes; `depthLeft` is how many more delta levels the base may use. */
 export type BaseResolver = (base: CID, depthLeft: number) => Uint8Array
 

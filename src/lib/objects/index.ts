@@ -81,7 +81,7 @@ export async function pushObject(store: Store, identity: Identity, input: PushIn
   const mime = input.mime ?? guessMime(name)
   const base = chooseBase(store, identity, name, input.base)
   const writer = store.blocks.writer()
-  const sink = new EncodingSink(store, writer, base)
+  const sink = new EncodingSink(store.blocks, writer, base)
   let built
   let recordCid = ''
   let tags: string[] = []
@@ -126,12 +126,12 @@ function chooseBase(store: Store, identity: Identity, name: string, base: string
   if (base !== undefined) {
     const root = parseCid(base)
     assertSupportedCid(root)
-    const version = BaseVersion.open(store, root)
+    const version = BaseVersion.open(store.blocks, root)
     if (!version) throw new NotFoundError(`--base ${root}: that object is not (wholly) in this store; pull it first, or push without --base`)
     return version
   }
   const latest = name ? store.records.latestRoot(identity.did, name) : undefined
-  return latest ? BaseVersion.open(store, CID.parse(latest)) : undefined
+  return latest ? BaseVersion.open(store.blocks, CID.parse(latest)) : undefined
 }
 
 function sameTags(a: string[], b: string[]): boolean {
