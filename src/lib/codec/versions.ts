@@ -1,6 +1,7 @@
 import {CID} from 'multiformats/cid'
 import {decodeFileNode} from '../content/dag-node.js'
 import {DAG_PB_CODE, MAX_DAG_DEPTH, RAW_CODE} from '../content/constants.js'
+import {walkSync} from '../content/dag-walk.js'
 import type {BlockSink} from '../content/builder.js'
 import type {Encoding} from './block.js'
 import {isDelta, MAX_DELTA_DEPTH} from './constants.js'
@@ -52,20 +53,20 @@ export class BaseVersion {
   static open(blocks: VersionBlocks, root: CID): BaseVersion | undefined {
     const leaves: Leaf[] = []
     let offset = 0
-    const walk = (cid: CID, size: number | undefined, depth: number): void => {
-      if (cid.code === RAW_CODE) {
-        leaves.push({cid, offset, size: size ?? blocks.get(cid).length})
-        offset += leaves[leaves.length - 1].size
-        return
-      }
-      if (cid.code !== DAG_PB_CODE || depth > MAX_DAG_DEPTH) throw new Error(`not a UnixFS file block: ${cid}`)
-      const node = decodeFileNode(cid, blocks.get(cid))
-      if (node.data) offset += node.data.length
-      node.links.forEach((l, i) => walk(l, node.blockSizes[i], depth + 1))
-    }
     try {
       if (!blocks.has(root)) return undefined
-      walk(root, undefined, 0)
+      // Only file nodes are read: a leaf's size is its parent's `blocksizes` entry (dag-walk.ts).
+      walkSync<number>({cid: root}, {maxDepth: MAX_DAG_DEPTH + 1}, ({cid, note: size, depth}) => {
+        if (cid.code === RAW_CODE) {
+          leaves.push({cid, offset, size: size ?? blocks.get(cid).length})
+          offset += leaves[leaves.length - 1].size
+          return
+        }
+        if (cid.code !== DAG_PB_CODE || depth > MAX_DAG_DEPTH) throw new Error(`not a UnixFS file block: ${cid}`)
+        const node = decodeFileNode(cid, blocks.get(cid))
+        if (node.data) offset += node.data.length
+        return node.links.map((l, i) => ({cid: l, note: node.blockSizes[i]}))
+      })
     } catch {
       return undefined
     }
