@@ -10,7 +10,7 @@ import {OutgoingGate, outgoingCounters, PeerClient} from '../net/peer/index.js'
 import {requestUrl, sendError, sendJson, type Router} from '../net/http.js'
 import {openStore, type Store} from '../store/store.js'
 import {SOCKET_NAME, socketIsLive} from '../util/socket.js'
-import {HOLDER, holderIsDead} from '../util/process.js'
+import {lockHome, unlockHome} from '../store/node-lock.js'
 
 export {SOCKET_NAME, socketIsLive}
 import {DEFAULT_SETTINGS, type NodeContext, type NodeSettings} from './context.js'
@@ -256,14 +256,7 @@ export class PolarNode {
 
   /** Claims this home for this process (node_lock), or explains who holds it. */
   private lock(): void {
-    const db = this.store.db
-    db.transaction(() => {
-      const row = db.prepare('SELECT holder FROM node_lock WHERE id = 1').get() as {holder: string} | undefined
-      if (row && row.holder !== HOLDER && !holderIsDead(row.holder)) {
-        throw new PolarError(`a node (${row.holder}) is already running on ${this.home}; stop it first or use another --home`, {code: 'NODE_RUNNING'})
-      }
-      db.prepare('INSERT OR REPLACE INTO node_lock (id, holder, since) VALUES (1, ?, ?)').run(HOLDER, Date.now())
-    }).immediate()
+    lockHome(this.store.db, this.home)
   }
 
   /**
@@ -344,7 +337,7 @@ export class PolarNode {
       unlinkSync(this.socketPath)
     } catch {}
     try {
-      this.store?.db.prepare('DELETE FROM node_lock WHERE holder = ?').run(HOLDER)
+      if (this.store) unlockHome(this.store.db)
     } catch {}
     this.store?.close()
     this.log('node stopped')

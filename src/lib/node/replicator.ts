@@ -7,7 +7,7 @@ import {rankNodes} from './placement.js'
 
 /** Records the replica count an object was pushed with; repair keeps it there. */
 export function setReplicaTarget(ctx: NodeContext, root: CID | string, replicas: number): void {
-  ctx.store.db.prepare('INSERT OR REPLACE INTO object_replicas (root, replicas) VALUES (?, ?)').run(String(root), replicas)
+  ctx.store.records.setReplicaTarget(String(root), replicas)
 }
 
 /**
@@ -103,8 +103,7 @@ const shortPasses = new WeakMap<NodeContext, Map<string, number>>()
  * (REPAIR_DEFER_PASSES), so holders do not all repair at once.
  */
 export async function repairOnce(ctx: NodeContext, k: number, signal?: AbortSignal): Promise<{checked: number; repaired: number}> {
-  const roots = ctx.store.db.prepare(`SELECT r.root, max(r.cid) AS record, o.replicas AS k FROM records r LEFT JOIN object_replicas o ON o.root = r.root
-    WHERE r.kind = 'object' GROUP BY r.root`).all() as Array<{root: string; record: string; k: number | null}>
+  const roots = ctx.store.records.heldObjects()
   const live = ctx.peers.live()
   if (roots.length === 0) return {checked: 0, repaired: 0}
   const cids = roots.map((r) => CID.parse(r.root))
