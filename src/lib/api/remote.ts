@@ -1,6 +1,6 @@
 import {parseCid, assertSupportedCid} from '../content/cid.js'
 import {readFile} from '../content/reader.js'
-import {PeerClient} from '../net/client.js'
+import {PeerClient} from '../net/peer/index.js'
 import {writeChunks, type PullInput, type PullResult} from '../objects/index.js'
 
 /** Blocks in flight when pulling from a remote node. */
@@ -13,9 +13,9 @@ const REMOTE_PREFETCH = 8
 export async function remotePull(nodeUrl: string, input: PullInput): Promise<PullResult> {
   const root = parseCid(input.cid)
   assertSupportedCid(root)
-  const client = new PeerClient(nodeUrl, undefined, REMOTE_PREFETCH)
+  const client = new PeerClient(nodeUrl, {connections: REMOTE_PREFETCH})
   try {
-    return await writeChunks(root.toString(), readFile(root, {get: (cid, o) => client.getBlock(cid, o), verifiesBlocks: true}, {prefetch: REMOTE_PREFETCH, signal: input.signal}), input)
+    return await writeChunks(root.toString(), readFile(root, {get: (cid, o) => client.blocks.get(cid, o), verifiesBlocks: true}, {prefetch: REMOTE_PREFETCH, signal: input.signal}), input)
   } finally {
     await client.destroy()
   }
@@ -25,7 +25,7 @@ export async function remotePull(nodeUrl: string, input: PullInput): Promise<Pul
 export async function remotePeers(nodeUrl: string): Promise<Array<{did: string; url: string; services: string; lastSeen: number; state: string}>> {
   const client = new PeerClient(nodeUrl)
   try {
-    return (await client.peers()).peers as any
+    return (await client.discovery.peers()).peers as any
   } finally {
     await client.destroy()
   }

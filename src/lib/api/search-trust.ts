@@ -1,7 +1,7 @@
 import {InputError, IntegrityError, NetworkError} from '../errors.js'
 import {isDid, type Identity} from '../identity/index.js'
 import type {LocalNodeClient} from './client.js'
-import {PeerClient} from '../net/client.js'
+import {PeerClient} from '../net/peer/index.js'
 import {decodeTrustRecord, signTrustRecord, type TrustEntry} from '../records/trust-record.js'
 import {parseQuery, queryParams, SEARCH_TIMEOUT_MS, searchCandidates, searchNetwork, type PeerSearcher, type SearchReport} from '../search/index.js'
 import type {Store} from '../store/store.js'
@@ -38,10 +38,10 @@ export async function search(via: Via, input: SearchInput): Promise<SearchReport
   }
   const clients: PeerClient[] = []
   const searcher = (url: string, did: string, from?: string, onTrust?: (t: unknown) => void): PeerSearcher => {
-    const c = new PeerClient(url, undefined, 1)
+    const c = new PeerClient(url, {connections: 1})
     clients.push(c)
     return {did, search: async (_q, signal) => {
-      const answer = await c.search(queryParams({...q, query}, from ? {from} : {}), {signal, timeoutMs: 3_000})
+      const answer = await c.objects.search(queryParams({...q, query}, from ? {from} : {}), {signal, timeoutMs: 3_000})
       onTrust?.(answer?.trust)
       return answer
     }}
@@ -67,7 +67,7 @@ export async function search(via: Via, input: SearchInput): Promise<SearchReport
     }
     let peers: PeerSearcher[] = []
     try {
-      const list = await clients[0].peers({timeoutMs: 3_000})
+      const list = await clients[0].discovery.peers({timeoutMs: 3_000})
       peers = (Array.isArray(list?.peers) ? list.peers : []).filter((p) => p && typeof p.url === 'string' && (p as any).state !== 'dead').slice(0, 32).flatMap((p) => {
         try {
           return [searcher(p.url, p.did)]
@@ -101,9 +101,9 @@ async function currentRecord(via: Via, owner: string): Promise<{entries: TrustEn
   } else if (via.kind === 'local') {
     b64 = (await via.client.json('GET', `/api/v1/trust/${owner}`))?.record ?? null
   } else {
-    const c = new PeerClient(via.url, undefined, 1)
+    const c = new PeerClient(via.url, {connections: 1})
     try {
-      b64 = await c.trustRecord(owner, {timeoutMs: 15_000})
+      b64 = await c.trust.record(owner, {timeoutMs: 15_000})
     } finally {
       await c.destroy()
     }
@@ -133,9 +133,9 @@ export async function changeTrust(via: Via, identity: Identity, change: TrustCha
   if (via.kind === 'embedded') stored = new TrustStore(via.store.db).put(signed.bytes).stored
   else if (via.kind === 'local') stored = (await via.client.json('POST', '/api/v1/trust', {record: Buffer.from(signed.bytes).toString('base64')})).stored
   else {
-    const c = new PeerClient(via.url, undefined, 1)
+    const c = new PeerClient(via.url, {connections: 1})
     try {
-      stored = (await c.putTrust(signed.bytes, {timeoutMs: 15_000})).stored
+      stored = (await c.trust.put(signed.bytes, {timeoutMs: 15_000})).stored
     } finally {
       await c.destroy()
     }
@@ -162,9 +162,9 @@ export async function scoreTrust(via: Via, self: string, did: string): Promise<S
   if (via.kind === 'embedded') r = new TrustStore(via.store.db).score(self, did)
   else if (via.kind === 'local') r = await via.client.json('GET', `/api/v1/trust/${did}/score?from=${encodeURIComponent(self)}`)
   else {
-    const c = new PeerClient(via.url, undefined, 1)
+    const c = new PeerClient(via.url, {connections: 1})
     try {
-      r = await c.trustScore(did, self, {timeoutMs: 15_000})
+      r = await c.trust.score(did, self, {timeoutMs: 15_000})
     } finally {
       await c.destroy()
     }
