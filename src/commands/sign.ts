@@ -6,7 +6,9 @@ export default class Sign extends PolarCommand {
   static override summary = 'Sign a file or standard input with one of your identities; prints the signature (base64).'
   static override description = `Signs the SHA-512 of the data with the ed25519 key of an identity of this home (the "default" one is created on first use), behind the prefix "polar-sign-v1", so the signature can never pass for a polar record or request signature (docs/protocol.md "Signatures over data"). Data of any size streams through once. No node is needed.
 
-Check it with \`polar verify FILE --sig SIG --did DID\`, on any machine; --context must match.`
+Check it with \`polar verify FILE --sig SIG --did DID\`, on any machine; --context must match.
+
+Exit codes: 2 a file that cannot be read, or a --context over 255 bytes; 3 when --key names no identity.`
 
   static override examples = [
     '<%= config.bin %> sign report.pdf',

@@ -30,6 +30,10 @@ describe('polar sign / verify', () => {
     assert.match(v.stdout.toString(), /^valid signature by did:key:z6Mk/)
     const sj = await runPolar(['sign', file, '--key', 'work', '--json'], {home})
     assert.deepEqual(json(sj), {signature: sig, did, key: 'work'})
+    // ed25519 is deterministic: the same data read from stdin gives the same signature.
+    const ss = await runPolar(['sign', '-', '--key', 'work'], {home, input: readFileSync(file)})
+    assert.equal(ss.code, 0, ss.stderr)
+    assert.equal(ss.stdout.toString().trim(), sig)
     const vj = await runPolar(['verify', '-', '--sig', sig, '--did', did, '--json'], {home, input: readFileSync(file)})
     assert.equal(vj.code, 0, vj.stderr)
     assert.deepEqual(json(vj), {valid: true, did})
@@ -170,6 +174,8 @@ describe('polar encrypt / decrypt', () => {
       const text = r.stdout.toString()
       assert.match(text, new RegExp(`\\$ polar ${cmd}\\b`))
       assert.ok(text.slice(text.indexOf('EXAMPLES')).split('\n').filter((l) => l.includes(`polar ${cmd}`)).length >= 2, text)
+      assert.match(text, /Exit codes: /, `${cmd}: the help says what each exit code means`)
+      assert.doesNotMatch(text, /\[default: \]/, `${cmd}: an empty default is shown as "[default: ]"`)
     }
   })
 })
