@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {PolarCommand} from '../lib/cli/base-command.js'
 import {InputError} from '../lib/errors.js'
 import {httpUrl} from '../lib/net/address.js'
-import type {NatReport} from '../lib/nat/index.js'
+import type {NatReport} from '../lib/client/index.js'
 
 export default class NatTest extends PolarCommand {
   static override summary = 'Ask a peer to dial back to the address this node announces.'
@@ -32,10 +32,8 @@ Exit 0 when the dial-back got through, 5 when it did not (behind a NAT or a fire
       if (!u) throw new InputError(`--via must be a peer URL like http://host:port, got ${JSON.stringify(v)}`)
       return u.origin // a path is dropped, as for --node
     })
-    const target = await this.target({home: flags.home, node: nodeFlag})
-    if (target.kind !== 'local') throw new InputError('`polar nat-test` tests the address a running node announces: start one on this home with `polar serve` (or name its socket with --node)')
-    const query = origins.map((v) => `via=${encodeURIComponent(v)}`).join('&')
-    const report: NatReport = await target.client.json('POST', `/api/v1/nat-test${query ? '?' + query : ''}`)
+    const client = await this.client({home: flags.home, node: nodeFlag})
+    const report = await client.natTest(origins)
     if (this.jsonEnabled()) {
       if (!report.reachable) {
         this.logJson(report)
