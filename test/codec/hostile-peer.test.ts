@@ -55,11 +55,11 @@ describe('hostile peers in dynamic block mode', () => {
     const peers = new PeerTable(store.db, 'did:key:self')
     peers.upsert(DID, 'http://127.0.0.1:9', null)
     for (const bomb of bombs) {
-      const client = {
-        basesOf: async (cids: CID[]) => cids.map(() => [baseCid.toString()]),
-        getBlockEncoded: async () => bomb,
-        getBlock: async () => { throw new Error('the raw path should not be used here') },
-      }
+      const client = {blocks: {
+        bases: async (cids: CID[]) => cids.map(() => [baseCid.toString()]),
+        getEncoded: async () => bomb,
+        get: async () => { throw new Error('the raw path should not be used here') },
+      }}
       const writer = store.blocks.writer()
       const source = new DynamicBlockSource(store, [{did: DID, client: client as any}], writer, peers)
       source.onLinks([cid])

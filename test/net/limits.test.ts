@@ -9,7 +9,7 @@ import {after, before, describe, it} from 'node:test'
 import {Pool} from 'undici'
 import {addressKey, InboundLimits, MAX_PIPELINED, prefixKey, resolveLimits, TokenBuckets} from '../../src/lib/net/limits.js'
 import {FairSlots} from '../../src/lib/net/fair-slots.js'
-import {MAX_RETRIES, OutgoingGate, PeerClient, retryAfterMs} from '../../src/lib/net/client.js'
+import {MAX_RETRIES, OutgoingGate, PeerClient, retryAfterMs} from '../../src/lib/net/peer/index.js'
 import {NotAllowedError} from '../../src/lib/errors.js'
 import {generateSecretKey, identityFromSecret} from '../../src/lib/identity/index.js'
 import {writeFileSync} from 'node:fs'
@@ -471,7 +471,7 @@ describe('PeerClient honours 429/503 Retry-After', () => {
   it('retries after 429 and 503 and then succeeds', async () => {
     answers = [429, 503]
     seen = 0
-    const client = new PeerClient(url, undefined, 1, {gate: new OutgoingGate(2)})
+    const client = new PeerClient(url, {connections: 1, gate: new OutgoingGate(2)})
     try {
       const hello = await client.hello()
       assert.equal(hello.services, 'polar/1')
@@ -483,10 +483,10 @@ describe('PeerClient honours 429/503 Retry-After', () => {
 
   it('learns the peer did with one unsigned hello before a first signed request, even with a one-slot gate', {timeout: 15_000}, async () => {
     requests = []
-    const client = new PeerClient(url, identityFromSecret('node', generateSecretKey()), 1, {gate: new OutgoingGate(1)})
+    const client = new PeerClient(url, {identity: identityFromSecret('node', generateSecretKey()), connections: 1, gate: new OutgoingGate(1)})
     try {
       // A hello made while holding the only slot (or signed, needing the did it fetches) would never finish.
-      await client.replicate(new Uint8Array([1, 2, 3]), ['http://127.0.0.1:1'], {timeoutMs: 5_000})
+      await client.objects.replicate(new Uint8Array([1, 2, 3]), ['http://127.0.0.1:1'], {timeoutMs: 5_000})
       assert.deepEqual(requests, ['GET /v1/hello unsigned', 'POST /v1/replicate signed'])
     } finally {
       await client.destroy()
@@ -496,7 +496,7 @@ describe('PeerClient honours 429/503 Retry-After', () => {
   it(`gives up after ${MAX_RETRIES} retries with a not-allowed error`, async () => {
     answers = Array(10).fill(429)
     seen = 0
-    const client = new PeerClient(url, undefined, 1)
+    const client = new PeerClient(url, {connections: 1})
     try {
       await assert.rejects(client.hello(), (err) => err instanceof NotAllowedError && (err as NotAllowedError).code === 'RATE_LIMITED')
       assert.equal(seen, MAX_RETRIES + 1)

@@ -167,23 +167,27 @@ describe('dial-back resolves a name once and dials that address (DNS rebinding)'
   const hook = join(dir, 'rebind.mjs')
   let node: NodeProcess
   const servers: Server[] = []
-  // In the node's process: the first lookup of rebind.polar.test answers 127.0.0.2, every later one 127.0.0.1
-  // (a name with a TTL of 0 that its owner re-points between the check and the dial).
+  // In the node's process: the first lookup of rebind.polar.test (and of each rebind-NAME.polar.test) answers
+  // 127.0.0.2, every later one 127.0.0.1 (a name with a TTL of 0 that its owner re-points after the check).
   writeFileSync(hook, `import dns from 'node:dns'
 import {syncBuiltinESMExports} from 'node:module'
-let n = 0
-const answer = () => (++n === 1 ? '127.0.0.2' : '127.0.0.1')
+const seen = new Map()
+const rebinds = (host) => /^rebind(-[a-z0-9]+)?\\.polar\\.test$/.test(host)
+const answer = (host) => {
+  seen.set(host, (seen.get(host) ?? 0) + 1)
+  return seen.get(host) === 1 ? '127.0.0.2' : '127.0.0.1'
+}
 const lookup = dns.lookup
 dns.lookup = function (host, opts, cb) {
   if (typeof opts === 'function') { cb = opts; opts = {} }
-  if (host !== 'rebind.polar.test') return lookup.call(this, host, opts, cb)
-  const a = answer()
+  if (!rebinds(host)) return lookup.call(this, host, opts, cb)
+  const a = answer(host)
   process.nextTick(() => opts && opts.all ? cb(null, [{address: a, family: 4}]) : cb(null, a, 4))
 }
 const plookup = dns.promises.lookup
 dns.promises.lookup = async function (host, opts) {
-  if (host !== 'rebind.polar.test') return plookup.call(this, host, opts)
-  const a = answer()
+  if (!rebinds(host)) return plookup.call(this, host, opts)
+  const a = answer(host)
   return opts && opts.all ? [{address: a, family: 4}] : {address: a, family: 4}
 }
 syncBuiltinESMExports()
@@ -212,5 +216,18 @@ syncBuiltinESMExports()
     assert.equal(r.status, 200, r.text)
     const peers = await (await fetch(`${node.url}/v1/peers`)).json() as {peers: Array<{did: string}>}
     assert.ok(peers.peers.some((p) => p.did === who.did))
+  })
+
+  it('a peer in the table is dialled at its admitted address for good: the pooled client never resolves its name again', async () => {
+    const who = newIdentity('rebinder-later')
+    const honest = await helloServer('127.0.0.2', who.did)
+    const internal = await listener('127.0.0.1', (s) => s.destroy(), honest.port)
+    servers.push(honest.server, internal.server)
+    const r = await register(node.url, node.did, who, `http://rebind-later.polar.test:${honest.port}`, BITS)
+    assert.equal(r.status, 200, r.text)
+    // The name now says 127.0.0.1; the node's own pooled client (the one its loops and routes use) pings the peer.
+    const ping = await node.polar(['peers', 'ping', who.did, '--json'])
+    assert.equal(internal.connections(), 0, 'a pooled connection went to the re-pointed address')
+    assert.equal(ping.code, 0, ping.stdout.toString() + ping.stderr.toString())
   })
 })

@@ -7,7 +7,7 @@ import {generateSecretKey, identityFromSecret, type Identity} from '../../src/li
 import {signRequest} from '../../src/lib/net/auth.js'
 import {mintPeerRecord, signPeerRecord, type SignedPeerRecord} from '../../src/lib/records/peer-record.js'
 import {mintStamp} from '../../src/lib/records/stamp.js'
-import {PeerClient} from '../../src/lib/net/client.js'
+import {PeerClient} from '../../src/lib/net/peer/index.js'
 import {retryWhileMinting} from '../../src/lib/node/discovery.js'
 import {json} from '../helpers.js'
 import {Cluster, localApi, type NodeProcess, waitFor} from './cluster.js'
@@ -187,7 +187,7 @@ describe('discovery: seed, register, gossip', {timeout: 180_000}, () => {
   })
 })
 
-describe('eclipse resistance: thousands of fake peers from one /24', {timeout: 180_000}, () => {
+describe('eclipse resistance: thousands of fake peers from one /24', {timeout: 300_000}, () => {
   const cluster = new Cluster()
   let target: NodeProcess
   let honest: NodeProcess[]
@@ -230,7 +230,13 @@ describe('eclipse resistance: thousands of fake peers from one /24', {timeout: 1
     assert.equal(r.code, 0, r.stderr)
     await waitFor('the target to have logged the caps', () => /limit 4 per \/24/.test(target.stderr()) && /only the first 64 are considered/.test(target.stderr()), {timeoutMs: 30_000})
     // Nor by the plain register route (`peers add` on the other side): 403 PEER_LIMIT.
-    const added = await fifth.polar(['peers', 'add', target.url, '--json'])
+    // The fake gossip above came from 127.0.0.1 too and spent that address's dial-back budget
+    // (6 a minute with limitLoopback): wait it out, so the answer is the table's, not the budget's.
+    let added = await fifth.polar(['peers', 'add', target.url, '--json'])
+    for (const until = Date.now() + 120_000; /RATE_LIMITED/.test(added.stdout.toString()) && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 5_000))
+      added = await fifth.polar(['peers', 'add', target.url, '--json'])
+    }
     assert.notEqual(added.code, 0, added.stdout.toString())
     assert.match(added.stderr + added.stdout.toString(), /PEER_LIMIT|peer table/)
     const table = await localApi(target.socket, 'GET', '/api/v1/peers')
@@ -254,12 +260,12 @@ describe('seed requests to a seed that is still minting its record', () => {
   })
   after(() => server.close())
 
-  it('PeerClient.seed says MINTING, and retryWhileMinting asks again until the records come', async () => {
+  it('PeerClient.discovery.seed says MINTING, and retryWhileMinting asks again until the records come', async () => {
     const client = new PeerClient(url)
     asked = 0
     mintingFor = 3
-    await assert.rejects(client.seed(), (e: any) => e.code === 'MINTING' && /still minting/.test(e.message))
-    const records = await retryWhileMinting(() => client.seed())
+    await assert.rejects(client.discovery.seed(), (e: any) => e.code === 'MINTING' && /still minting/.test(e.message))
+    const records = await retryWhileMinting(() => client.discovery.seed())
     assert.equal(asked, 4, 'asked until the seed stopped minting')
     assert.deepEqual(records.map((r) => Buffer.from(r).toString()), ['a record'])
     await client.close()

@@ -23,12 +23,12 @@ after(cleanup)
 /**
  * A peer holding `blocks`; `corrupt` names blocks it sends damaged (in batches
  * only). `hashed`: each batched block comes with the sha-256 of the bytes that
- * arrived, as the bulk client gives it (net/bulk.ts); else the fetcher hashes.
+ * arrived, as the bulk client gives it (net/peer/bulk.ts); else the fetcher hashes.
  */
 function fakePeer(blocks: Map<string, Uint8Array>, corrupt = new Set<string>(), hashed = false, wrongDigest = new Set<string>()) {
   const stats = {batches: 0, singles: 0}
-  const client = {
-    async getBlocksUnverified(cids: CID[], options: {alloc?: (size: number, cid: CID) => Buffer}) {
+  const client = {blocks: {
+    async getManyUnverified(cids: CID[], options: {alloc?: (size: number, cid: CID) => Buffer}) {
       stats.batches++
       return cids.map((cid) => {
         const src = blocks.get(cid.toString())!
@@ -40,11 +40,11 @@ function fakePeer(blocks: Map<string, Uint8Array>, corrupt = new Set<string>(), 
         return {cid, bytes, sha256}
       })
     },
-    async getBlock(cid: CID) {
+    async get(cid: CID) {
       stats.singles++
       return blocks.get(cid.toString())!.slice()
     },
-  }
+  }}
   return {client, stats}
 }
 

@@ -196,7 +196,7 @@ describe('a fetch that cannot store what it fetched says NO_SPACE, not NOT_FOUND
       const data = randomBytes(1000)
       const cid = cidOf(RAW_CODE, data)
       // The peer has the block (right bytes); the disk the writer writes to is full.
-      const client = {getBlock: async () => data} as any
+      const client = {blocks: {get: async () => data}} as any
       const writer = {
         put: async () => { throw Object.assign(new Error('ENOSPC: no space left on device, write'), {code: 'ENOSPC', errno: -28}) },
         took: () => false,

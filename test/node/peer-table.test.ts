@@ -49,3 +49,17 @@ it('an older record never replaces a newer one in the served list; records() is 
   assert.equal(table.records(0, 0).length, 0)
   assert.equal(table.records(5_000, 10).length, 0, 'only records newer than `since`')
 })
+
+it('an address belongs to its URL: a peer re-added at another URL without one is not left with the old URL\'s address', () => {
+  // The node's client dials a peer at its table address (net/peer, node.ts): a stale one would send it elsewhere.
+  const table = new PeerTable(db, 'did:key:self')
+  const did = 'did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2'
+  table.upsert(did, 'http://peer-a.test:1', 'register', Date.now(), 'polar/1', '192.0.2.1')
+  assert.equal(table.get(did)!.address, '192.0.2.1')
+  table.upsert(did, 'http://peer-a.test:1', 'peers add')
+  assert.equal(table.get(did)!.address, '192.0.2.1', 'the same URL keeps its address')
+  table.upsert(did, 'http://peer-b.test:1', 'peers add')
+  assert.equal(table.get(did)!.address, null, 'a new URL drops the old address')
+  table.upsert(did, 'http://peer-b.test:1', 'register', Date.now(), 'polar/1', '192.0.2.7')
+  assert.equal(table.get(did)!.address, '192.0.2.7')
+})

@@ -158,7 +158,9 @@ describe('crash safety', {timeout: 240_000}, () => {
       assert.ok(r.signal === signal || (r.code !== 0 && r.code !== null), `exit code ${r.code}, signal ${r.signal}: the ${signal} was not honoured`)
       assert.equal(grown, 0, `a ${grown}-byte target appeared after ${signal}`)
       assert.deepEqual(temps(), [])
-      assert.ok(tookMs < 500, `took ${tookMs} ms to stop`)
+      // A hang bound, not a timing: the pull must stop on the signal rather than run on to the end
+      // (generous, so a loaded machine does not fail it).
+      assert.ok(tookMs < 10_000, `took ${tookMs} ms to stop`)
     })
   }
 })

@@ -2,11 +2,10 @@ import {createReadStream, createWriteStream, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pipeline} from 'node:stream/promises'
-import {Pool} from 'undici'
 import {buildFile} from '../content/index.js'
-import {IntegrityError, NetworkError, NotAllowedError, PolarError} from '../errors.js'
+import {NetworkError, NotAllowedError, PolarError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
-import {PeerClient} from '../net/client.js'
+import {PeerClient} from '../net/peer/index.js'
 import {errorFromResponse} from '../net/http.js'
 import {DEFAULT_MAX_STAMP_BITS, mintStamp, writeStampResource} from '../records/stamp.js'
 import {guessMime, openSource, type PushResult} from '../objects/index.js'
@@ -51,13 +50,12 @@ export async function remotePush(nodeUrl: string, identity: Identity, input: Rem
   } else {
     name ??= openSource(input.file).name // exit 2 for a missing or unreadable file
   }
-  const pool = new Pool(origin, {connections: 1, headersTimeout: 10 * 60_000, bodyTimeout: 10 * 60_000})
-  const peer = new PeerClient(origin, identity, 1)
+  const peer = new PeerClient(origin, {identity, connections: 1})
   try {
     const built = await buildFile(createReadStream(path), {put: () => {}}, {signal: input.signal})
     const signed = signObjectRecord({root: built.cid, size: built.size, name, mime: input.mime ?? guessMime(name), tags: input.tags ?? [], time: Date.now()}, identity)
     const root = built.cid.toString()
-    const ask = (stamp?: {bits: number; nonce: string; time: number}) => peer.submitObject({record: Buffer.from(signed.bytes).toString('base64'), replicas: input.replicas, stamp}, {signal: input.signal})
+    const ask = (stamp?: {bits: number; nonce: string; time: number}) => peer.objects.submit({record: Buffer.from(signed.bytes).toString('base64'), replicas: input.replicas, stamp}, {signal: input.signal})
     let answer = await ask()
     if (answer.status === 403 && answer.body?.error?.code === 'STAMP_REQUIRED' && Number.isInteger(answer.body?.stampBits)) {
       const bits = answer.body.stampBits as number
@@ -72,9 +70,9 @@ export async function remotePush(nodeUrl: string, identity: Identity, input: Rem
     let done = a
     if (!a.held) {
       if (typeof a.upload !== 'string' || !/^\/v1\/objects\/[0-9a-f]{32}$/.test(a.upload)) throw new NetworkError(`${origin}: admitted the write but named no upload path`)
-      const res = await pool.request({method: 'PUT', path: a.upload, body: createReadStream(path), headers: {'content-type': 'application/octet-stream', 'content-length': String(built.size)}, signal: input.signal})
-      done = parse(await readCapped(res.body, 64 * 1024))
-      if (res.statusCode >= 300) throw errorFromResponse(res.statusCode, done, origin)
+      const uploaded = await peer.objects.upload(a.upload, createReadStream(path), built.size, {signal: input.signal})
+      done = uploaded.body
+      if (uploaded.status >= 300) throw errorFromResponse(uploaded.status, done, origin)
     }
     const r = signed.record
     return {
@@ -86,27 +84,7 @@ export async function remotePush(nodeUrl: string, identity: Identity, input: Rem
     if (err instanceof PolarError) throw err
     throw new NetworkError(`${origin}: ${(err as Error).message}`, {cause: err})
   } finally {
-    await Promise.allSettled([pool.destroy(), peer.destroy()])
+    await peer.destroy().catch(() => {})
     if (spool) rmSync(spool, {recursive: true, force: true})
-  }
-}
-
-/** An answer body as text, refused past `max` bytes (a node's answer here is a small JSON document). */
-async function readCapped(body: AsyncIterable<Buffer>, max: number): Promise<string> {
-  const parts: Buffer[] = []
-  let n = 0
-  for await (const chunk of body) {
-    n += chunk.length
-    if (n > max) throw new IntegrityError(`answer over ${max} bytes`)
-    parts.push(chunk)
-  }
-  return Buffer.concat(parts).toString('utf8')
-}
-
-function parse(text: string): any {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
   }
 }

@@ -1,6 +1,6 @@
 import {InputError, NetworkError, NotFoundError, PolarError} from '../errors.js'
 import {httpUrl} from '../net/address.js'
-import {PeerClient} from '../net/client.js'
+import {PeerClient} from '../net/peer/index.js'
 import type {CallOptions, ClientInit, ClientPullInput, ClientPushInput, ClientSearchInput, EraseResult, NatReport, PeerRow, PolarClient, PullResult, PushResult, ScoreResult, SearchReport, SeedReport, TargetNotes, TrustChange, TrustChangeResult, TrustEntry} from './index.js'
 import {defaultDid, loadKey, needsNode, peerRow} from './common.js'
 import type {TrustPort} from './trust.js'
@@ -39,7 +39,7 @@ export class RemoteNodeClient implements PolarClient {
   }
 
   private async withPeer<T>(connections: number, fn: (c: PeerClient) => Promise<T>): Promise<T> {
-    const c = new PeerClient(this.url, undefined, connections)
+    const c = new PeerClient(this.url, {connections})
     try {
       return await fn(c)
     } finally {
@@ -77,11 +77,11 @@ export class RemoteNodeClient implements PolarClient {
     try {
       return await this.withPeer(1, async (client) => {
         const hello = await client.hello({timeoutMs: ERASE_LOOKUP_TIMEOUT_MS, signal})
-        const records = recordsFromAnswer(await client.records(cid, {timeoutMs: ERASE_LOOKUP_TIMEOUT_MS, signal}), cid)
+        const records = recordsFromAnswer(await client.objects.records(cid, {timeoutMs: ERASE_LOOKUP_TIMEOUT_MS, signal}), cid)
         if (records.length === 0) throw new NotFoundError(`${this.url} holds no object record with root ${cid}; check the CID`)
         const signed = signErasures(records, identity)
         let blocks = 0
-        for (const v of signed) blocks += (await client.erase(v.erase.bytes, v.object.bytes, {timeoutMs: ERASE_TIMEOUT_MS, signal})).blocks
+        for (const v of signed) blocks += (await client.erase.send(v.erase.bytes, v.object.bytes, {timeoutMs: ERASE_TIMEOUT_MS, signal})).blocks
         return {cid: input.cid, erased: true, records: signed.map((v) => v.object.cid.toString()), nodes: [hello.did], blocks}
       })
     } catch (err) {
@@ -99,9 +99,9 @@ export class RemoteNodeClient implements PolarClient {
 
   private trustPort(signal?: AbortSignal): TrustPort {
     return {
-      record: (owner) => this.withPeer(1, (c) => c.trustRecord(owner, {timeoutMs: TRUST_TIMEOUT_MS, signal})),
-      publish: async (bytes) => (await this.withPeer(1, (c) => c.putTrust(bytes, {timeoutMs: TRUST_TIMEOUT_MS, signal}))).stored,
-      score: (self, did) => this.withPeer(1, (c) => c.trustScore(did, self, {timeoutMs: TRUST_TIMEOUT_MS, signal})),
+      record: (owner) => this.withPeer(1, (c) => c.trust.record(owner, {timeoutMs: TRUST_TIMEOUT_MS, signal})),
+      publish: async (bytes) => (await this.withPeer(1, (c) => c.trust.put(bytes, {timeoutMs: TRUST_TIMEOUT_MS, signal}))).stored,
+      score: (self, did) => this.withPeer(1, (c) => c.trust.score(did, self, {timeoutMs: TRUST_TIMEOUT_MS, signal})),
     }
   }
 
@@ -136,7 +136,7 @@ export class RemoteNodeClient implements PolarClient {
   /** The node's peer list (GET /v1/peers gives no round-trip times). */
   async listPeers(options: CallOptions = {}): Promise<PeerRow[]> {
     options.signal?.throwIfAborted()
-    const {peers} = await this.withPeer(1, (c) => c.peers({signal: options.signal}))
+    const {peers} = await this.withPeer(1, (c) => c.discovery.peers({signal: options.signal}))
     return (peers as Array<Parameters<typeof peerRow>[0]>).map((p) => peerRow({...p, rttMs: null}))
   }
 
@@ -168,9 +168,9 @@ export async function remotePull(nodeUrl: string, input: {cid: string; output?: 
   const [{parseCid, assertSupportedCid}, {readFile}, {writeChunks}] = await Promise.all([import('../content/cid.js'), import('../content/reader.js'), import('../util/output.js')])
   const root = parseCid(input.cid)
   assertSupportedCid(root)
-  const client = new PeerClient(nodeUrl, undefined, REMOTE_PREFETCH)
+  const client = new PeerClient(nodeUrl, {connections: REMOTE_PREFETCH})
   try {
-    return await writeChunks(root.toString(), readFile(root, {get: (cid, o) => client.getBlock(cid, o), verifiesBlocks: true}, {prefetch: REMOTE_PREFETCH, signal: input.signal}), input)
+    return await writeChunks(root.toString(), readFile(root, {get: (cid, o) => client.blocks.get(cid, o), verifiesBlocks: true}, {prefetch: REMOTE_PREFETCH, signal: input.signal}), input)
   } finally {
     await client.destroy()
   }

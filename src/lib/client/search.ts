@@ -6,7 +6,7 @@
  * searchNetwork(); a node's answer goes through the same checks.
  */
 import {NetworkError} from '../errors.js'
-import {PeerClient} from '../net/client.js'
+import {PeerClient} from '../net/peer/index.js'
 import {parseQuery, queryParams, SEARCH_TIMEOUT_MS, searchCandidates, searchNetwork, type PeerSearcher, type SearchQuery, type SearchReport} from '../search/index.js'
 import type {Store} from '../store/store.js'
 import type {ClientSearchInput} from './index.js'
@@ -22,10 +22,10 @@ class Searchers {
   constructor(private readonly q: SearchQuery, private readonly query: string) {}
 
   make(url: string, did: string, from?: string, onTrust?: (t: unknown) => void): PeerSearcher {
-    const c = new PeerClient(url, undefined, 1)
+    const c = new PeerClient(url, {connections: 1})
     this.clients.push(c)
     return {did, search: async (_q, signal) => {
-      const answer = await c.search(queryParams({...this.q, query: this.query}, from ? {from} : {}), {signal, timeoutMs: PEER_TIMEOUT_MS})
+      const answer = await c.objects.search(queryParams({...this.q, query: this.query}, from ? {from} : {}), {signal, timeoutMs: PEER_TIMEOUT_MS})
       onTrust?.(answer?.trust)
       return answer
     }}
@@ -68,7 +68,7 @@ export async function searchRemote(url: string, input: ClientSearchInput, self: 
     }
     let peers: PeerSearcher[] = []
     try {
-      const list = await searchers.clients[0].peers({timeoutMs: PEER_TIMEOUT_MS})
+      const list = await searchers.clients[0].discovery.peers({timeoutMs: PEER_TIMEOUT_MS})
       peers = (Array.isArray(list?.peers) ? list.peers : []).filter((p) => p && typeof p.url === 'string' && (p as any).state !== 'dead').slice(0, REMOTE_PEERS_ASKED).flatMap((p) => {
         try {
           return [searchers.make(p.url, p.did)]

@@ -1,5 +1,5 @@
 import {NetworkError} from '../errors.js'
-import {PeerClient} from '../net/client.js'
+import {PeerClient} from '../net/peer/index.js'
 import {decodePeerRecord} from '../records/peer-record.js'
 
 export interface SeedPeer {
@@ -19,9 +19,9 @@ export async function probeSeeds(urls: string[], minBits: number): Promise<{aske
   const errors: Array<{url: string; error: string}> = []
   let answered = 0
   await Promise.all(urls.map(async (url) => {
-    const client = new PeerClient(url, undefined, 1)
+    const client = new PeerClient(url, {connections: 1})
     try {
-      const records = await client.seed({timeoutMs: 15_000})
+      const records = await client.discovery.seed({timeoutMs: 15_000})
       answered++
       for (const bytes of records) {
         try {

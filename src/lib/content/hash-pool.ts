@@ -12,7 +12,7 @@ import {MAX_BLOCK_SIZE, SHA2_256_CODE} from './constants.js'
  * are unavailable, is hashed on the calling thread. Node's own crypto in both.
  *
  * Batches from plain-http peers never come here: the bulk client hashes each
- * block as it arrives (net/bulk.ts), which costs less CPU than hashing it
+ * block as it arrives (net/peer/bulk.ts), which costs less CPU than hashing it
  * here afterwards. This pool checks what undici fetched (https peers).
  */
 const WORKER_SOURCE = `

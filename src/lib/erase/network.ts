@@ -64,7 +64,7 @@ export async function sendErase(ctx: NodeContext, v: VerifiedErase, signal?: Abo
   const confirmed: string[] = []
   await Promise.all(peers.map(async (peer) => {
     try {
-      await ctx.client(peer).erase(v.erase.bytes, v.object.bytes, {signal, timeoutMs: ERASE_SEND_TIMEOUT_MS})
+      await ctx.client(peer).erase.send(v.erase.bytes, v.object.bytes, {signal, timeoutMs: ERASE_SEND_TIMEOUT_MS})
       confirmed.push(peer.did)
     } catch (err) {
       ctx.log(`erase ${v.erase.cid} not delivered to ${peer.url}: ${(err as Error).message}`)
@@ -96,7 +96,7 @@ export async function lookupRecords(ctx: NodeContext, root: CID, signal?: AbortS
   let answered = 0
   await Promise.all(peers.map(async (peer) => {
     try {
-      const r = await ctx.client(peer).records(root, {signal, timeoutMs: LOOKUP_TIMEOUT_MS})
+      const r = await ctx.client(peer).objects.records(root, {signal, timeoutMs: LOOKUP_TIMEOUT_MS})
       answered++
       for (const signed of recordsFromAnswer(r, root)) if (!erasures.isErased(signed.cid)) live.set(signed.cid.toString(), signed)
     } catch {}
@@ -202,7 +202,7 @@ export async function syncErasures(ctx: NodeContext, signal?: AbortSignal): Prom
     let after = erasures.cursor(peer.did)
     try {
       for (let pages = 0; pages < 64; pages++) {
-        const page = await ctx.client(peer).erasures(after, {signal, timeoutMs: 5_000})
+        const page = await ctx.client(peer).erase.since(after, {signal, timeoutMs: 5_000})
         if (!Array.isArray(page?.erasures) || page.erasures.length === 0) break
         for (const e of page.erasures) {
           if (!Number.isSafeInteger(e?.seq) || e.seq <= after) throw new NetworkError(`${peer.url}: erasures out of order`)

@@ -1,7 +1,7 @@
 import {isLocalAddress, urlHost} from '../net/address.js'
 import {NetworkError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
-import {PeerClient} from '../net/client.js'
+import {PeerClient} from '../net/peer/index.js'
 import {resolveOnce} from '../net/dial.js'
 import {probePortMapping, type PortMapping} from './port-mapping.js'
 
@@ -64,7 +64,7 @@ export async function dialBackTarget(url: string, requester: string | undefined)
  * answers as `signer`, the node that asked.
  */
 export async function dialBack(url: string, signer: string, signal?: AbortSignal, address?: string): Promise<{reachable: boolean; reason: string | null}> {
-  const probe = new PeerClient(url, undefined, 1, {address})
+  const probe = new PeerClient(url, {connections: 1, address})
   try {
     if (address === undefined) throw new Error(`cannot resolve ${urlHost(url)}`)
     const hello = await probe.hello({timeoutMs: DIALBACK_TIMEOUT_MS, signal})
@@ -86,14 +86,14 @@ export async function natTest(input: {identity: Identity; announced: string; via
   const mapping = (input.probe ?? probePortMapping)()
   const failures: string[] = []
   for (const url of input.via) {
-    const client = new PeerClient(url, input.identity, 1)
+    const client = new PeerClient(url, {identity: input.identity, connections: 1})
     try {
       const hello = await client.hello({timeoutMs: 5_000, signal: input.signal})
       if (hello.did === input.identity.did) {
         failures.push(`${url} is this node itself`)
         continue
       }
-      const answer = await client.dialback(input.announced, {timeoutMs: DIALBACK_TIMEOUT_MS + 5_000, signal: input.signal})
+      const answer = await client.nat.dialback(input.announced, {timeoutMs: DIALBACK_TIMEOUT_MS + 5_000, signal: input.signal})
       return {
         reachable: answer.reachable,
         announced: input.announced,

@@ -85,7 +85,7 @@ export function planBlockBatch(blocks: BlockStore, cids: CID[], onDamaged: (cid:
  * back-pressure, so that an answer holds at most ANSWER_QUEUE_BYTES plus one
  * frame in memory however slowly it is read (issue 20 point 8: built whole,
  * answers nobody read grew the node by gigabytes). It always carries a
- * Content-Length (src/lib/net/bulk.ts reads nothing else).
+ * Content-Length (src/lib/net/peer/bulk.ts reads nothing else).
  *
  * Each raw block is read from its pack into its frame and hash-checked right
  * before it is sent, on this thread: its bytes are then still in the CPU

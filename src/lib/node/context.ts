@@ -2,7 +2,7 @@ import {DEFAULT_STAMP_BITS} from '../records/stamp.js'
 import {DEFAULT_LIMITS} from '../net/limits.js'
 import type {Identity} from '../identity/index.js'
 import type {ReplayGuard} from '../net/auth.js'
-import type {PeerClient} from '../net/client.js'
+import type {PeerClient} from '../net/peer/index.js'
 import type {Store} from '../store/store.js'
 import type {Log, Source} from './fetcher.js'
 import type {PeerTable} from './peer-table.js'
@@ -20,8 +20,8 @@ export interface NodeContext {
   readonly settings: NodeSettings
   readonly guard: ReplayGuard
   log: Log
-  /** A pooled client for a peer's public API. */
-  client(peer: {url: string}): PeerClient
+  /** A pooled client for a peer's public API; one from the table is dialled at its `address` only. */
+  client(peer: {url: string; address?: string | null}): PeerClient
   /** Live peers as block sources. */
   sources(): Source[]
   /** Runs `work` as an in-flight write that shutdown waits for. */
@@ -60,7 +60,7 @@ export interface NodeSettings {
   keepAliveTimeoutMs: number
   bodyTimeoutMs: number
   answerStallMs: number
-  /** Outgoing caps (net/client.ts): persistent connections per peer, requests in flight to all peers. */
+  /** Outgoing caps (net/peer/): persistent connections per peer, requests in flight to all peers. */
   peerConnections: number
   maxOutgoingRequests: number
   /** Anti-entropy for erasures: how often each peer's tombstone list is read (also once at start). */

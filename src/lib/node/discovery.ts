@@ -2,7 +2,7 @@ import {addressRange, dialAllowed, isLoopback, unmapV4, urlHost, v6Prefix} from 
 import {isIP} from 'node:net'
 import {resolveOnce} from '../net/dial.js'
 import {setTimeout as delay} from 'node:timers/promises'
-import {PeerClient} from '../net/client.js'
+import {PeerClient} from '../net/peer/index.js'
 import {HttpError} from '../net/http.js'
 import {decodePeerRecord, expiresAt, mintPeerRecord, RECORD_REFRESH_MS, RECORD_TTL_MS, stampResource, type SignedPeerRecord} from '../records/peer-record.js'
 import {registerStampResource, SpentStamps, stampProblem} from '../records/stamp.js'
@@ -172,13 +172,13 @@ export class Discovery {
     await Promise.all(urls.map(async (url) => {
       let client: PeerClient
       try {
-        client = new PeerClient(url, undefined, 1)
+        client = new PeerClient(url, {connections: 1})
       } catch (err) {
         result.errors.push({url, error: (err as Error).message})
         return
       }
       try {
-        const records = await retryWhileMinting(() => client.seed({timeoutMs: 15_000, signal}), signal)
+        const records = await retryWhileMinting(() => client.discovery.seed({timeoutMs: 15_000, signal}), signal)
         result.answered++
         const r = await this.learn(records, `seed ${client.origin}`)
         result.learned += r.learned
@@ -340,7 +340,7 @@ export class Discovery {
    */
   async dialBack(did: string, url: string, address: string, what: string): Promise<{rttMs: number; services: unknown}> {
     const started = performance.now()
-    const probe = new PeerClient(url, undefined, 1, {address})
+    const probe = new PeerClient(url, {connections: 1, address})
     try {
       const hello = await probe.hello({timeoutMs: CONTACT_TIMEOUT_MS, signal: this.abort.signal})
       if (hello.did !== did) throw new Error(`it answers as ${hello.did}`)
@@ -389,14 +389,14 @@ export class Discovery {
   private async register(r: SignedPeerRecord, from: string): Promise<boolean> {
     const {did, urls} = r.record
     // Pinned to the address admission checked (reserve): no second resolution (net/dial.ts).
-    const client = new PeerClient(urls[0], this.ctx.identity, 1, {address: this.pending.get(did)})
+    const client = new PeerClient(urls[0], {identity: this.ctx.identity, connections: 1, address: this.pending.get(did)})
     try {
       const own = await this.selfRecord()
       const started = performance.now()
       const hello = await client.hello({timeoutMs: CONTACT_TIMEOUT_MS, signal: this.abort.signal})
       const rtt = performance.now() - started
       if (hello.did !== did) throw new Error(`${urls[0]} answers as ${hello.did}, not as ${did}`)
-      const answer = await client.announce(own.bytes, {timeoutMs: CONTACT_TIMEOUT_MS * 2, signal: this.abort.signal})
+      const answer = await client.discovery.announce(own.bytes, {timeoutMs: CONTACT_TIMEOUT_MS * 2, signal: this.abort.signal})
       // Its answer is its current record; keep the newer of the two.
       let best = r
       try {
@@ -489,7 +489,7 @@ export class Discovery {
       await Promise.all(targets.map(async (p) => {
         for (let i = 0; i < records.length; i += max) {
           try {
-            await this.ctx.client(p).gossip(records.slice(i, i + max), {timeoutMs: CONTACT_TIMEOUT_MS, signal: this.abort.signal})
+            await this.ctx.client(p).discovery.gossip(records.slice(i, i + max), {timeoutMs: CONTACT_TIMEOUT_MS, signal: this.abort.signal})
           } catch {
             return // liveness pings judge the peer; gossip just moves on
           }
@@ -508,7 +508,7 @@ export class Discovery {
     const [p] = pickRandom(this.ctx.peers.live().filter((x) => x.recordTime !== null), 1)
     if (!p) return
     try {
-      await this.learn(await this.ctx.client(p).seed({timeoutMs: CONTACT_TIMEOUT_MS * 2, signal: this.abort.signal}), `pull from ${p.did}`, p.address ?? undefined)
+      await this.learn(await this.ctx.client(p).discovery.seed({timeoutMs: CONTACT_TIMEOUT_MS * 2, signal: this.abort.signal}), `pull from ${p.did}`, p.address ?? undefined)
     } catch (err) {
       if (!this.abort.signal.aborted) this.ctx.log(`pull from ${p.url} failed: ${(err as Error).message}`)
     }
@@ -550,7 +550,7 @@ export class Discovery {
         // A record about to go stale: fetch the peer's current one (its seed answer starts with it).
         if (p.recordTime !== null && Date.now() - p.recordTime > 2 * RECORD_REFRESH_MS) {
           try {
-            await this.learn(await this.ctx.client(p).seed({limit: 1, timeoutMs: 3_000, signal: this.abort.signal}), `refresh from ${p.did}`, p.address ?? undefined)
+            await this.learn(await this.ctx.client(p).discovery.seed({limit: 1, timeoutMs: 3_000, signal: this.abort.signal}), `refresh from ${p.did}`, p.address ?? undefined)
           } catch {
             if (!this.abort.signal.aborted) this.ctx.peers.markFailure(p.did)
           }

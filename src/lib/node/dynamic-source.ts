@@ -12,7 +12,7 @@ import {NetworkBlockSource, type Source} from './fetcher.js'
  * already holds is fetched encoded (GET /v1/blocks/CID/encoded — usually a
  * delta of a few KiB instead of 1 MiB), decoded against the local bases,
  * verified, and stored in that encoding. Every other block takes the plain raw
- * path (PeerClient.getBlock), so raw content pulls exactly as before. A peer
+ * path (PeerClient.blocks.get), so raw content pulls exactly as before. A peer
  * whose encoded block does not decode to its CID is counted as sending a bad
  * block, as for a raw one.
  */
@@ -32,7 +32,7 @@ export class DynamicBlockSource extends NetworkBlockSource {
     const ask = links.filter((c) => c.code === RAW_CODE && !this.bases.has(c.toString()) && !this.store.blocks.has(c))
     if (ask.length === 0) return
     const src = this.sources[0]
-    const answer = src.client.basesOf(ask).catch(() => ask.map(() => [] as string[])) // an old node: no bases, raw path
+    const answer = src.client.blocks.bases(ask).catch(() => ask.map(() => [] as string[])) // an old node: no bases, raw path
     ask.forEach((c, i) => this.bases.set(c.toString(), answer.then((all) => all[i] ?? [])))
   }
 
@@ -69,7 +69,7 @@ export class DynamicBlockSource extends NetworkBlockSource {
     if (have.length === 0) return super.fetchBlock(src, cid, options, heal)
     let wire: Uint8Array
     try {
-      wire = await src.client.getBlockEncoded(cid, ACCEPTED_CODECS, have.slice(0, MAX_HAVE), options)
+      wire = await src.client.blocks.getEncoded(cid, ACCEPTED_CODECS, have.slice(0, MAX_HAVE), options)
     } catch (err) {
       if (err instanceof NotFoundError) return super.fetchBlock(src, cid, options, heal)
       throw err

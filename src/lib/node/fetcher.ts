@@ -1,7 +1,7 @@
 import type {CID} from 'multiformats/cid'
 import {readFile, type BlockSource} from '../content/reader.js'
 import {IntegrityError, NetworkError, NotFoundError, PolarError, toPolarError} from '../errors.js'
-import type {PeerClient} from '../net/client.js'
+import type {PeerClient} from '../net/peer/index.js'
 import type {PackWriter} from '../store/block-store.js'
 import type {Store} from '../store/store.js'
 import type {PeerTable} from './peer-table.js'
@@ -33,7 +33,7 @@ export type Log = (message: string) => void
  * replaced by a good copy (healing).
  */
 export class NetworkBlockSource implements BlockSource {
-  /** Local reads hash-check (BlockStore.get) and PeerClient.getBlock verifies: the reader need not hash again. */
+  /** Local reads hash-check (BlockStore.get) and PeerClient.blocks.get verifies: the reader need not hash again. */
   readonly verifiesBlocks = true
   private next = 0
   healed = 0
@@ -94,7 +94,7 @@ export class NetworkBlockSource implements BlockSource {
 
   /**
    * Memory for batched raw leaves (util/block-pool.ts): reused, page-aligned,
-   * hashed as the bytes arrive (net/bulk.ts) and written with O_DIRECT. The reader yields raw leaves
+   * hashed as the bytes arrive (net/peer/bulk.ts) and written with O_DIRECT. The reader yields raw leaves
    * as they are, and whoever consumes a yielded chunk releases it
    * (releaseBlock); other blocks get ordinary shared memory.
    */
@@ -154,7 +154,7 @@ export class NetworkBlockSource implements BlockSource {
       try {
         const ask = await this.batchable(cids)
         if (ask.length === 0) return got
-        blocks = await src.client.getBlocksUnverified(ask, {signal, alloc: this.allocBlock, discard: releaseBlock})
+        blocks = await src.client.blocks.getManyUnverified(ask, {signal, alloc: this.allocBlock, discard: releaseBlock})
       } catch (err) {
         if (err instanceof IntegrityError) this.badBlockFrom(src, cids[0])
         // A peer without the batch route (404/405) is not failing: its blocks come singly.
@@ -197,7 +197,7 @@ export class NetworkBlockSource implements BlockSource {
 
   /** One block from one peer, verified. Subclasses fetch differently (dynamic-source.ts: encoded blocks). */
   protected fetchBlock(src: Source, cid: CID, options: {signal?: AbortSignal}, _heal: boolean): Promise<Uint8Array> {
-    return src.client.getBlock(cid, options)
+    return src.client.blocks.get(cid, options)
   }
 
   async get(cid: CID, options: {signal?: AbortSignal} = {}): Promise<Uint8Array> {
@@ -280,7 +280,7 @@ export async function locateHolders(root: CID, candidates: Source[], signal?: Ab
   const ranked = rankNodes(root, candidates)
   const answers = await Promise.all(ranked.map(async (s) => {
     try {
-      const [has] = await s.client.has([root], {signal, timeoutMs: LOCATE_TIMEOUT_MS})
+      const [has] = await s.client.blocks.has([root], {signal, timeoutMs: LOCATE_TIMEOUT_MS})
       return has
     } catch {
       return undefined

@@ -144,7 +144,7 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
       throw new NetworkError(`could not reach ${value}: ${(err as Error).message}`)
     }
     if (hello.did === ctx.identity.did) throw new InputError(`${value} is this node itself`)
-    await client.register({url: ctx.url}, {timeoutMs: 20_000, bits: ctx.settings.stampBits})
+    await client.discovery.register({url: ctx.url}, {timeoutMs: 20_000, bits: ctx.settings.stampBits})
     // The operator's own choice: a peer dropped (and banned) earlier is taken back.
     ctx.peers.unban(hello.did)
     ctx.peers.upsert(hello.did, client.origin, 'peers add', Date.now(), hello.services)

@@ -6,7 +6,7 @@ import {InputError, PolarError, toPolarError} from '../errors.js'
 import {ensureHome} from '../home.js'
 import {KeyStore, type Identity} from '../identity/index.js'
 import {ReplayGuard} from '../net/auth.js'
-import {OutgoingGate, outgoingCounters, PeerClient} from '../net/client.js'
+import {OutgoingGate, outgoingCounters, PeerClient} from '../net/peer/index.js'
 import {requestUrl, sendError, sendJson, type Router} from '../net/http.js'
 import {openStore, type Store} from '../store/store.js'
 import {SOCKET_NAME, socketIsLive} from '../util/socket.js'
@@ -131,8 +131,8 @@ export class PolarNode {
       settings: this.settings,
       guard: new ReplayGuard(),
       log: this.log,
-      client: (peer) => this.client(peer.url),
-      sources: () => this.peers.live().map((p): Source => ({did: p.did, client: this.client(p.url)})),
+      client: (peer) => this.client(peer),
+      sources: () => this.peers.live().map((p): Source => ({did: p.did, client: this.client(p)})),
       track: (work) => this.track(work),
       reping: (did) => this.repingDown(did),
       limits: () => ({
@@ -266,11 +266,19 @@ export class PolarNode {
     }).immediate()
   }
 
-  private client(url: string): PeerClient {
-    let c = this.clients.get(url)
+  /**
+   * The pooled client for a peer, kept for the node's lifetime. A peer from
+   * the table is dialled at the address its admission checked (net/dial.ts),
+   * never at what its name resolves to later (a name re-pointed after
+   * admission); a new address gets a new client.
+   */
+  private client(peer: {url: string; address?: string | null}): PeerClient {
+    const address = peer.address ?? undefined
+    const key = `${peer.url} ${address ?? ''}`
+    let c = this.clients.get(key)
     if (!c) {
-      c = new PeerClient(url, this.identity, this.settings.peerConnections, {gate: this.outgoing})
-      this.clients.set(url, c)
+      c = new PeerClient(peer.url, {identity: this.identity, connections: this.settings.peerConnections, gate: this.outgoing, address})
+      this.clients.set(key, c)
     }
     return c
   }

@@ -51,12 +51,17 @@ export interface LivenessSchedule {
 export class PeerTable {
   constructor(private readonly db: Database, private readonly selfDid: string) {}
 
-  /** Records a peer we have heard from directly (alive now), with the service string from its hello (and its address, for the subnet caps). */
+  /**
+   * Records a peer we have heard from directly (alive now), with the service
+   * string from its hello (and its address: for the subnet caps, and the one
+   * address the node's client dials). An address belongs to its URL: a new
+   * URL without one drops the old one.
+   */
   upsert(did: string, url: string, learnedFrom: string | null, now = Date.now(), services: unknown = '', address: string | null = null): void {
     if (did === this.selfDid) return
     this.db.prepare(`INSERT INTO peers (did, url, services, first_seen, last_seen, learned_from, address) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(did) DO UPDATE SET url = excluded.url, services = excluded.services, last_seen = excluded.last_seen, failures = 0, state = 'alive', dead_since = NULL,
-        address = COALESCE(excluded.address, address)`)
+        address = CASE WHEN excluded.address IS NOT NULL THEN excluded.address WHEN excluded.url = url THEN address END`)
       .run(did, url, serviceString(services), now, now, learnedFrom, address)
   }
 

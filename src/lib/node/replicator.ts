@@ -46,7 +46,7 @@ export async function replicateTo(ctx: NodeContext, peer: {did: string; url: str
   }
   void probe()
   try {
-    return (await client.replicate(recordBytes, [ctx.url], {signal: ac.signal, replicas: k})).held
+    return (await client.objects.replicate(recordBytes, [ctx.url], {signal: ac.signal, replicas: k})).held
   } finally {
     signal?.removeEventListener('abort', stop)
     ac.abort() // ends the probe
@@ -113,7 +113,7 @@ export async function repairOnce(ctx: NodeContext, k: number, signal?: AbortSign
   await Promise.all(live.map(async (peer) => {
     const have: boolean[] = []
     try {
-      for (let i = 0; i < cids.length; i += 1024) have.push(...await ctx.client(peer).has(cids.slice(i, i + 1024), {signal, timeoutMs: 5_000}))
+      for (let i = 0; i < cids.length; i += 1024) have.push(...await ctx.client(peer).blocks.has(cids.slice(i, i + 1024), {signal, timeoutMs: 5_000}))
       holdings.set(peer.did, have)
     } catch {
       ctx.peers.markFailure(peer.did)

@@ -92,7 +92,7 @@ export function publicSearchTrustRoutes(router: Router, ctx: NodeContext): void 
 
 /** Peers of this node as search targets. */
 function peerSearchers(ctx: NodeContext, q: SearchQuery, query: string): PeerSearcher[] {
-  return ctx.peers.live().map((p) => ({did: p.did, search: (_q, signal) => ctx.client(p).search(queryParams({...q, query}), {signal, timeoutMs: 3_000})}))
+  return ctx.peers.live().map((p) => ({did: p.did, search: (_q, signal) => ctx.client(p).objects.search(queryParams({...q, query}), {signal, timeoutMs: 3_000})}))
 }
 
 /** Local API routes of issue 5 (the CLI's search and trust commands through the node). */

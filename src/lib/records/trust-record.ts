@@ -27,9 +27,19 @@ export interface TrustRecord {
   sig: Uint8Array
 }
 
+/** A short printable form of any decoded value (JSON.stringify throws on a bigint). */
+function describeValue(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return typeof value
+  }
+}
+
 /** Why a weight is unusable, or null. Accepts only finite numbers in (0, MAX_TRUST_WEIGHT]. */
 export function weightProblem(weight: unknown): string | null {
-  if (typeof weight !== 'number' || !Number.isFinite(weight)) return `weight must be a number, got ${JSON.stringify(weight)}`
+  if (typeof weight !== 'number' || !Number.isFinite(weight)) return `weight must be a number, got ${describeValue(weight)}`
   if (weight <= 0) return `weight must be positive, got ${weight} (use \`trust rm\` to stop trusting)`
   if (weight > MAX_TRUST_WEIGHT) return `weight must be at most ${MAX_TRUST_WEIGHT}, got ${weight}`
   return null

@@ -29,7 +29,7 @@ export function acceptTrust(ctx: NodeContext, bytes: Uint8Array, from?: string):
   if (stored) {
     for (const p of ctx.peers.live().slice(0, TRUST_SYNC_PEERS)) {
       if (p.did === from) continue
-      ctx.track(ctx.client(p).putTrust(signed.bytes, {timeoutMs: 5_000}).catch(() => {}))
+      ctx.track(ctx.client(p).trust.put(signed.bytes, {timeoutMs: 5_000}).catch(() => {}))
     }
   }
   return {stored, owner: signed.record.owner, cid: signed.cid.toString()}
@@ -58,7 +58,7 @@ export async function syncTrustOnce(ctx: NodeContext, signal?: AbortSignal): Pro
     await Promise.all(peers.map(async (p) => {
       let answer
       try {
-        answer = await ctx.client(p).getTrust(want, {timeoutMs: 5_000, signal})
+        answer = await ctx.client(p).trust.get(want, {timeoutMs: 5_000, signal})
       } catch {
         return
       }

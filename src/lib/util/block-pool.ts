@@ -5,7 +5,7 @@
  * (a page fault per 4 KiB, and on a VM a host fault too), then copy it twice
  * more into the staging memory of the pack and of the output file. Blocks in
  * a pool slot instead are received into memory that was used a moment ago,
- * are hashed as they arrive (net/bulk.ts; the memory is also a
+ * are hashed as they arrive (net/peer/bulk.ts; the memory is also a
  * SharedArrayBuffer, which the hash workers could read in place), and are
  * written from where they are with O_DIRECT (they are page-aligned; see
  * StagedWriter.append).

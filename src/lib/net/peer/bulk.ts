@@ -1,11 +1,11 @@
-import {createHash, type Hash} from 'node:crypto'
 import {connect, type Socket} from 'node:net'
-import {CID} from 'multiformats/cid'
-import {MAX_BLOCK_SIZE, SHA2_256_CODE} from '../content/constants.js'
-import {IntegrityError, NetworkError, PolarError} from '../errors.js'
-import {urlHost} from './address.js'
-import {MAX_BATCH_BLOCKS} from './frames.js'
+import type {CID} from 'multiformats/cid'
+import {IntegrityError, NetworkError, PolarError} from '../../errors.js'
+import {urlHost} from '../address.js'
+import {type BulkFrame, FrameReader} from './frame-reader.js'
 import {OutgoingGate} from './gate.js'
+
+export type {BulkFrame} from './frame-reader.js'
 
 /**
  * A small HTTP/1.1 client for one thing: bulk answers (`POST /v1/blocks/get`)
@@ -18,7 +18,9 @@ import {OutgoingGate} from './gate.js'
  * (kept alive, at most `max` per peer), answers with a Content-Length (a
  * polar node always sends one for this route); anything else is a
  * NetworkError, and the fetcher then takes that batch's blocks one by one
- * (GET /v1/blocks/{cid}) through the general client.
+ * (GET /v1/blocks/{cid}) through the general client. PeerTransport
+ * (transport.ts) picks it for plain-http peers; https peers' batches go
+ * through undici.
  */
 
 /** Header bytes an answer may have before its body. */
@@ -37,19 +39,6 @@ export interface BulkAnswer {
   frames?: BulkFrame[]
 }
 
-/**
- * One block of a framed answer. `sha256`: the sha-256 of `bytes`, computed
- * piece by piece as they arrived (each piece right after the kernel copied it
- * in, while it is in the CPU cache: about twice as fast as hashing the block
- * afterwards), for blocks whose CID names sha2-256. The caller compares it
- * with the CID: nothing here is verified.
- */
-export interface BulkFrame {
-  cid: CID
-  bytes: Buffer
-  sha256?: Uint8Array
-}
-
 export interface BulkRequest {
   path: string
   body: Uint8Array
@@ -59,11 +48,10 @@ export interface BulkRequest {
   /** Where a 200 body is read into (exactly its declared length). */
   alloc: (size: number) => Buffer
   /**
-   * Read a 200 body as block frames (docs/protocol.md "Block batches") instead:
-   * each block's data goes straight into its own `alloc(length)` memory (a pool
-   * slot: page-aligned, reused), checked as it comes — at most
-   * MAX_BATCH_BLOCKS frames, none over MAX_BLOCK_SIZE, CIDs that parse —
-   * and hashed as it comes (BulkFrame.sha256).
+   * Read a 200 body as block frames (docs/protocol.md "Block batches") instead
+   * (frame-reader.ts): each block's data goes straight into its own
+   * `alloc(length)` memory (a pool slot: page-aligned, reused), checked and
+   * hashed as it comes (BulkFrame.sha256).
    */
   frames?: {alloc: (size: number, cid: CID) => Buffer}
   signal?: AbortSignal
@@ -93,16 +81,21 @@ export class BulkClient {
   private readonly slots: OutgoingGate
   private closed = false
 
-  constructor(private readonly host: string, private readonly port: number, max = 4) {
+  /**
+   * `host` is the URL's host (sent as Host); `address`, when given, is the
+   * one address every connection goes to (net/dial.ts: the address a check
+   * looked at), else the host is resolved by net.connect as usual.
+   */
+  constructor(private readonly host: string, private readonly port: number, max = 4, private readonly address?: string) {
     this.slots = new OutgoingGate(max, false)
   }
 
   /** A bulk client for an http: origin, or undefined (https and the rest go through undici). */
-  static for(origin: string, max?: number): BulkClient | undefined {
+  static for(origin: string, max?: number, address?: string): BulkClient | undefined {
     const u = new URL(origin)
     if (u.protocol !== 'http:') return undefined
     const host = urlHost(u)
-    return new BulkClient(host, Number(u.port || 80), max)
+    return new BulkClient(host, Number(u.port || 80), max, address)
   }
 
   async post(req: BulkRequest): Promise<BulkAnswer> {
@@ -138,7 +131,7 @@ export class BulkClient {
     const scratch = Buffer.allocUnsafe(MAX_HEAD_BYTES)
     const conn: Conn = {socket: undefined as unknown as Socket, reading: undefined, idleTimer: undefined, served: 0}
     conn.socket = connect({
-      host: this.host,
+      host: this.address ?? this.host,
       port: this.port,
       noDelay: true,
       onread: {
@@ -195,18 +188,8 @@ export class BulkClient {
       let keepAlive = true
       let body: Buffer | undefined
       let filled = 0
-      // Frame mode: `need` bytes of the current part go to `into` at `at` (a frame head in fhead, or a block's data).
-      let framing = false
-      const frames: BulkFrame[] = []
-      /** The current block's hash so far (frame mode, sha2-256 CIDs). */
-      let hasher: Hash | undefined
-      let left = 0
-      const fhead = Buffer.allocUnsafe(2 + 128 + 4)
-      let part: 'len' | 'cid' | 'data' = 'len'
-      let into: Buffer = fhead
-      let at = 0
-      let need = 2
-      let cidLen = 0
+      /** Frame mode: the reader of a 200 answer's block frames. */
+      let reader: FrameReader | undefined
       let sawBytes = false
       let settled = false
       const scratch = Buffer.allocUnsafe(MAX_HEAD_BYTES)
@@ -229,61 +212,7 @@ export class BulkClient {
           return
         }
         this.release(conn, keepAlive)
-        resolve(framing ? {status, headers, body: Buffer.alloc(0), frames} : {status, headers, body: body!})
-      }
-
-      /** Frame mode: `n` more bytes arrived at into[at…]; moves to the next part when this one is complete. */
-      const framed = (n: number): void => {
-        if (hasher) hasher.update(into.subarray(at, at + n))
-        at += n
-        need -= n
-        left -= n
-        if (need > 0) return
-        if (hasher) {
-          frames[frames.length - 1].sha256 = hasher.digest()
-          hasher = undefined
-        }
-        if (part === 'len') {
-          cidLen = fhead.readUInt16BE(0)
-          if (cidLen === 0 || cidLen > 128) return finish(new IntegrityError(`${where}: bad CID length in a block frame`))
-          if (frames.length >= MAX_BATCH_BLOCKS) return finish(new IntegrityError(`${where}: more than ${MAX_BATCH_BLOCKS} blocks in a batch`))
-          if (cidLen + 4 > left) return finish(new IntegrityError(`${where}: truncated block frame`))
-          part = 'cid'
-          need = cidLen + 4
-          return
-        }
-        if (part === 'cid') {
-          const length = fhead.readUInt32BE(2 + cidLen)
-          let cid: CID
-          try {
-            // A copy: CID.decode keeps the bytes it is given, and fhead is reused for the next frame.
-            cid = CID.decode(Uint8Array.prototype.slice.call(fhead, 2, 2 + cidLen))
-          } catch {
-            return finish(new IntegrityError(`${where}: a block frame holds a malformed CID`))
-          }
-          // Refused from the frame head, before a byte of it is buffered.
-          if (length > MAX_BLOCK_SIZE) return finish(new IntegrityError(`${where}: block ${cid} is ${length} bytes, over the ${MAX_BLOCK_SIZE}-byte limit`))
-          if (length > left) return finish(new IntegrityError(`${where}: block ${cid} runs past the end of the answer`))
-          const bytes = req.frames!.alloc(length, cid)
-          // The digest covers exactly `length` bytes: memory of another size would let bytes through unhashed.
-          if (bytes.length !== length) return finish(new Error(`frames.alloc gave ${bytes.length} bytes for a ${length}-byte block`))
-          frames.push({cid, bytes})
-          if (length > 0) {
-            if (cid.multihash.code === SHA2_256_CODE) hasher = createHash('sha256')
-            part = 'data'
-            into = bytes
-            at = 0
-            need = length
-            return
-          }
-        }
-        // A frame is complete: the next one starts (or the answer ends).
-        if (left === 0) return finish(undefined)
-        if (left < 2) return finish(new IntegrityError(`${where}: truncated block frame`))
-        part = 'len'
-        into = fhead
-        at = 0
-        need = 2
+        resolve(reader ? {status, headers, body: Buffer.alloc(0), frames: reader.frames} : {status, headers, body: body!})
       }
 
       const startBody = (rest: Buffer) => {
@@ -294,19 +223,10 @@ export class BulkClient {
         if (length > limit) return finish(new IntegrityError(`${where}: response of ${length} bytes is over the ${limit}-byte limit`))
         if (rest.length > length) return finish(new NetworkError(`${where}: more bytes than the declared ${length}`))
         if (status === 200 && req.frames) {
-          framing = true
-          left = length
+          if (length === 1) return finish(new IntegrityError(`${where}: truncated block frame`))
+          reader = new FrameReader(where, length, req.frames.alloc, finish)
           if (length === 0) return finish(undefined)
-          if (length < 2) return finish(new IntegrityError(`${where}: truncated block frame`))
-          // Bytes that came with the head: fed through the frame parser part by part.
-          let off = 0
-          while (off < rest.length && !settled) {
-            const n = Math.min(need, rest.length - off)
-            rest.copy(into, at, off, off + n)
-            off += n
-            framed(n)
-          }
-          return
+          return reader.feed(rest)
         }
         body = status === 200 && length > 0 ? req.alloc(length) : Buffer.allocUnsafe(length)
         rest.copy(body, 0)
@@ -336,11 +256,11 @@ export class BulkClient {
 
       conn.reading = {
         // Frame mode reads exactly the rest of the current part, so each block lands in its own memory.
-        target: () => (!headDone ? scratch : framing ? into.subarray(at, at + need) : body ? body.subarray(filled) : scratch),
+        target: () => (!headDone ? scratch : reader ? reader.target() : body ? body.subarray(filled) : scratch),
         got: (n, buf) => {
           if (settled) return
           sawBytes = true
-          if (headDone && framing) return framed(n)
+          if (headDone && reader) return reader.got(n)
           if (headDone) {
             filled += n
             if (filled === body!.length) finish(undefined)

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {after, describe, it} from 'node:test'
-import {cidOf} from '../../src/lib/content/cid.js'
-import {RAW_CODE} from '../../src/lib/content/constants.js'
-import {IntegrityError, NetworkError} from '../../src/lib/errors.js'
-import {PeerClient} from '../../src/lib/net/client.js'
-import {encodeFrames} from '../../src/lib/net/frames.js'
+import {cidOf} from '../../../src/lib/content/cid.js'
+import {RAW_CODE} from '../../../src/lib/content/constants.js'
+import {IntegrityError, NetworkError} from '../../../src/lib/errors.js'
+import {PeerClient} from '../../../src/lib/net/peer/index.js'
+import {encodeFrames} from '../../../src/lib/net/frames.js'
 
 const servers: Server[] = []
 after(() => { for (const s of servers) s.close() })
@@ -35,12 +35,12 @@ describe('PeerClient', () => {
       res.writeHead(200, {'content-type': 'application/json'})
       res.end(JSON.stringify({held: true, blocks: 3, did: 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'}))
     }, 2500))
-    const client = new PeerClient(url, undefined, 2, {timeoutMs: 300})
+    const client = new PeerClient(url, {connections: 2, timeoutMs: 300})
     try {
       // replicate() allows 10 minutes: the answer after 2.5 s arrives (undici checks its time-outs about once a second).
-      assert.deepEqual(await client.replicate(new Uint8Array(4), []), {held: true, blocks: 3, did: 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'})
+      assert.deepEqual(await client.objects.replicate(new Uint8Array(4), []), {held: true, blocks: 3, did: 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK'})
       // The default (0.3 s here) still applies where a request names none.
-      await assert.rejects(client.peers(), NetworkError)
+      await assert.rejects(client.discovery.peers(), NetworkError)
     } finally {
       await client.close()
     }
@@ -65,7 +65,7 @@ describe('PeerClient', () => {
       const returned = new Set<Buffer>()
       try {
         await assert.rejects(
-          client.getBlocksUnverified([block(1).cid, block(2).cid], {alloc: (n) => { const b = Buffer.alloc(n); handed.push(b); return b }, discard: (b) => returned.add(b)}),
+          client.blocks.getManyUnverified([block(1).cid, block(2).cid], {alloc: (n) => { const b = Buffer.alloc(n); handed.push(b); return b }, discard: (b) => returned.add(b)}),
           status === 'cut' ? NetworkError : (e: unknown) => e instanceof IntegrityError && /not asked for \(or sent it twice\)/.test((e as Error).message),
         )
         assert.ok(handed.length >= 1, 'blocks were handed memory')

@@ -1,4 +1,4 @@
-// BulkClient (net/bulk.ts), the raw HTTP/1.1 client for batched block answers,
+// BulkClient (net/peer/bulk.ts), the raw HTTP/1.1 client for batched block answers,
 // against real sockets that answer well and badly: every bad answer is a
 // clear error (never a hang, never a buffer filled with the wrong bytes), and a
 // kept-alive connection the peer closed is retried once on a fresh one.
@@ -8,12 +8,12 @@ import {createServer as createHttpServer} from 'node:http'
 import {createServer, type Server, type Socket} from 'node:net'
 import {after, describe, it} from 'node:test'
 import fc from 'fast-check'
-import {decodeFrames} from '../../src/lib/net/frames.js'
-import {IntegrityError, NetworkError} from '../../src/lib/errors.js'
-import {BulkClient} from '../../src/lib/net/bulk.js'
-import {encodeFrames} from '../../src/lib/net/frames.js'
-import {cidOf} from '../../src/lib/content/cid.js'
-import {RAW_CODE} from '../../src/lib/content/constants.js'
+import {decodeFrames} from '../../../src/lib/net/frames.js'
+import {IntegrityError, NetworkError} from '../../../src/lib/errors.js'
+import {BulkClient} from '../../../src/lib/net/peer/bulk.js'
+import {encodeFrames} from '../../../src/lib/net/frames.js'
+import {cidOf} from '../../../src/lib/content/cid.js'
+import {RAW_CODE} from '../../../src/lib/content/constants.js'
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest()
 
