@@ -85,3 +85,13 @@ describe('openClient chooses the target', () => {
     await c.close()
   })
 })
+
+describe('nat-test\'s targets (natTestTargets)', () => {
+  it('a --node URL becomes a peer to ask and the home\'s node is tested; a socket path stays the node; peers reduce to their origin', async () => {
+    const {natTestTargets} = await import('../../src/lib/client/common.js')
+    assert.deepEqual(await natTestTargets('http://peer.example:7477/x', ['https://a.example/p']), {node: undefined, via: ['https://a.example', 'http://peer.example:7477']})
+    assert.deepEqual(await natTestTargets('/run/polar.sock', []), {node: '/run/polar.sock', via: []})
+    assert.deepEqual(await natTestTargets(undefined, []), {node: undefined, via: []})
+    await assert.rejects(natTestTargets(undefined, ['peer.example:7477']), (err: any) => err.code === 'BAD_INPUT' && /--via must be a peer URL/.test(err.message))
+  })
+})

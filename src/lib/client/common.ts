@@ -41,3 +41,27 @@ export function needsNode(command: keyof typeof NEEDS_NODE): InputError {
 export function peerRow(p: {did: string; url: string; services: string; lastSeen: number; rttMs?: number | null; state: string}): PeerRow {
   return {did: p.did, url: p.url, services: p.services, lastSeen: p.lastSeen, rttMs: p.rttMs ?? null, state: p.state}
 }
+
+/**
+ * nat-test's targets (docs/cli.md): the node under test is this home's (or
+ * the one whose socket `node` names); a `node` URL cannot be tested from
+ * here, so it joins `via` as a peer to do the dialing. Every peer URL is
+ * checked (BAD_INPUT) and reduced to its origin, as --node is.
+ */
+export async function natTestTargets(node: string | undefined, via: string[]): Promise<{node: string | undefined; via: string[]}> {
+  const {httpUrl} = await import('../net/address.js')
+  const peers = [...via]
+  let socket = node
+  if (node && httpUrl(node)) {
+    peers.push(node)
+    socket = undefined
+  }
+  return {
+    node: socket,
+    via: peers.map((v) => {
+      const u = httpUrl(v)
+      if (!u) throw new InputError(`--via must be a peer URL like http://host:port, got ${JSON.stringify(v)}`)
+      return u.origin
+    }),
+  }
+}
