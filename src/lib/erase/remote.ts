@@ -4,7 +4,7 @@ import {InputError, NetworkError, NotFoundError, PolarError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
 import {PeerClient} from '../net/peer/index.js'
 import {recordsFromAnswer, signErasures} from './erasures.js'
-import type {EraseResult} from './network.js'
+import type {EraseResult} from './index.js'
 
 /**
  * `polar erase --node URL`: reads the object records for a root from the

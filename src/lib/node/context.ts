@@ -12,8 +12,9 @@ import type {Discovery} from './discovery.js'
 export interface NodeContext {
   readonly home: string
   readonly store: Store
-  /** The node's own identity (signs peer requests). */
+  /** The node's own identity (signs peer requests), and its did. */
   readonly identity: Identity
+  readonly did: string
   readonly peers: PeerTable
   /** The URL peers are told to reach this node at. */
   readonly url: string

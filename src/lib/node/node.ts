@@ -22,8 +22,8 @@ import {PeerTable} from './peer-table.js'
 import {Discovery} from './discovery.js'
 import {publicRouter, SERVICES} from './public-api.js'
 import {repairOnce} from './replicator.js'
-import {syncTrustOnce} from '../trust/sync.js'
-import {maintainErasures, resumeErasures, syncErasures} from '../erase/network.js'
+import {syncTrustOnce} from './trust-sync.js'
+import {maintainErasures, resumeErasures, syncErasures} from './erase-sync.js'
 
 export const DEFAULT_LISTEN = '0.0.0.0:7477'
 /** Out-of-turn pings of down peers (repingDown): at most one sweep a second, each ping this short. */
@@ -126,6 +126,7 @@ export class PolarNode {
       home: this.home,
       store: this.store,
       identity: this.identity,
+      did: this.identity.did,
       peers: this.peers,
       url,
       settings: this.settings,

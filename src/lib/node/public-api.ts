@@ -25,7 +25,7 @@ import {dialBack, dialBackTarget} from '../nat/index.js'
 const DIALBACK_RATE = 0.2
 const DIALBACK_BURST = 5
 import {Erasures, MAX_ERASURES_PAGE} from '../erase/index.js'
-import {receiveErase} from '../erase/network.js'
+import {receiveErase} from './erase-sync.js'
 
 export const PROTOCOL_VERSION = 1
 export const SERVICES = 'polar/1'
