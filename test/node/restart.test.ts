@@ -36,7 +36,7 @@ describe('restart with the database intact', {timeout: 240_000}, () => {
     step('restarted')
     // The dead-peer retry is 30 min away: only the greeting can bring this about within the wait.
     for (const viewer of [a, b]) {
-      await waitFor(`${viewer.url} to see the restarted node alive`, async () => (await stateOf(viewer, c.did)) === 'alive', {timeoutMs: 25_000, intervalMs: 250})
+      await waitFor(`${viewer.url} to see the restarted node alive`, async () => (await stateOf(viewer, c.did)) === 'alive', {timeoutMs: 60_000, intervalMs: 250})
         .catch((err) => { throw new Error(`${err.message}\n${cluster.logs()}`) })
     }
     step('seen alive')
