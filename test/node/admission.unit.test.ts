@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {Admission, DIAL_BURST, DialBudgetError, type AdmissionComponents} from '../../src/lib/node/admission.js'
-import {DEFAULT_SETTINGS} from '../../src/lib/node/context.js'
+import {DEFAULT_SETTINGS} from '../../src/lib/node/node-settings.js'
 import type {Peer} from '../../src/lib/node/peer-table.js'
 import {memoryLog, peer} from './fakes.js'
 

@@ -4,7 +4,7 @@ import {resolveOnce} from '../net/dial.js'
 import {HttpError} from '../net/http.js'
 import {addressKey, TokenBuckets} from '../net/limits.js'
 import type {Log} from './components.js'
-import type {NodeSettings} from './context.js'
+import type {NodeSettings} from './node-settings.js'
 import type {PeerTable} from './peer-table.js'
 
 /**

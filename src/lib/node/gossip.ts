@@ -1,7 +1,7 @@
 import type {SignedPeerRecord} from '../records/peer-record.js'
 import {type Admission, DIAL_PER_MINUTE} from './admission.js'
 import type {ClientFor, Log, Track} from './components.js'
-import type {NodeSettings} from './context.js'
+import type {NodeSettings} from './node-settings.js'
 import type {RecordCheck} from './peer-records.js'
 import type {PeerTable} from './peer-table.js'
 import {CONTACT_TIMEOUT_MS, type Registration} from './registration.js'

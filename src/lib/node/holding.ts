@@ -7,7 +7,7 @@ import {IntegrityError} from '../errors.js'
 import {HttpError} from '../net/http.js'
 import type {PackWriter} from '../store/block-store.js'
 import type {Store} from '../store/store.js'
-import type {NodeSettings} from './context.js'
+import type {NodeSettings} from './node-settings.js'
 
 /**
  * What a node agrees to hold for others (issue 20, DESIGN.md "What a hostile

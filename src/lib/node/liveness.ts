@@ -1,6 +1,6 @@
 import {RECORD_REFRESH_MS} from '../records/peer-record.js'
 import type {ClientFor, Log} from './components.js'
-import type {NodeSettings} from './context.js'
+import type {NodeSettings} from './node-settings.js'
 import type {Peer, PeerTable} from './peer-table.js'
 
 const PING_CONCURRENCY = 16
