@@ -14,7 +14,7 @@ import {locateHolders, NETWORK_PREFETCH} from './fetcher.js'
 import {placeReplicas, setReplicaTarget} from './replicator.js'
 import {localSearchTrustRoutes} from './trust-search-api.js'
 import {DynamicBlockSource} from './dynamic-source.js'
-import {assertNotErased, eraseThroughNode, notePulledCopy} from '../erase/network.js'
+import {assertNotErased, eraseThroughNode, notePulledCopy} from './erase-sync.js'
 
 export const ERROR_TRAILER = 'x-polar-error'
 

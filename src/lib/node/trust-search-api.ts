@@ -2,7 +2,7 @@ import {isDid} from '../identity/index.js'
 import {HttpError, readJson, sendJson, type Router} from '../net/http.js'
 import {parseQuery, queryFromParams, queryParams, searchCandidates, searchLocal, searchNetwork, type PeerSearcher, type SearchQuery} from '../search/index.js'
 import {decodeTrustRecord} from '../records/trust-record.js'
-import {acceptTrust, nodeOwner, trustStore} from '../trust/sync.js'
+import {acceptTrust, nodeOwner, trustStore} from './trust-sync.js'
 import {MAX_TRUST_RECORDS_FOREIGN} from '../trust/limits.js'
 import type {NodeContext} from './context.js'
 
