@@ -6,7 +6,7 @@ import {after, describe, it} from 'node:test'
 import {json} from '../helpers.js'
 import {Cluster, waitFor} from './cluster.js'
 
-describe('re-ping of dead peers', {timeout: 90_000}, () => {
+describe('re-ping of dead peers', {timeout: 240_000}, () => {
   const cluster = new Cluster()
   after(() => cluster.stop())
 
