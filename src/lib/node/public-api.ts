@@ -1,15 +1,17 @@
 import {Router} from '../net/http.js'
-import type {NodeContext} from './context.js'
-import {blockRoutes} from './block-routes.js'
-import {objectRoutes} from './object-routes.js'
-import {peerRoutes} from './peer-routes.js'
-import {remoteWriteRoutes} from './remote-write.js'
-import {publicSearchTrustRoutes} from './trust-search-api.js'
+import {type BlockRouteComponents, blockRoutes} from './block-routes.js'
+import {type ObjectRouteComponents, objectRoutes} from './object-routes.js'
+import {type PeerRouteComponents, peerRoutes} from './peer-routes.js'
+import {type RemoteWriteComponents, remoteWriteRoutes} from './remote-write.js'
+import {publicSearchTrustRoutes, type SearchTrustComponents} from './trust-search-api.js'
+
+/** What the public routes use of the node: the union of what each route module takes. */
+export type PublicApiComponents = PeerRouteComponents & BlockRouteComponents & ObjectRouteComponents & RemoteWriteComponents & SearchTrustComponents
 
 export {PROTOCOL_VERSION, SERVICES} from './protocol.js'
 
 /** The peer protocol (docs/protocol.md): versioned /v1/ routes on the public listener, one module per concern. */
-export function publicRouter(ctx: NodeContext): Router {
+export function publicRouter(ctx: PublicApiComponents): Router {
   const router = new Router()
   peerRoutes(router, ctx)
   blockRoutes(router, ctx)
