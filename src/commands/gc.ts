@@ -1,6 +1,5 @@
 import {Flags} from '@oclif/core'
 import {PolarCommand} from '../lib/cli/base-command.js'
-import {InputError} from '../lib/errors.js'
 import type {GcResult} from '../lib/store/gc.js'
 
 export default class Gc extends PolarCommand {
@@ -23,18 +22,8 @@ Exit 4 (INTEGRITY, nothing deleted) when an object's DAG has a block that is mis
 
   async run(): Promise<GcResult> {
     const {flags} = await this.parse(Gc)
-    const home = this.resolveHome(flags)
-    if (flags.node && /^https?:\/\//i.test(flags.node)) throw new InputError(`gc reclaims this home's store (or its node's, through polar.sock), not a remote node's: drop --node ${flags.node}`, {code: 'USAGE'})
-    const {liveNodeSocket} = await import('../lib/util/socket.js')
-    const socket = flags.node ?? (await liveNodeSocket(home))
-    let result: GcResult
-    if (socket) {
-      const {LocalNodeClient} = await import('../lib/api/client.js')
-      result = await new LocalNodeClient(socket).json<GcResult>('POST', '/api/v1/gc', {dryRun: flags['dry-run']})
-    } else {
-      const {collectGarbage} = await import('../lib/store/gc.js')
-      result = await collectGarbage(await this.openStore(home), {dryRun: flags['dry-run']})
-    }
+    const client = await this.client(flags)
+    const result = await client.gc({dryRun: flags['dry-run']})
     if (!this.jsonEnabled()) {
       const {formatBytes} = await import('../lib/ui/progress.js')
       const verb = result.dryRun ? 'would free' : 'freed'
@@ -42,7 +31,7 @@ Exit 4 (INTEGRITY, nothing deleted) when an object's DAG has a block that is mis
       const kept = result.kept.pinned + result.kept.bases
       this.note(`${result.blocks} unneeded block(s) (${formatBytes(result.bytes)})${result.dryRun ? ' would be' : ''} deleted, ${result.packs} pack(s) ${result.dryRun ? 'would be ' : ''}rewritten` +
         `${kept ? `; kept ${result.kept.pinned} pinned by a write under way and ${result.kept.bases} base(s) of stored deltas` : ''}` +
-        `${result.deadLeft ? `; ${formatBytes(result.deadLeft)} of dead bytes stay in packs mostly alive` : ''}${socket ? ' (in the node)' : ''}`)
+        `${result.deadLeft ? `; ${formatBytes(result.deadLeft)} of dead bytes stay in packs mostly alive` : ''}${client.notes.collected}`)
     }
     return result
   }
