@@ -197,12 +197,14 @@ describe('what human output says about each target', () => {
       source: `${embeddedHome.home} (no node running)`,
       pushed: ' (this store; no node running)',
       erased: ' (this store only; no node running)',
+      collected: '',
       seeded: 'no node running on this home: nothing registered; start one with `polar serve --seed URL`',
     })
     const remote = new RemoteNodeClient('http://127.0.0.1:7477/some/path', {home: embeddedHome.home})
     assert.equal(remote.notes.source, 'http://127.0.0.1:7477')
     assert.equal(remote.notes.seeded, 'with --node URL nothing is registered here: the records were fetched and checked only')
     assert.equal(new LocalNodeClient('/x.sock').notes.seeded, undefined)
+    assert.equal(new LocalNodeClient('/x.sock').notes.collected, ' (in the node)')
   })
 })
 
