@@ -3,7 +3,7 @@
  * a target cannot do, and the shape of a peer row. Kept free of heavy imports
  * (the identity module loads only when a key is needed).
  */
-import {InputError} from '../errors.js'
+import {InputError, NotFoundError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
 import type {PeerRow} from './index.js'
 
@@ -64,4 +64,29 @@ export async function natTestTargets(node: string | undefined, via: string[]): P
       return u.origin
     }),
   }
+}
+
+/**
+ * The did of the peer `rows` list at `url`'s origin (`peers ping URL`, issue
+ * 19 point 8): BAD_INPUT for a URL that is not http(s), NOT_FOUND when no peer
+ * of the table is there.
+ */
+export function peerAtUrl(url: string, rows: PeerRow[]): string {
+  let origin: string
+  try {
+    const u = new URL(url)
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http')
+    origin = u.origin
+  } catch {
+    throw new InputError(`a peer is named by its did:key or its URL like http://host:port, got ${JSON.stringify(url)}`)
+  }
+  const match = rows.find((r) => {
+    try {
+      return new URL(r.url).origin === origin
+    } catch {
+      return false
+    }
+  })
+  if (!match) throw new NotFoundError(`no peer at ${origin} in this node's table; see \`polar peers\` (add it with \`polar peers add ${origin}\`)`)
+  return match.did
 }

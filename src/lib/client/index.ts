@@ -147,8 +147,8 @@ export interface PolarClient {
   addPeer(url: string, options?: CallOptions): Promise<{did: string; url: string; state: string}>
   /** peers rm. */
   removePeer(did: string, options?: CallOptions): Promise<{did: string; removed: boolean}>
-  /** peers ping: the round trip to a peer in the table. */
-  pingPeer(did: string, options?: CallOptions): Promise<{did: string; url: string; rttMs: number}>
+  /** peers ping: the round trip to a peer in the table, named by its did or its URL. */
+  pingPeer(peer: string, options?: CallOptions): Promise<{did: string; url: string; rttMs: number}>
   /** Asks a peer (`via`, or some from the table) to dial back to the node's announced URL (nat-test). */
   natTest(via: string[], options?: CallOptions): Promise<NatReport>
   /** Releases what the client holds (the embedded store). */

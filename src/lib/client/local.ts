@@ -192,7 +192,13 @@ export class LocalNodeClient implements PolarClient {
     return this.json('DELETE', `/peers/${did}`, undefined, options.signal)
   }
 
-  pingPeer(did: string, options: CallOptions = {}): Promise<{did: string; url: string; rttMs: number}> {
+  /** A URL names the peer the table lists at that origin (the node pings peers by did). */
+  async pingPeer(peer: string, options: CallOptions = {}): Promise<{did: string; url: string; rttMs: number}> {
+    let did = peer
+    if (/^https?:\/\//i.test(peer)) {
+      const {peerAtUrl} = await import('./common.js')
+      did = peerAtUrl(peer, await this.listPeers(options))
+    }
     return this.json('POST', `/peers/${did}/ping`, undefined, options.signal)
   }
 
