@@ -29,6 +29,8 @@ const NEEDS_NODE = {
   'peers add': '`polar peers add` needs a running node on this home (start one with `polar serve`), or --node SOCKET',
   'peers rm': '`polar peers rm` needs a running node on this home (start one with `polar serve`), or --node SOCKET',
   'peers ping': '`polar peers ping` needs a running node on this home (start one with `polar serve`), or --node SOCKET',
+  ls: '`polar ls` lists what a store holds: run it on the node\'s home, or name its socket with --node (a remote node\'s objects: `polar search --owner DID --node URL`)',
+  status: '`polar status` reads a store\'s counts: run it on the node\'s home, or name its socket with --node',
   'nat-test': '`polar nat-test` tests the address a running node announces: start one on this home with `polar serve` (or name its socket with --node)',
 } as const
 
@@ -89,4 +91,14 @@ export function peerAtUrl(url: string, rows: PeerRow[]): string {
   })
   if (!match) throw new NotFoundError(`no peer at ${origin} in this node's table; see \`polar peers\` (add it with \`polar peers add ${origin}\`)`)
   return match.did
+}
+
+/** The owner `ls` lists: `owner` when given (BAD_INPUT unless a did:key), else the did of this home's identity `key` (NOT_FOUND when missing). */
+export async function lsOwner(home: string, input: {owner?: string; key: string}): Promise<string> {
+  const {isDid} = await import('../identity/index.js')
+  if (input.owner !== undefined) {
+    if (!isDid(input.owner)) throw new InputError(`--owner must be an ed25519 did:key, got ${JSON.stringify(input.owner)}`)
+    return input.owner
+  }
+  return (await loadKey(home, input.key, false)).did
 }

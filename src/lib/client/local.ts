@@ -2,7 +2,7 @@ import {request as httpRequest, type IncomingMessage} from 'node:http'
 import {basename, resolve} from 'node:path'
 import {NetworkError} from '../errors.js'
 import {errorFromResponse} from '../net/http.js'
-import type {CallOptions, ClientInit, ClientPullInput, ClientPushInput, ClientSearchInput, EraseResult, NatReport, PeerRow, PolarClient, PullResult, PushResult, ScoreResult, SearchReport, SeedReport, TargetNotes, TrustChange, TrustChangeResult, TrustEntry} from './index.js'
+import type {ListedObject, StatusReport, CallOptions, ClientInit, ClientPullInput, ClientPushInput, ClientSearchInput, EraseResult, NatReport, PeerRow, PolarClient, PullResult, PushResult, ScoreResult, SearchReport, SeedReport, TargetNotes, TrustChange, TrustChangeResult, TrustEntry} from './index.js'
 import {defaultDid, loadKey, peerRow} from './common.js'
 import type {TrustPort} from './trust.js'
 
@@ -206,6 +206,18 @@ export class LocalNodeClient implements PolarClient {
   natTest(via: string[], options: CallOptions = {}): Promise<NatReport> {
     const query = via.map((v) => `via=${encodeURIComponent(v)}`).join('&')
     return this.json('POST', `/nat-test${query ? '?' + query : ''}`, undefined, options.signal)
+  }
+
+  async listObjects(input: {owner?: string; key: string} & CallOptions): Promise<{owner: string; objects: ListedObject[]}> {
+    const {lsOwner} = await import('./common.js')
+    const owner = await lsOwner(this.requireHome(), input)
+    const r = await this.json<{objects: ListedObject[]}>('GET', `/objects?owner=${encodeURIComponent(owner)}`, undefined, input.signal)
+    return {owner, objects: r.objects}
+  }
+
+  async status(options: CallOptions = {}): Promise<StatusReport> {
+    const r = await this.json('GET', '/overview', undefined, options.signal)
+    return {target: 'node', ...r}
   }
 
   async close(): Promise<void> {}

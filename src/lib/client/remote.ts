@@ -157,6 +157,14 @@ export class RemoteNodeClient implements PolarClient {
     throw needsNode('nat-test')
   }
 
+  async listObjects(): Promise<never> {
+    throw needsNode('ls')
+  }
+
+  async status(): Promise<never> {
+    throw needsNode('status')
+  }
+
   async close(): Promise<void> {}
 }
 

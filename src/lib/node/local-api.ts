@@ -13,6 +13,7 @@ import type {NodeContext} from './context.js'
 import {locateHolders, NETWORK_PREFETCH} from './fetcher.js'
 import {placeReplicas, setReplicaTarget} from './replicator.js'
 import {localSearchTrustRoutes} from './trust-search-api.js'
+import {localListingRoutes} from './listing-api.js'
 import {DynamicBlockSource} from './dynamic-source.js'
 import {assertNotErased, eraseThroughNode, notePulledCopy} from '../erase/network.js'
 
@@ -199,6 +200,8 @@ export function localRouter(ctx: NodeContext, info: () => {socket: string}): Rou
 
   // search (with fan-out to peers) and trust records (issue 5)
   localSearchTrustRoutes(router, ctx)
+  // ls and status (issue 19 point 3)
+  localListingRoutes(router, ctx)
 
   return router
 }
