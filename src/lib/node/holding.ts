@@ -7,7 +7,7 @@ import {IntegrityError} from '../errors.js'
 import {HttpError} from '../net/http.js'
 import type {PackWriter} from '../store/block-store.js'
 import type {Store} from '../store/store.js'
-import type {NodeContext} from './context.js'
+import type {NodeSettings} from './node-settings.js'
 
 /**
  * What a node agrees to hold for others (issue 20, DESIGN.md "What a hostile
@@ -22,7 +22,7 @@ import type {NodeContext} from './context.js'
  * uploaded: 413 over `maxObjectBytes`, 507 NO_SPACE over the free space of
  * the disk holding POLAR_HOME.
  */
-export function checkObjectSize(ctx: NodeContext, size: number): void {
+export function checkObjectSize(ctx: {home: string; settings: Pick<NodeSettings, 'maxObjectBytes'>}, size: number): void {
   const max = ctx.settings.maxObjectBytes
   if (size > max) throw new HttpError(413, 'TOO_LARGE', `the record declares ${size} bytes; this node takes objects of at most ${max} bytes from others (setting maxObjectBytes)`)
   let free = Infinity
