@@ -163,7 +163,7 @@ export class EmbeddedClient implements PolarClient {
     const {lsOwner} = await import('./common.js')
     const owner = await lsOwner(this.init.home, input)
     const {listObjects} = await import('../listing/index.js')
-    return {owner, objects: listObjects((await this.store()).db, owner)}
+    return {owner, objects: listObjects(await this.store(), owner)}
   }
 
   /** This store's counts; the peers as the last node on this home left them. */

@@ -1,10 +1,8 @@
 /**
  * What a home holds (issue 19 point 3): `polar ls` (object records, of one
- * owner) and `polar status` (counts of the store). Plain queries over
- * polar.db, shared by the embedded client and the node's local API
+ * owner) and `polar status` (counts of the store). The queries live in RecordStore and BlockStore; these shapes are shared by the embedded client and the node's local API
  * (node/listing-api.ts), so both answer alike.
  */
-import type BetterSqlite3 from 'better-sqlite3'
 import type {Store} from '../store/store.js'
 
 export interface ListedObject {
@@ -23,13 +21,8 @@ export interface ListedObject {
 }
 
 /** The object records of `owner` held here, newest first (one row per record: two versions are two rows). */
-export function listObjects(db: BetterSqlite3.Database, owner: string, limit = 1000): ListedObject[] {
-  const rows = db
-    .prepare(`SELECT r.root AS cid, coalesce(r.name, '') AS name, coalesce(r.size, 0) AS size, coalesce(r.mime, '') AS mime, r.time, r.owner, r.cid AS record, o.replicas
-      FROM records r LEFT JOIN object_replicas o ON o.root = r.root
-      WHERE r.kind = 'object' AND r.owner = ? ORDER BY r.time DESC, r.cid LIMIT ?`)
-    .all(owner, limit) as ListedObject[]
-  return rows.map((r) => ({...r, replicas: r.replicas ?? null}))
+export function listObjects(store: Store, owner: string, limit = 1000): ListedObject[] {
+  return store.records.listByOwner(owner, limit).map((r) => ({...r, replicas: r.replicas ?? null}))
 }
 
 export interface StoreCounts {
@@ -45,7 +38,7 @@ export interface StoreCounts {
 }
 
 export function storeCounts(store: Store): StoreCounts {
-  const r = store.db.prepare("SELECT count(DISTINCT root) AS objects, count(*) AS records FROM records WHERE kind = 'object'").get() as {objects: number; records: number}
+  const r = store.records.objectCounts()
   const b = store.blocks.stats()
   return {objects: r.objects, records: r.records, blocks: b.blocks, bytes: b.bytes, packBytes: b.packBytes}
 }
