@@ -19,7 +19,7 @@ export default class TrustScore extends PolarCommand {
     const client = await this.client(flags)
     const r = await client.scoreTrust(flags.key, args.did)
     if (!this.jsonEnabled()) {
-      const {scoreSentence} = await import('../../lib/trust/sentence.js')
+      const {scoreSentence} = await import('../../lib/ui/trust-sentence.js')
       this.log(scoreSentence(r))
     }
     return r
