@@ -8,10 +8,13 @@ import type {PeerRow} from '../../lib/client/index.js'
 
 export default class Peers extends PolarCommand {
   static override summary = 'List the peer table (see also: peers add, peers rm).'
-  static override description = `Lists the peers the node on this home knows (or, with --node URL, the peers of that node), with state (alive / suspect / dead), round-trip time and when each was last seen. Without a running node, the table in this home's database is shown as it was left.`
+  static override description = `Lists the peers the node on this home knows (or, with --node URL, the peers of that node), with state (alive / suspect / dead), round-trip time and when each was last seen. Without a running node, the table in this home's database is shown as it was left.
+
+The listing has a header row (DID, URL, STATE, RTT, LAST SEEN, SERVICES): aligned on a terminal, tab-separated otherwise. --watch fits the terminal's width, leaving out the services, then the URL, then the last-seen column when it is narrow.`
 
   static override examples = [
     '<%= config.bin %> peers',
+    "<%= config.bin %> peers | cut -f1,3            # off a terminal: a header row, then tab-separated columns",
     '<%= config.bin %> peers --json --service polar',
     '<%= config.bin %> peers --node http://node.example:7477',
     '<%= config.bin %> peers --watch',
@@ -47,10 +50,10 @@ export default class Peers extends PolarCommand {
     const rows = await load()
     if (!this.jsonEnabled()) {
       if (rows.length === 0) this.note('no peers')
-      for (const p of rows) {
-        const rtt = p.rttMs === null ? '-' : `${p.rttMs}ms`
-        const ago = p.lastSeen ? `${Math.round((Date.now() - p.lastSeen) / 1000)}s ago` : '-'
-        this.log(`${p.did}  ${p.url}  ${p.state}  ${rtt}  ${ago}  ${p.services}`)
+      else {
+        const {formatTable} = await import('../../lib/ui/table.js')
+        const cells = rows.map((p) => [p.did, p.url, p.state, p.rttMs === null ? '-' : `${p.rttMs}ms`, p.lastSeen ? `${Math.round((Date.now() - p.lastSeen) / 1000)}s ago` : '-', p.services || '-'])
+        for (const line of formatTable(['DID', 'URL', 'STATE', 'RTT', 'LAST SEEN', 'SERVICES'], cells, {aligned: Boolean(process.stdout.isTTY), right: [3]})) this.log(line)
       }
     }
     return rows

@@ -3,7 +3,7 @@
  * a target cannot do, and the shape of a peer row. Kept free of heavy imports
  * (the identity module loads only when a key is needed).
  */
-import {InputError} from '../errors.js'
+import {InputError, NotFoundError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
 import type {PeerRow} from './index.js'
 
@@ -29,6 +29,8 @@ const NEEDS_NODE = {
   'peers add': '`polar peers add` needs a running node on this home (start one with `polar serve`), or --node SOCKET',
   'peers rm': '`polar peers rm` needs a running node on this home (start one with `polar serve`), or --node SOCKET',
   'peers ping': '`polar peers ping` needs a running node on this home (start one with `polar serve`), or --node SOCKET',
+  ls: '`polar ls` lists what a store holds: run it on the node\'s home, or name its socket with --node (a remote node\'s objects: `polar search --owner DID --node URL`)',
+  status: '`polar status` reads a store\'s counts: run it on the node\'s home, or name its socket with --node',
   'nat-test': '`polar nat-test` tests the address a running node announces: start one on this home with `polar serve` (or name its socket with --node)',
 } as const
 
@@ -64,4 +66,39 @@ export async function natTestTargets(node: string | undefined, via: string[]): P
       return u.origin
     }),
   }
+}
+
+/**
+ * The did of the peer `rows` list at `url`'s origin (`peers ping URL`, issue
+ * 19 point 8): BAD_INPUT for a URL that is not http(s), NOT_FOUND when no peer
+ * of the table is there.
+ */
+export function peerAtUrl(url: string, rows: PeerRow[]): string {
+  let origin: string
+  try {
+    const u = new URL(url)
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http')
+    origin = u.origin
+  } catch {
+    throw new InputError(`a peer is named by its did:key or its URL like http://host:port, got ${JSON.stringify(url)}`)
+  }
+  const match = rows.find((r) => {
+    try {
+      return new URL(r.url).origin === origin
+    } catch {
+      return false
+    }
+  })
+  if (!match) throw new NotFoundError(`no peer at ${origin} in this node's table; see \`polar peers\` (add it with \`polar peers add ${origin}\`)`)
+  return match.did
+}
+
+/** The owner `ls` lists: `owner` when given (BAD_INPUT unless a did:key), else the did of this home's identity `key` (NOT_FOUND when missing). */
+export async function lsOwner(home: string, input: {owner?: string; key: string}): Promise<string> {
+  const {isDid} = await import('../identity/index.js')
+  if (input.owner !== undefined) {
+    if (!isDid(input.owner)) throw new InputError(`--owner must be an ed25519 did:key, got ${JSON.stringify(input.owner)}`)
+    return input.owner
+  }
+  return (await loadKey(home, input.key, false)).did
 }

@@ -1,6 +1,6 @@
 import {NetworkError} from '../errors.js'
 import type {Store} from '../store/store.js'
-import type {CallOptions, GcResult, ClientInit, ClientPullInput, ClientPushInput, ClientSearchInput, EraseResult, NatReport, PeerRow, PolarClient, PullResult, PushResult, ScoreResult, SearchReport, SeedReport, TargetNotes, TrustChange, TrustChangeResult, TrustEntry} from './index.js'
+import type {ListedObject, StatusReport, CallOptions, GcResult, ClientInit, ClientPullInput, ClientPushInput, ClientSearchInput, EraseResult, NatReport, PeerRow, PolarClient, PullResult, PushResult, ScoreResult, SearchReport, SeedReport, TargetNotes, TrustChange, TrustChangeResult, TrustEntry} from './index.js'
 import {defaultDid, loadKey, needsNode, peerRow} from './common.js'
 import type {TrustPort} from './trust.js'
 
@@ -162,6 +162,22 @@ export class EmbeddedClient implements PolarClient {
   async gc(input: {dryRun: boolean} & CallOptions): Promise<GcResult> {
     const {collectGarbage} = await import('../store/gc.js')
     return collectGarbage(await this.store(), {dryRun: input.dryRun})
+  }
+
+  async listObjects(input: {owner?: string; key: string} & CallOptions): Promise<{owner: string; objects: ListedObject[]}> {
+    input.signal?.throwIfAborted()
+    const {lsOwner} = await import('./common.js')
+    const owner = await lsOwner(this.init.home, input)
+    const {listObjects} = await import('../listing/index.js')
+    return {owner, objects: listObjects(await this.store(), owner)}
+  }
+
+  /** This store's counts; the peers as the last node on this home left them. */
+  async status(options: CallOptions = {}): Promise<StatusReport> {
+    options.signal?.throwIfAborted()
+    const store = await this.store()
+    const [{storeCounts}, peers] = await Promise.all([import('../listing/index.js'), this.listPeers()])
+    return {target: 'embedded', did: (await defaultDid(this.init.home)) ?? null, url: null, uptimeS: null, peers: {alive: peers.filter((p) => p.state === 'alive').length, total: peers.length}, ...storeCounts(store)}
   }
 
   async close(): Promise<void> {

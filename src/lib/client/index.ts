@@ -24,6 +24,8 @@ import type {TrustPath} from '../trust/score.js'
 import type {PullResult} from '../util/output.js'
 import type {Writable} from 'node:stream'
 
+import type {ListedObject, StoreCounts} from '../listing/index.js'
+export type {ListedObject, StoreCounts}
 export type {EraseResult, GcResult, NatReport, PullResult, PushResult, SearchReport, TrustChange, TrustEntry}
 
 /** Every call takes an optional signal (STYLE.md); an aborted one rejects with an AbortError before anything is sent or changed. */
@@ -104,6 +106,16 @@ export interface ScoreResult {
   pathCount: number
 }
 
+export interface StatusReport extends StoreCounts {
+  /** 'node' (a running node, through its socket) or 'embedded' (this home's store, no node). */
+  target: 'node' | 'embedded'
+  /** The node's did; the home's default identity's for the embedded store (null when it has none). */
+  did: string | null
+  url: string | null
+  uptimeS: number | null
+  peers: {alive: number; total: number}
+}
+
 /**
  * What human output says about the target (the command renders; the
  * implementation knows where the work happened).
@@ -150,12 +162,16 @@ export interface PolarClient {
   addPeer(url: string, options?: CallOptions): Promise<{did: string; url: string; state: string}>
   /** peers rm. */
   removePeer(did: string, options?: CallOptions): Promise<{did: string; removed: boolean}>
-  /** peers ping: the round trip to a peer in the table. */
-  pingPeer(did: string, options?: CallOptions): Promise<{did: string; url: string; rttMs: number}>
+  /** peers ping: the round trip to a peer in the table, named by its did or its URL. */
+  pingPeer(peer: string, options?: CallOptions): Promise<{did: string; url: string; rttMs: number}>
   /** Asks a peer (`via`, or some from the table) to dial back to the node's announced URL (nat-test). */
   natTest(via: string[], options?: CallOptions): Promise<NatReport>
   /** Reclaims blocks no record, pulled copy or delta needs, in the store or in the running node (gc; a remote node refuses). */
   gc(input: {dryRun: boolean} & CallOptions): Promise<GcResult>
+  /** Object records of `owner` (a did), or of this home's identity `key`, held by the target (ls). */
+  listObjects(input: {owner?: string; key: string} & CallOptions): Promise<{owner: string; objects: ListedObject[]}>
+  /** The node's or the embedded store's identity, address, peers and counts (status). */
+  status(options?: CallOptions): Promise<StatusReport>
   /** Releases what the client holds (the embedded store). */
   close(): Promise<void>
 }

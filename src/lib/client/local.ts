@@ -2,7 +2,7 @@ import {request as httpRequest, type IncomingMessage} from 'node:http'
 import {basename, resolve} from 'node:path'
 import {NetworkError} from '../errors.js'
 import {errorFromResponse} from '../net/http.js'
-import type {CallOptions, GcResult, ClientInit, ClientPullInput, ClientPushInput, ClientSearchInput, EraseResult, NatReport, PeerRow, PolarClient, PullResult, PushResult, ScoreResult, SearchReport, SeedReport, TargetNotes, TrustChange, TrustChangeResult, TrustEntry} from './index.js'
+import type {ListedObject, StatusReport, CallOptions, GcResult, ClientInit, ClientPullInput, ClientPushInput, ClientSearchInput, EraseResult, NatReport, PeerRow, PolarClient, PullResult, PushResult, ScoreResult, SearchReport, SeedReport, TargetNotes, TrustChange, TrustChangeResult, TrustEntry} from './index.js'
 import {defaultDid, loadKey, peerRow} from './common.js'
 import type {TrustPort} from './trust.js'
 
@@ -192,7 +192,13 @@ export class LocalNodeClient implements PolarClient {
     return this.json('DELETE', `/peers/${did}`, undefined, options.signal)
   }
 
-  pingPeer(did: string, options: CallOptions = {}): Promise<{did: string; url: string; rttMs: number}> {
+  /** A URL names the peer the table lists at that origin (the node pings peers by did). */
+  async pingPeer(peer: string, options: CallOptions = {}): Promise<{did: string; url: string; rttMs: number}> {
+    let did = peer
+    if (/^https?:\/\//i.test(peer)) {
+      const {peerAtUrl} = await import('./common.js')
+      did = peerAtUrl(peer, await this.listPeers(options))
+    }
     return this.json('POST', `/peers/${did}/ping`, undefined, options.signal)
   }
 
@@ -204,6 +210,18 @@ export class LocalNodeClient implements PolarClient {
 
   gc(input: {dryRun: boolean} & CallOptions): Promise<GcResult> {
     return this.json<GcResult>('POST', '/gc', {dryRun: input.dryRun}, input.signal)
+  }
+
+  async listObjects(input: {owner?: string; key: string} & CallOptions): Promise<{owner: string; objects: ListedObject[]}> {
+    const {lsOwner} = await import('./common.js')
+    const owner = await lsOwner(this.requireHome(), input)
+    const r = await this.json<{objects: ListedObject[]}>('GET', `/objects?owner=${encodeURIComponent(owner)}`, undefined, input.signal)
+    return {owner, objects: r.objects}
+  }
+
+  async status(options: CallOptions = {}): Promise<StatusReport> {
+    const r = await this.json('GET', '/overview', undefined, options.signal)
+    return {target: 'node', ...r}
   }
 
   async close(): Promise<void> {}

@@ -161,6 +161,14 @@ export class RemoteNodeClient implements PolarClient {
     throw new InputError(`gc reclaims this home's store (or its node's, through polar.sock), not a remote node's: drop --node ${this.url}`, {code: 'USAGE'})
   }
 
+  async listObjects(): Promise<never> {
+    throw needsNode('ls')
+  }
+
+  async status(): Promise<never> {
+    throw needsNode('status')
+  }
+
   async close(): Promise<void> {}
 }
 

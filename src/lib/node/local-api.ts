@@ -17,6 +17,7 @@ export type LocalApiComponents = Pick<NodeContext, 'client' | 'discovery' | 'hom
 import {locateHolders, NETWORK_PREFETCH} from './fetcher.js'
 import {placeReplicas, setReplicaTarget} from './replicator.js'
 import {localSearchTrustRoutes} from './trust-search-api.js'
+import {localListingRoutes} from './listing-api.js'
 import {DynamicBlockSource} from './dynamic-source.js'
 import {assertNotErased, eraseThroughNode, notePulledCopy} from './erase-sync.js'
 
@@ -228,6 +229,8 @@ export function localRouter(ctx: LocalApiComponents, info: () => {socket: string
 
   // search (with fan-out to peers) and trust records (issue 5)
   localSearchTrustRoutes(router, ctx)
+  // ls and status (issue 19 point 3)
+  localListingRoutes(router, ctx)
 
   return router
 }

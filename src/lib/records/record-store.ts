@@ -30,6 +30,18 @@ export interface HeldObject {
  * Every statement on the `records` table is here (search's FTS5 query, which
  * joins it, excepted: search/local.ts).
  */
+/** One row of `listByOwner`: the record's fields, and the replica target (null: the node's setting). */
+export interface OwnedObjectRow {
+  cid: string
+  name: string
+  size: number
+  mime: string
+  time: number
+  owner: string
+  record: string
+  replicas: number | null
+}
+
 export class RecordStore {
   constructor(private readonly db: Database) {}
 
@@ -96,6 +108,20 @@ export class RecordStore {
   heldObjects(): HeldObject[] {
     return this.db.prepare(`SELECT r.root, max(r.cid) AS record, o.replicas AS k FROM records r LEFT JOIN object_replicas o ON o.root = r.root
       WHERE r.kind = 'object' GROUP BY r.root`).all() as HeldObject[]
+  }
+
+  /** `polar ls`: the object records of `owner`, newest first (two versions are two rows), with their replica target. */
+  listByOwner(owner: string, limit: number): OwnedObjectRow[] {
+    return this.db
+      .prepare(`SELECT r.root AS cid, coalesce(r.name, '') AS name, coalesce(r.size, 0) AS size, coalesce(r.mime, '') AS mime, r.time, r.owner, r.cid AS record, o.replicas
+        FROM records r LEFT JOIN object_replicas o ON o.root = r.root
+        WHERE r.kind = 'object' AND r.owner = ? ORDER BY r.time DESC, r.cid LIMIT ?`)
+      .all(owner, limit) as OwnedObjectRow[]
+  }
+
+  /** `polar status`: distinct object roots and object records held. */
+  objectCounts(): {objects: number; records: number} {
+    return this.db.prepare("SELECT count(DISTINCT root) AS objects, count(*) AS records FROM records WHERE kind = 'object'").get() as {objects: number; records: number}
   }
 
   /** Records the replica count an object was pushed with; repair keeps it there. */

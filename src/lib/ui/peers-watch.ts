@@ -58,12 +58,45 @@ function shortDid(did: string): string {
   return did.length > 24 ? `${did.slice(0, 14)}…${did.slice(-6)}` : did
 }
 
+/** A column of the live table: its header, its width in the layout, and its cell text. */
+export type WatchColumn = 'state' | 'rtt' | 'seen' | 'did' | 'url' | 'services'
+
+const MIN_WIDTH: Record<WatchColumn, number> = {state: 9, rtt: 10, seen: 11, did: 23, url: 22, services: 12}
+const MAX_WIDTH: Record<WatchColumn, number> = {state: 9, rtt: 10, seen: 11, did: 23, url: 34, services: 30}
+/** Left out first when the terminal is narrow (issue 19 point 8): services, then the URL, then last seen; state, RTT and did always stay. */
+const ELIDE_ORDER: WatchColumn[] = ['services', 'url', 'seen']
+const ORDER: WatchColumn[] = ['state', 'rtt', 'seen', 'did', 'url', 'services']
+
+/**
+ * The columns that fit `columns` characters, with their widths: every row
+ * stays one line shorter than the terminal (a line that wraps is what left
+ * stale header lines on screen at each redraw: ink erases the lines it thinks
+ * it drew). Spare width goes to the URL, then the services.
+ */
+export function watchLayout(columns: number): Array<{column: WatchColumn; width: number}> {
+  const room = Math.max(columns - 1, 0)
+  const shown = new Set<WatchColumn>(ORDER)
+  const total = () => [...shown].reduce((n, c) => n + MIN_WIDTH[c], 0)
+  for (const c of ELIDE_ORDER) if (total() > room) shown.delete(c)
+  const widths = new Map([...shown].map((c) => [c, MIN_WIDTH[c]]))
+  let spare = room - total()
+  for (const c of ['url', 'services'] as WatchColumn[]) {
+    if (!widths.has(c) || spare <= 0) continue
+    const add = Math.min(spare, MAX_WIDTH[c] - MIN_WIDTH[c])
+    widths.set(c, widths.get(c)! + add)
+    spare -= add
+  }
+  return ORDER.filter((c) => widths.has(c)).map((column) => ({column, width: widths.get(column)!}))
+}
+
+const HEADER: Record<WatchColumn, string> = {state: 'STATE', rtt: 'RTT', seen: 'LAST SEEN', did: 'DID', url: 'URL', services: 'SERVICES'}
+
 const STATE_COLOR: Record<string, string> = {alive: 'green', suspect: 'yellow', dead: 'red', gone: 'gray'}
 
 /** Runs the live view until q, Escape or Ctrl-C. */
 export async function watchPeers(options: WatchOptions): Promise<void> {
   const [{default: React, useEffect, useState}, ink] = await Promise.all([import('react').then((m) => ({...m, default: m.default ?? m})), import('ink')])
-  const {Box, Text, render, useApp, useInput, useStdin} = ink
+  const {Box, Text, render, useApp, useInput, useStdin, useStdout} = ink
   const h = React.createElement
   const intervalMs = options.intervalMs ?? 1_000
 
@@ -73,6 +106,15 @@ export async function watchPeers(options: WatchOptions): Promise<void> {
   function PeersView() {
     const {exit} = useApp()
     const {isRawModeSupported} = useStdin()
+    const {stdout: out} = useStdout()
+    const [size, setSize] = useState({columns: out.columns || 100, rows: out.rows || 40})
+    useEffect(() => {
+      const resized = () => setSize({columns: out.columns || 100, rows: out.rows || 40})
+      out.on('resize', resized)
+      return () => {
+        out.off('resize', resized)
+      }
+    }, [])
     const [rows, setRows] = useState<ShownRow[]>([])
     const [error, setError] = useState<string | null>(null)
     const [updated, setUpdated] = useState<number>(0)
@@ -112,27 +154,34 @@ export async function watchPeers(options: WatchOptions): Promise<void> {
     const now = Date.now()
     const counts = ['alive', 'suspect', 'dead'].map((s) => `${rows.filter((r) => r.goneAt === undefined && r.state === s).length} ${s}`).join(', ')
     const live = rows.filter((r) => r.goneAt === undefined).length
+    const layout = watchLayout(size.columns)
+    const line = Math.max(size.columns - 1, 1)
+    // Title lines are cut to the width too, and the rows to the height: ink cannot erase what scrolled off.
+    const room = Math.max(size.rows - 6 - (error ? 1 : 0), 1)
+    const visible = rows.length > room ? rows.slice(0, room - 1) : rows
+    const text = (t: string, props: Record<string, unknown> = {}) => h(Box, {width: line}, h(Text, {wrap: 'truncate', ...props}, t))
     return h(Box, {flexDirection: 'column'},
-      h(Text, {bold: true}, `polar peers — ${options.source} — ${live} peer(s): ${counts}`),
-      h(Text, {dimColor: true}, `updated ${updated ? new Date(updated).toLocaleTimeString() : '…'} · every ${intervalMs / 1000}s · q quits`),
-      error ? h(Text, {color: 'red'}, `could not read peers: ${error} (retrying)`) : null,
-      h(Box, {marginTop: 1},
-        cell('STATE', 9, {bold: true}), cell('RTT', 10, {bold: true}), cell('LAST SEEN', 11, {bold: true}),
-        cell('DID', 23, {bold: true}), cell('URL', 28, {bold: true}), cell('SERVICES', 24, {bold: true})),
-      rows.length === 0 ? h(Text, {dimColor: true}, 'no peers yet') : null,
-      ...rows.map((r) => {
+      text(`polar peers — ${options.source} — ${live} peer(s): ${counts}`, {bold: true}),
+      text(`updated ${updated ? new Date(updated).toLocaleTimeString() : '…'} · every ${intervalMs / 1000}s · q quits`, {dimColor: true}),
+      error ? text(`could not read peers: ${error} (retrying)`, {color: 'red'}) : null,
+      h(Box, {marginTop: 1}, ...layout.map(({column, width}) => cell(HEADER[column], width, {bold: true}))),
+      rows.length === 0 ? text('no peers yet', {dimColor: true}) : null,
+      ...visible.map((r) => {
         const gone = r.goneAt !== undefined
         const fresh = !gone && r.firstSeenAt > 0 && now - r.firstSeenAt < CHANGE_MARK_MS
         const state = gone ? 'gone' : r.state
         const dim = {dimColor: gone}
-        return h(Box, {key: r.did},
-          cell((fresh ? '+' : gone ? '-' : ' ') + state, 9, {color: STATE_COLOR[state] ?? undefined, bold: fresh}),
-          cell(r.rttMs === null || r.rttMs === undefined ? '-' : `${r.rttMs} ms`, 10, dim),
-          cell(ago(r.lastSeen, now), 11, dim),
-          cell(shortDid(r.did), 23, dim),
-          cell(r.url, 28, dim),
-          cell(r.services, 24, dim))
+        const cells: Record<WatchColumn, () => ReturnType<typeof cell>> = {
+          state: () => cell((fresh ? '+' : gone ? '-' : ' ') + state, 9, {color: STATE_COLOR[state] ?? undefined, bold: fresh}),
+          rtt: () => cell(r.rttMs === null || r.rttMs === undefined ? '-' : `${r.rttMs} ms`, 10, dim),
+          seen: () => cell(ago(r.lastSeen, now), 11, dim),
+          did: () => cell(shortDid(r.did), 23, dim),
+          url: () => cell(r.url, layout.find((l) => l.column === 'url')?.width ?? 0, dim),
+          services: () => cell(r.services, layout.find((l) => l.column === 'services')?.width ?? 0, dim),
+        }
+        return h(Box, {key: r.did}, ...layout.map(({column}) => cells[column]()))
       }),
+      visible.length < rows.length ? text(`… ${rows.length - visible.length} more (a taller terminal shows them)`, {dimColor: true}) : null,
     )
   }
 
