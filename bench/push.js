@@ -16,7 +16,8 @@ import {failedRow, makeRow} from './lib/row.js'
 const heliaAdd = fileURLToPath(new URL('./peers/helia-add.mjs', import.meta.url))
 const MiB = 1024 * 1024
 const PEER = 'Helia add (ipfs-unixfs-importer + blockstore-fs)'
-const GOAL = {op: '>=', value: 1.0}
+/** Issue 15 point 9: 1.5x the IPFS importer at 256 MiB, durable, identical CIDs. */
+const GOAL = {op: '>=', value: 1.5}
 
 
 export default {

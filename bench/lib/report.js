@@ -54,6 +54,13 @@ export function renderMarkdown(rows, modules) {
     defs.set(k, [...(defs.get(k) ?? []), r.name])
   }
   L('Ratio (median over pairs): ' + [...defs].map(([k, names]) => `${names.join(', ')}: ${k}`).join('; ') + '.')
+  const noted = rows.filter((r) => r.note)
+  if (noted.length) {
+    L()
+    L('Notes (what the bench saw next to each figure):')
+    L()
+    for (const r of noted) L(`- **${r.name}**: ${r.note}`)
+  }
   if (dates.length > 1 || new Set(rows.map((r) => r.mode)).size > 1) {
     L()
     L('Rows were measured at different times (a filtered run updates only its rows):')
@@ -83,12 +90,17 @@ export function renderMarkdown(rows, modules) {
   L('```sh')
   L('npm install          # dev dependencies include the peer tools (ipfs-unixfs-importer, blockstore-fs)')
   L('apt-get install nginx-light curl   # the pull row\'s peer (Debian packages; without them the row is reported as not run)')
-  L('npm run bench        # every row at full size: writes bench/results.json, docs/benchmarks.md, docs/benchmarks.svg')
-  L('npm run bench -- --quick          # small inputs, fewer runs: under four minutes (`npm run bench --quick` works too)')
+  L('npm run bench        # every row at full size (about 15 minutes, 64 nodes included): writes bench/results.json, docs/benchmarks.md, docs/benchmarks.svg')
+  L('npm run bench -- --quick          # small inputs, fewer runs, 8 nodes instead of 64: about five minutes (`npm run bench --quick` works too)')
   L('npm run bench -- --quick push     # only the rows of modules whose name or a row name contains "push"')
+  L('npm run bench -- network64        # only the 64-node rows (several minutes; "network" runs both network modules)')
   L('npm run bench -- --list           # the rows, what they compare, and which cannot run here')
   L('npm run bench -- --report-only    # rewrite this page from bench/results.json (after a merge), running nothing')
   L('```')
+  L()
+  L('The pull rows read from a cold disk: before each timed pull or curl the bench runs `sync` and')
+  L('`echo 3 > /proc/sys/vm/drop_caches`, which needs root; without it they run warm and their note says')
+  L('so. The network rows read /proc/PID (CPU time, memory, I/O counters): Linux only.')
   L()
   L('The runner builds polar first (`npm run build`; `--no-build` skips it). `--strict` exits non-zero')
   L('when a binding goal is not met; a row that cannot be measured (a peer tool missing, a CID')

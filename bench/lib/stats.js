@@ -19,19 +19,35 @@ export const max = (xs) => Math.max(...xs)
  * Returns {polar: number[], peer: number[]} (pair i = polar[i], peer[i]).
  */
 export async function alternate({runs, warmup = 0, polar, peer, between = async () => {}, log = () => {}}) {
-  for (let i = 0; i < warmup; i++) {
-    await polar(); await between()
-    await peer(); await between()
+  return rotate({runs, warmup, arms: {polar, peer}, between, log})
+}
+
+/**
+ * The same for more than two sides measured side by side (e.g. one pull, the
+ * peer tool and a second polar variant): `arms` = {name: async () => number}.
+ * Round i runs every arm once, in the arms' order rotated by i and reversed
+ * every other round (two arms: a-b, b-a, a-b, …; three: abc, cba, bca, acb,
+ * cab, bac), so no arm keeps the same neighbour or position. Returns {name:
+ * number[]}: sample i of every arm comes from round i (the per-round ratios of
+ * any two arms are the "pairs").
+ */
+export async function rotate({runs, warmup = 0, arms, between = async () => {}, log = () => {}}) {
+  const names = Object.keys(arms)
+  const order = (i) => {
+    const shift = names.length > 2 ? Math.floor(i / 2) : 0
+    const r = names.map((_, k) => names[(k + shift) % names.length])
+    return i % 2 === 0 ? r : r.reverse()
   }
-  const out = {polar: [], peer: []}
+  for (let i = 0; i < warmup; i++) {
+    for (const name of order(i)) { await arms[name](); await between() }
+  }
+  const out = Object.fromEntries(names.map((n) => [n, []]))
   for (let i = 0; i < runs; i++) {
-    const order = i % 2 === 0 ? ['polar', 'peer'] : ['peer', 'polar']
-    for (const side of order) {
-      const v = await (side === 'polar' ? polar() : peer())
-      out[side].push(v)
+    for (const name of order(i)) {
+      out[name].push(await arms[name]())
       await between()
     }
-    log(`  pair ${i + 1}/${runs}: polar ${fmt(out.polar[i])}, peer ${fmt(out.peer[i])}`)
+    log(`  ${names.length === 2 ? 'pair' : 'round'} ${i + 1}/${runs}: ${names.map((n) => `${n} ${fmt(out[n][i])}`).join(', ')}`)
   }
   return out
 }

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {PolarCommand} from '../lib/cli/base-command.js'
-import {DEFAULT_KEY_NAME, KeyStore} from '../lib/identity/index.js'
-import type {EraseResult} from '../lib/erase/index.js'
+import {DEFAULT_KEY_NAME} from '../lib/identity/index.js'
+import type {EraseResult} from '../lib/client/index.js'
 
 export default class Erase extends PolarCommand {
   static override summary = 'Erase an object you own, on every node that holds it.'
@@ -27,23 +27,11 @@ Through a running node (polar serve) the erase goes to every peer, which forward
 
   async run(): Promise<EraseResult> {
     const {args, flags} = await this.parse(Erase)
-    const target = await this.target(flags)
-    let result: EraseResult
-    if (target.kind === 'local') {
-      result = await target.client.json<EraseResult>('POST', '/api/v1/erase', {cid: args.cid, key: flags.key})
-    } else {
-      const identity = new KeyStore(target.home).load(flags.key)
-      if (target.kind === 'remote') {
-        const {remoteErase} = await import('../lib/erase/remote.js')
-        result = await remoteErase(target.url, identity, args.cid)
-      } else {
-        const {eraseEmbedded} = await import('../lib/erase/index.js')
-        result = await eraseEmbedded(await this.openStore(target.home), identity, args.cid)
-      }
-    }
+    const client = await this.client(flags)
+    const result = await client.erase({cid: args.cid, key: flags.key})
     if (!this.jsonEnabled()) {
       this.log(`erased ${result.cid}`)
-      this.note(`${result.records.length} record(s); ${result.blocks} block(s) deleted here; ${result.nodes.length} node(s) confirmed${target.kind === 'embedded' ? ' (this store only; no node running)' : ''}`)
+      this.note(`${result.records.length} record(s); ${result.blocks} block(s) deleted here; ${result.nodes.length} node(s) confirmed${client.notes.erased}`)
     }
     return result
   }

@@ -1,8 +1,6 @@
 import {Flags} from '@oclif/core'
 import {PolarCommand} from '../lib/cli/base-command.js'
-import {InputError} from '../lib/errors.js'
-import {httpUrl} from '../lib/net/address.js'
-import type {NatReport} from '../lib/nat/index.js'
+import type {NatReport} from '../lib/client/index.js'
 
 export default class NatTest extends PolarCommand {
   static override summary = 'Ask a peer to dial back to the address this node announces.'
@@ -21,21 +19,11 @@ Exit 0 when the dial-back got through, 5 when it did not (behind a NAT or a fire
 
   async run(): Promise<NatReport> {
     const {flags} = await this.parse(NatTest)
-    const via = [...(flags.via ?? [])]
-    let nodeFlag = flags.node
-    if (nodeFlag && httpUrl(nodeFlag)) {
-      via.push(nodeFlag) // a remote node cannot be tested from here, but it can do the dialing
-      nodeFlag = undefined
-    }
-    const origins = via.map((v) => {
-      const u = httpUrl(v)
-      if (!u) throw new InputError(`--via must be a peer URL like http://host:port, got ${JSON.stringify(v)}`)
-      return u.origin // a path is dropped, as for --node
-    })
-    const target = await this.target({home: flags.home, node: nodeFlag})
-    if (target.kind !== 'local') throw new InputError('`polar nat-test` tests the address a running node announces: start one on this home with `polar serve` (or name its socket with --node)')
-    const query = origins.map((v) => `via=${encodeURIComponent(v)}`).join('&')
-    const report: NatReport = await target.client.json('POST', `/api/v1/nat-test${query ? '?' + query : ''}`)
+    // A --node URL is a peer to ask, not the node under test (client/common.ts).
+    const {natTestTargets} = await import('../lib/client/common.js')
+    const {node, via} = await natTestTargets(flags.node, flags.via ?? [])
+    const client = await this.client({home: flags.home, node})
+    const report = await client.natTest(via)
     if (this.jsonEnabled()) {
       if (!report.reachable) {
         this.logJson(report)

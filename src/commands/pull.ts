@@ -36,22 +36,14 @@ Through a running node, blocks missing here come from peers (placement nodes fir
       assertSupportedCid(parseCid(args.cid))
       throw new InputError('--json needs -o FILE: without it the object bytes are the output')
     }
-    const target = await this.target(flags)
-    if (target.kind === 'local') return target.client.pull(args.cid, flags.output, process.stdout, {force: flags.force})
-    if (target.kind === 'remote') {
-      const {remotePull} = await import('../lib/api/remote.js')
-      return remotePull(target.url, {cid: args.cid, output: flags.output, force: flags.force})
-    }
-    // Loaded only here: a pull through a node (the common scripted case) never
-    // needs the store, the DAG reader or the progress UI, and loading them cost
-    // it about 25 ms of its start-up (docs/benchmarks.md).
-    const [{pullObject}, {progressReporter}] = await Promise.all([import('../lib/objects/index.js'), import('../lib/ui/progress.js')])
-    const store = await this.openStore(target.home)
-    const progress = progressReporter('pull', !this.jsonEnabled() && Boolean(process.stderr.isTTY) && (Boolean(flags.output) || !process.stdout.isTTY))
+    const client = await this.client(flags)
+    // The progress line only where it can show (stderr a terminal, the bytes not on it); its module loads only then.
+    const showProgress = !this.jsonEnabled() && Boolean(process.stderr.isTTY) && (Boolean(flags.output) || !process.stdout.isTTY)
+    const progress = showProgress ? (await import('../lib/ui/progress.js')).progressReporter('pull', true) : undefined
     try {
-      return await pullObject(store, {cid: args.cid, output: flags.output, force: flags.force, onProgress: progress.update})
+      return await client.pull({cid: args.cid, output: flags.output, force: flags.force, onProgress: progress?.update})
     } finally {
-      progress.done()
+      progress?.done()
     }
   }
 }

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {PolarCommand} from '../lib/cli/base-command.js'
-import {InputError, NetworkError} from '../lib/errors.js'
-import {DEFAULT_KEY_NAME, KeyStore} from '../lib/identity/index.js'
-import {pushObject, type PushResult} from '../lib/objects/index.js'
+import {InputError} from '../lib/errors.js'
+import {DEFAULT_KEY_NAME} from '../lib/identity/index.js'
+import type {PushResult} from '../lib/objects/index.js'
 import {formatBytes, progressReporter} from '../lib/ui/progress.js'
 import {DEFAULT_MAX_STAMP_BITS, MAX_STAMP_BITS} from '../lib/records/stamp.js'
 
@@ -46,35 +46,21 @@ Blocks are stored in their smallest encoding (gzip, or a delta against an earlie
     const {args, flags} = await this.parse(Push)
     // Typing an object in by hand is never what was meant: it waited in silence, and Ctrl-D stored an empty object.
     if (args.file === '-' && process.stdin.isTTY) throw new InputError('`push -` reads standard input, which is a terminal here: pipe the data in (`cat notes.txt | polar push -`, `polar push - < notes.txt`) or name a file (`polar push notes.txt`)', {code: 'USAGE'})
-    const target = await this.target(flags)
-    // The remote node picks no base for a stranger's upload: say so rather than push whole in silence.
-    if (target.kind === 'remote' && flags.base !== undefined) throw new InputError('--base works through a local node or on the embedded store, not with --node URL')
-    const identity = new KeyStore(target.home).loadOrCreate(flags.key)
+    const client = await this.client(flags)
+    const progress = progressReporter('push', !flags.quiet && !this.jsonEnabled() && Boolean(process.stderr.isTTY))
     let result: PushResult
-    if (target.kind === 'local') {
-      result = await target.client.push({file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, key: flags.key, replicas: flags.replicas, minReplicas: flags['min-replicas'], base: flags.base})
-    } else if (target.kind === 'remote') {
-      const {remotePush} = await import('../lib/api/remote-push.js')
-      result = await remotePush(target.url, identity, {file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, replicas: flags.replicas, maxStampBits: flags['max-stamp-bits']})
-      if (flags['min-replicas'] > result.replicas) {
-        throw new NetworkError(`only ${result.replicas} node(s) hold ${result.cid}, fewer than --min-replicas ${flags['min-replicas']}; ${target.url} keeps placing it`, {code: 'TOO_FEW_REPLICAS'})
-      }
-    } else {
-      const store = await this.openStore(target.home)
-      const progress = progressReporter('push', !flags.quiet && !this.jsonEnabled() && Boolean(process.stderr.isTTY))
-      try {
-        result = await pushObject(store, identity, {file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, base: flags.base, onProgress: progress.update})
-      } finally {
-        progress.done()
-      }
-      if (flags['min-replicas'] > result.replicas) {
-        throw new NetworkError(`${result.cid} is stored in this home only (1 replica), fewer than --min-replicas ${flags['min-replicas']}: no node is running here; start one with \`polar serve\``, {code: 'TOO_FEW_REPLICAS'})
-      }
+    try {
+      result = await client.push({
+        file: args.file, name: flags.name, tags: flags.tag, mime: flags.mime, key: flags.key, replicas: flags.replicas,
+        minReplicas: flags['min-replicas'], base: flags.base, maxStampBits: flags['max-stamp-bits'], onProgress: progress.update,
+      })
+    } finally {
+      progress.done()
     }
     if (flags.quiet) this.log(result.cid)
     else if (!this.jsonEnabled()) {
       this.log(result.cid)
-      this.note(`pushed ${result.name || 'stdin'}: ${formatBytes(result.size)}, ${result.blocks} block(s), ${result.newBlocks} new; ${result.replicas} replica(s)${target.kind === 'embedded' ? ' (this store; no node running)' : ''}`)
+      this.note(`pushed ${result.name || 'stdin'}: ${formatBytes(result.size)}, ${result.blocks} block(s), ${result.newBlocks} new; ${result.replicas} replica(s)${client.notes.pushed}`)
     }
     return result
   }

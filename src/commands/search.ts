@@ -1,6 +1,5 @@
 import {Args, Flags} from '@oclif/core'
 import {PolarCommand} from '../lib/cli/base-command.js'
-import {defaultDid, viaOf} from '../lib/cli/via.js'
 import {formatBytes} from '../lib/ui/progress.js'
 
 export interface SearchRow {
@@ -40,9 +39,8 @@ No match prints nothing (an empty list with --json) and exits 0. Through --node 
 
   async run(): Promise<SearchRow[]> {
     const {args, flags} = await this.parse(Search)
-    const target = await this.target(flags)
-    const {search} = await import('../lib/api/search-trust.js')
-    const report = await search(await viaOf(target, (h) => this.openStore(h)), {query: args.query, tags: flags.tag, owner: flags.owner, limit: flags.limit, self: await defaultDid(target.home)})
+    const client = await this.client(flags)
+    const report = await client.search({query: args.query, tags: flags.tag, owner: flags.owner, limit: flags.limit})
     const rows: SearchRow[] = report.results.map((r) => ({cid: r.cid, name: r.name, size: r.size, tags: r.tags, owner: r.owner, score: Math.round(r.score * 1e6) / 1e6, mime: r.mime, time: r.time, record: r.record}))
     if (!this.jsonEnabled()) {
       for (const r of rows) this.log(`${r.score.toFixed(3).padStart(8)}  ${r.cid}  ${formatBytes(r.size).padStart(10)}  ${r.name || '-'}  ${r.tags.length ? '[' + r.tags.join(', ') + ']' : ''}  ${r.owner.slice(0, 20)}…`)

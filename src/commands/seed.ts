@@ -1,14 +1,8 @@
 import {Args} from '@oclif/core'
 import {PolarCommand} from '../lib/cli/base-command.js'
 
-export interface SeedOutput {
-  asked: number
-  answered: number
-  learned: number
-  registered: number
-  errors: Array<{url: string; error: string}>
-  peers?: Array<{did: string; urls: string[]; services: string}>
-}
+export type {SeedReport as SeedOutput} from '../lib/client/index.js'
+import type {SeedReport as SeedOutput} from '../lib/client/index.js'
 
 export default class Seed extends PolarCommand {
   static override summary = 'Ask nodes for the peers they know, then register with every peer not yet known.'
@@ -29,16 +23,9 @@ With no node running on this home (or with --node URL), nothing can be registere
     const {argv, flags} = await this.parse(Seed)
     const {parseSeedUrls} = await import('../lib/net/address.js')
     const urls = parseSeedUrls(argv as string[])
-    const target = await this.target(flags)
-    if (target.kind === 'local') {
-      const r: SeedOutput = await target.client.json('POST', '/api/v1/seed', {urls})
-      this.render(r)
-      return r
-    }
-    const {loadSettings} = await import('../lib/settings.js')
-    const {probeSeeds} = await import('../lib/api/seed.js')
-    const r = await probeSeeds(urls, (await loadSettings(target.home)).stampBits)
-    this.note(target.kind === 'remote' ? 'with --node URL nothing is registered here: the records were fetched and checked only' : 'no node running on this home: nothing registered; start one with `polar serve --seed URL`')
+    const client = await this.client(flags)
+    const r = await client.seed(urls)
+    if (client.notes.seeded) this.note(client.notes.seeded)
     this.render(r)
     return r
   }

@@ -52,7 +52,7 @@ Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node ask
       const {parseSeedUrls} = await import('../lib/net/address.js')
       settings.seeds = [...settings.seeds, ...parseSeedUrls(flags.seed)]
     }
-    const {handleGateway} = await import('../lib/net/gateway.js')
+    const {handleGateway} = await import('../lib/gateway/index.js')
     const node = new PolarNode({
       home, listen: flags.listen, announce: flags.announce, settings,
       gateway: (req, res, url, {store, heal}) => handleGateway(req, res, url, {blocks: {has: (c) => store.blocks.has(c), get: (c) => store.blocks.getAsync(c)}, onCorruptBlock: heal}),

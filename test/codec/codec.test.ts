@@ -3,11 +3,12 @@ import {randomBytes} from 'node:crypto'
 import {describe, it} from 'node:test'
 import {createGzip, gzipSync} from 'node:zlib'
 import fc from 'fast-check'
-import type {CID} from 'multiformats/cid'
+import {CID} from 'multiformats/cid'
 import {
   BaseIndex, CODEC_DELTA, CODEC_DELTA_GZIP, CODEC_GZIP, CodecError, decodeBlock, encodeBest, encodeDeltaBlock,
   encodeGzip, encodeRaw, MAX_DECODED_SIZE, MAX_DELTA_DEPTH, scriptActions,
 } from '../../src/lib/codec/index.js'
+import type {CodecRefusal} from '../../src/lib/codec/errors.js'
 import {ByteWriter} from '../../src/lib/codec/varint.js'
 import {cidOf} from '../../src/lib/content/cid.js'
 import {RAW_CODE} from '../../src/lib/content/constants.js'
@@ -15,7 +16,7 @@ import {prng} from '../content/oracle.js'
 
 const MiB = 1024 * 1024
 const raw = (bytes: Uint8Array) => ({cid: cidOf(RAW_CODE, bytes), bytes})
-const noBases = (c: CID): Uint8Array => { throw new CodecError(`no base ${c}`) }
+const noBases = (c: CID): Uint8Array => { throw new CodecError('MISSING_BASE', `no base ${c}`) }
 
 /** A delta block written by hand (for hostile scripts). */
 function deltaBlock(length: number, bases: CID[], actions: Array<['copy', number, number, number] | ['insert', Uint8Array]>): Uint8Array {
@@ -36,11 +37,20 @@ function gzipBlock(length: number, gz: Uint8Array): Uint8Array {
   return w.result()
 }
 
-/** Runs fn and reports its time and the heap growth (a bomb must cost neither). */
-function refused(fn: () => unknown): {ms: number; heapMiB: number} {
+/**
+ * Runs fn, which must be refused for `reason` (not just any CodecError: a
+ * block refused for another reason, its hash say, would pass a test meant
+ * for a specific check even with that check gone), and reports its time and
+ * the heap growth (a bomb must cost neither).
+ */
+function refused(reason: CodecRefusal, fn: () => unknown): {ms: number; heapMiB: number} {
   const heap = process.memoryUsage().arrayBuffers
   const t = performance.now()
-  assert.throws(fn, (err: Error) => err instanceof CodecError)
+  assert.throws(fn, (err: Error) => {
+    assert.ok(err instanceof CodecError, `expected a CodecError, got ${err}`)
+    assert.equal(err.reason, reason, err.message)
+    return true
+  })
   return {ms: performance.now() - t, heapMiB: (process.memoryUsage().arrayBuffers - heap) / MiB}
 }
 
@@ -84,7 +94,7 @@ describe('codecs', () => {
     const zeros = new Uint8Array(MAX_DECODED_SIZE)
     const gz = gzipSync(zeros, {level: 9})
     assert.ok(zeros.length / gz.length > 500)
-    const r = refused(() => decodeBlock(raw(zeros).cid, gzipBlock(zeros.length, gz), noBases))
+    const r = refused('BOMB', () => decodeBlock(raw(zeros).cid, gzipBlock(zeros.length, gz), noBases))
     assert.ok(r.ms < 50)
   })
 
@@ -100,17 +110,17 @@ describe('codecs', () => {
     await done
     const bomb = Buffer.concat(parts)
     bomb.writeUInt32LE(MiB, bomb.length - 4) // ISIZE footer claims 1 MiB
-    const r = refused(() => decodeBlock(raw(new Uint8Array(MiB)).cid, gzipBlock(MiB, bomb), noBases))
+    const r = refused('BOMB', () => decodeBlock(raw(new Uint8Array(MiB)).cid, gzipBlock(MiB, bomb), noBases))
     // 1 GiB unbounded; bounded: the declared 1 MiB plus inflate steps not yet collected.
     assert.ok(r.heapMiB < 64, `bomb cost ${r.heapMiB} MiB`)
     assert.ok(r.ms < 1000)
   })
 
   it('refuses lengths over the limit before unpacking anything', () => {
-    assert.throws(() => decodeBlock(raw(new Uint8Array(1)).cid, gzipBlock(MAX_DECODED_SIZE + 1, randomBytes(100)), noBases), CodecError)
+    refused('TOO_LARGE', () => decodeBlock(raw(new Uint8Array(1)).cid, gzipBlock(MAX_DECODED_SIZE + 1, randomBytes(100)), noBases))
     const base = raw(randomBytes(1000))
     const over = deltaBlock(MAX_DECODED_SIZE + 1, [base.cid], [['copy', 0, 0, 1000]])
-    assert.throws(() => decodeBlock(raw(new Uint8Array(1)).cid, over, () => base.bytes), CodecError)
+    refused('TOO_LARGE', () => decodeBlock(raw(new Uint8Array(1)).cid, over, () => base.bytes))
   })
 
   it('refuses a delta that copies itself, or outside its base, or past its declared length', () => {
@@ -118,21 +128,28 @@ describe('codecs', () => {
     const target = Buffer.concat([base.bytes, base.bytes])
     const tcid = cidOf(RAW_CODE, target)
     // Self-reference: the block names its own CID as its base.
-    refused(() => decodeBlock(tcid, deltaBlock(2000, [tcid], [['copy', 0, 0, 1000], ['copy', 0, 0, 1000]]), () => target))
-    // Exponential growth by copying the same base over and over: stopped at the declared length.
+    refused('SELF_BASE', () => decodeBlock(tcid, deltaBlock(2000, [tcid], [['copy', 0, 0, 1000], ['copy', 0, 0, 1000]]), () => target))
+    // Exponential growth by copying the same base over and over: a script far longer than
+    // its block is refused from its length, before any action runs…
     const many = Array.from({length: 5000}, () => ['copy', 0, 0, 1000] as ['copy', number, number, number])
-    refused(() => decodeBlock(tcid, deltaBlock(2000, [base.cid], many), () => base.bytes))
-    refused(() => decodeBlock(tcid, deltaBlock(2000, [base.cid], [['copy', 0, 500, 1000], ['copy', 0, 0, 1000]]), () => base.bytes))
-    refused(() => decodeBlock(tcid, deltaBlock(2000, [base.cid], [['copy', 1, 0, 1000], ['copy', 0, 0, 1000]]), () => base.bytes))
+    refused('BOMB', () => decodeBlock(tcid, deltaBlock(2000, [base.cid], many), () => base.bytes))
+    // …and a short script whose copies add up past the declared length stops at it.
+    refused('PAST_LENGTH', () => decodeBlock(tcid, deltaBlock(2000, [base.cid], [['copy', 0, 0, 1000], ['copy', 0, 0, 1000], ['copy', 0, 0, 1000]]), () => base.bytes))
+    // Outside its base: past the base's end, and from a base it does not name.
+    refused('OUTSIDE_BASE', () => decodeBlock(tcid, deltaBlock(2000, [base.cid], [['copy', 0, 500, 1000], ['copy', 0, 0, 1000]]), () => base.bytes))
+    refused('OUTSIDE_BASE', () => decodeBlock(tcid, deltaBlock(2000, [base.cid], [['copy', 1, 0, 1000], ['copy', 0, 0, 1000]]), () => base.bytes))
     // Honest version decodes.
     assert.deepEqual(Buffer.from(decodeBlock(tcid, deltaBlock(2000, [base.cid], [['copy', 0, 0, 1000], ['copy', 0, 0, 1000]]), () => base.bytes)), target)
     // Bytes that decode but do not hash to the CID.
-    refused(() => decodeBlock(tcid, deltaBlock(2000, [base.cid], [['copy', 0, 0, 1000], ['insert', new Uint8Array(1000)]]), () => base.bytes))
+    refused('WRONG_HASH', () => decodeBlock(tcid, deltaBlock(2000, [base.cid], [['copy', 0, 0, 1000], ['insert', new Uint8Array(1000)]]), () => base.bytes))
   })
 
   it('refuses a missing base and a chain deeper than the limit', () => {
     const base = raw(randomBytes(100))
-    refused(() => decodeBlock(raw(base.bytes).cid, deltaBlock(100, [base.cid], [['copy', 0, 0, 100]]), noBases))
+    // (Not decoded under the base's own CID: that would be refused as naming itself.)
+    const next = raw(Buffer.concat([base.bytes, Buffer.from([1])]))
+    refused('MISSING_BASE', () => decodeBlock(next.cid, deltaBlock(101, [base.cid], [['copy', 0, 0, 100], ['insert', Buffer.from([1])]]), noBases))
+    assert.deepEqual(Buffer.from(decodeBlock(next.cid, deltaBlock(101, [base.cid], [['copy', 0, 0, 100], ['insert', Buffer.from([1])]]), () => base.bytes)), Buffer.from(next.bytes))
     // A chain of MAX_DELTA_DEPTH + 1 deltas, each copying the one below it.
     const chain = new Map<string, Uint8Array>()
     let prev = base.cid
@@ -148,7 +165,10 @@ describe('codecs', () => {
       if (c.equals(base.cid)) return base.bytes
       return decodeBlock(c, chain.get(c.toString())!, resolve, left)
     }
-    refused(() => decodeBlock(top, chain.get(top.toString())!, resolve))
+    refused('TOO_DEEP', () => decodeBlock(top, chain.get(top.toString())!, resolve))
+    // One level less decodes: the chain is honest, only its depth is refused.
+    const below = [...chain.keys()].at(-2)!
+    assert.ok(decodeBlock(CID.parse(below), chain.get(below)!, resolve).length === 102)
   })
 
   it('property: random bytes as an encoded block are refused quickly, never crash', () => {

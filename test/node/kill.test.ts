@@ -9,7 +9,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {CID} from 'multiformats/cid'
-import {remotePull} from '../../src/lib/api/remote.js'
+import {remotePull} from '../../src/lib/client/remote.js'
 import {rankNodes} from '../../src/lib/node/placement.js'
 import {json} from '../helpers.js'
 import {Cluster, hasBlocks, waitFor, type NodeProcess} from './cluster.js'
@@ -97,12 +97,16 @@ describe('5 nodes, SIGKILL the pushing node and one more', {timeout: 150_000}, (
   it('the survivors keep running and mark the killed nodes as not alive', async () => {
     for (const s of survivors) assert.equal(s.running, true, `${s.url} still runs`)
     const dead = new Set(nodes.filter((n) => !survivors.includes(n)).map((n) => n.did))
+    assert.equal(dead.size, 2)
     await waitFor('survivors to see the killed nodes fail', async () => {
       for (const s of survivors) {
         const r = await s.polar(['peers', '--json'])
         if (r.code !== 0) return false
         const rows = json(r) as Array<{did: string; state: string}>
-        if (!rows.filter((p) => dead.has(p.did)).every((p) => p.state !== 'alive')) return false
+        // Both killed nodes must still be in the table (not alive): a table without them would pass vacuously.
+        const killedRows = rows.filter((p) => dead.has(p.did))
+        assert.equal(killedRows.length, dead.size, `${s.url} still lists both killed nodes: ${JSON.stringify(rows)}`)
+        if (!killedRows.every((p) => p.state !== 'alive')) return false
       }
       return true
     }, {timeoutMs: 30_000, intervalMs: 500})

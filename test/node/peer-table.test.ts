@@ -48,6 +48,20 @@ it('an older record never replaces a newer one in the served list; records() is 
   assert.equal(table.records(0, 10).length, 1)
   assert.equal(table.records(0, 0).length, 0)
   assert.equal(table.records(5_000, 10).length, 0, 'only records newer than `since`')
+  // Then an older record of the same peer (a replay, or a registration that crossed a newer one): it must not win.
+  table.putRecord({did: DID, url: 'http://127.0.0.1:2', urls: ['http://127.0.0.1:2'], services: 'old', record: Uint8Array.of(1), recordTime: 4_000, address: '127.0.0.2', learnedFrom: 'test'})
+  const held = table.get(DID)!
+  assert.equal(held.recordTime, 5_000, 'the newer record time stays')
+  assert.deepEqual([...table.recordOf(DID)!], [2], 'the newer record bytes stay')
+  assert.equal(held.url, 'http://127.0.0.1:1')
+  assert.equal(held.services, 'a')
+  assert.equal(held.address, null, 'the older record\'s address is not taken either')
+  assert.deepEqual(table.records(0, 10).map((r) => [...r.record]), [[2]])
+  // A newer one still replaces it.
+  table.putRecord({did: DID, url: 'http://127.0.0.1:3', urls: ['http://127.0.0.1:3'], services: 'b', record: Uint8Array.of(3), recordTime: 6_000, address: null, learnedFrom: 'test'})
+  assert.equal(table.get(DID)!.recordTime, 6_000)
+  assert.equal(table.get(DID)!.url, 'http://127.0.0.1:3')
+  assert.deepEqual([...table.recordOf(DID)!], [3])
 })
 
 it('an address belongs to its URL: a peer re-added at another URL without one is not left with the old URL\'s address', () => {

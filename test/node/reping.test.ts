@@ -1,12 +1,12 @@
 // A node re-pings peers it had marked dead when a pull finds no holder among
-// its live peers (PolarNode.repingDown): a holder that comes back serves the
+// its live peers (Liveness.reping, node/liveness.ts): a holder that comes back serves the
 // next pull at once, not after the ping loop's back-off (every tenth round).
 import assert from 'node:assert/strict'
 import {after, describe, it} from 'node:test'
 import {json} from '../helpers.js'
 import {Cluster, waitFor} from './cluster.js'
 
-describe('re-ping of dead peers', {timeout: 90_000}, () => {
+describe('re-ping of dead peers', {timeout: 240_000}, () => {
   const cluster = new Cluster()
   after(() => cluster.stop())
 

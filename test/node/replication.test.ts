@@ -183,10 +183,12 @@ describe('replicateTo: the hello beside a replication', () => {
   function fakeCtx(hello: () => Promise<unknown>, ms: number) {
     const client = {
       hello,
-      replicate: (_r: Uint8Array, _s: string[], o: {signal: AbortSignal}) => new Promise((resolve, reject) => {
-        const t = setTimeout(() => resolve({held: true, blocks: 1}), ms)
-        o.signal.addEventListener('abort', () => { clearTimeout(t); reject(o.signal.reason) }, {once: true})
-      }),
+      objects: {
+        replicate: (_r: Uint8Array, _s: string[], o: {signal: AbortSignal}) => new Promise((resolve, reject) => {
+          const t = setTimeout(() => resolve({held: true, blocks: 1}), ms)
+          o.signal.addEventListener('abort', () => { clearTimeout(t); reject(o.signal.reason) }, {once: true})
+        }),
+      },
     }
     return {client: () => client, url: 'http://self'} as any
   }

@@ -1,6 +1,5 @@
 import {Args} from '@oclif/core'
 import {PolarCommand} from '../../lib/cli/base-command.js'
-import {InputError} from '../../lib/errors.js'
 
 export default class PeersAdd extends PolarCommand {
   static override summary = 'Add a peer: the node contacts URL, learns its did, and both record each other.'
@@ -9,10 +8,9 @@ export default class PeersAdd extends PolarCommand {
 
   async run(): Promise<{did: string; url: string; state: string}> {
     const {args, flags} = await this.parse(PeersAdd)
-    const target = await this.target(flags)
-    if (target.kind !== 'local') throw new InputError('`polar peers add` needs a running node on this home (start one with `polar serve`), or --node SOCKET')
-    const peer = await target.client.json('POST', '/api/v1/peers', {url: args.url})
+    const client = await this.client(flags)
+    const peer = await client.addPeer(args.url)
     if (!this.jsonEnabled()) this.log(`${peer.did}  ${peer.url}`)
-    return {did: peer.did, url: peer.url, state: peer.state}
+    return peer
   }
 }

@@ -3,8 +3,8 @@ import {PolarCommand} from '../../lib/cli/base-command.js'
 import {InputError} from '../../lib/errors.js'
 
 /** One row of `peers --json` (CLI.md); the watch view shows the same rows. */
-export type {WatchRow as PeerRow} from '../../lib/ui/peers-watch.js'
-import type {WatchRow as PeerRow} from '../../lib/ui/peers-watch.js'
+export type {PeerRow} from '../../lib/client/index.js'
+import type {PeerRow} from '../../lib/client/index.js'
 
 export default class Peers extends PolarCommand {
   static override summary = 'List the peer table (see also: peers add, peers rm).'
@@ -33,27 +33,15 @@ export default class Peers extends PolarCommand {
         throw new InputError(`--service is not a valid regular expression: ${(err as Error).message}`)
       }
     }
-    const target = await this.target(flags)
+    const client = await this.client(flags)
     const load = async (): Promise<PeerRow[]> => {
-      let rows: PeerRow[]
-      if (target.kind === 'local') rows = (await target.client.json('GET', '/api/v1/peers')).peers
-      else if (target.kind === 'remote') {
-        const {remotePeers} = await import('../../lib/api/remote.js')
-        rows = (await remotePeers(target.url)).map((p) => ({...p, rttMs: null}))
-      } else {
-        const store = await this.openStore(target.home)
-        const {PeerTable} = await import('../../lib/node/peer-table.js')
-        rows = new PeerTable(store.db, '').list()
-      }
-      rows = rows.map((p) => ({did: p.did, url: p.url, services: p.services, lastSeen: p.lastSeen, rttMs: p.rttMs ?? null, state: p.state}))
-      if (filter) rows = rows.filter((p) => filter!.test(p.services))
-      return rows
+      const rows = await client.listPeers()
+      return filter ? rows.filter((p) => filter!.test(p.services)) : rows
     }
     // --watch on a terminal: the ink view (loaded only here). Off a terminal, or with --json, the plain listing below.
     if (flags.watch && process.stdout.isTTY && !this.jsonEnabled()) {
       const {watchPeers} = await import('../../lib/ui/peers-watch.js')
-      const source = target.kind === 'local' ? 'local node' : target.kind === 'remote' ? target.url : `${target.home} (no node running)`
-      await watchPeers({load, intervalMs: flags.interval * 1000, source})
+      await watchPeers({load, intervalMs: flags.interval * 1000, source: client.notes.source})
       return []
     }
     const rows = await load()

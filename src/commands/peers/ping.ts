@@ -1,6 +1,5 @@
 import {Args} from '@oclif/core'
 import {PolarCommand} from '../../lib/cli/base-command.js'
-import {InputError} from '../../lib/errors.js'
 import {publicKeyFromDid} from '../../lib/identity/index.js'
 
 export default class PeersPing extends PolarCommand {
@@ -12,9 +11,8 @@ export default class PeersPing extends PolarCommand {
   async run(): Promise<{did: string; url: string; rttMs: number}> {
     const {args, flags} = await this.parse(PeersPing)
     publicKeyFromDid(args.did) // exit 2 on a malformed did
-    const target = await this.target(flags)
-    if (target.kind !== 'local') throw new InputError('`polar peers ping` needs a running node on this home (start one with `polar serve`), or --node SOCKET')
-    const r = await target.client.json('POST', `/api/v1/peers/${args.did}/ping`)
+    const client = await this.client(flags)
+    const r = await client.pingPeer(args.did)
     if (!this.jsonEnabled()) this.log(`${r.did}  ${r.url}  ${r.rttMs} ms`)
     return r
   }

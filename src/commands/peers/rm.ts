@@ -1,6 +1,5 @@
 import {Args} from '@oclif/core'
 import {PolarCommand} from '../../lib/cli/base-command.js'
-import {InputError} from '../../lib/errors.js'
 import {publicKeyFromDid} from '../../lib/identity/index.js'
 
 export default class PeersRm extends PolarCommand {
@@ -11,9 +10,8 @@ export default class PeersRm extends PolarCommand {
   async run(): Promise<{did: string; removed: boolean}> {
     const {args, flags} = await this.parse(PeersRm)
     publicKeyFromDid(args.did) // exit 2 on a malformed did
-    const target = await this.target(flags)
-    if (target.kind !== 'local') throw new InputError('`polar peers rm` needs a running node on this home (start one with `polar serve`), or --node SOCKET')
-    const r = await target.client.json('DELETE', `/api/v1/peers/${args.did}`)
+    const client = await this.client(flags)
+    const r = await client.removePeer(args.did)
     if (!this.jsonEnabled()) this.note(`removed ${args.did}`)
     return r
   }

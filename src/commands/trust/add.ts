@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {PolarCommand} from '../../lib/cli/base-command.js'
-import {viaOf} from '../../lib/cli/via.js'
-import {DEFAULT_KEY_NAME, KeyStore} from '../../lib/identity/index.js'
+import {DEFAULT_KEY_NAME} from '../../lib/identity/index.js'
 
 export default class TrustAdd extends PolarCommand {
   static override summary = 'Trust an identity with a weight (or change its weight), and publish your re-signed trust record.'
@@ -21,13 +20,12 @@ export default class TrustAdd extends PolarCommand {
     // The record codec loads only when the command runs (not for --help or start-up).
     const {parseWeight} = await import('../../lib/records/trust-record.js')
     const weight = parseWeight(flags.weight)
-    const target = await this.target(flags)
-    const identity = new KeyStore(target.home).loadOrCreate(flags.key)
-    const {changeNote, changeTrust} = await import('../../lib/api/search-trust.js')
-    const r = await changeTrust(await viaOf(target, (h) => this.openStore(h)), identity, {op: 'add', did: args.did, weight})
+    const client = await this.client(flags)
+    const r = await client.changeTrust(flags.key, {op: 'add', did: args.did, weight})
     if (!this.jsonEnabled()) {
+      const {changeNote} = await import('../../lib/client/trust.js')
       this.log(r.record)
-      this.note(changeNote(identity.did, r))
+      this.note(changeNote(r.owner, r))
     }
     return r
   }

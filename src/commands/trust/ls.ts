@@ -1,7 +1,6 @@
 import {Flags} from '@oclif/core'
 import {PolarCommand} from '../../lib/cli/base-command.js'
-import {viaOf} from '../../lib/cli/via.js'
-import {DEFAULT_KEY_NAME, KeyStore} from '../../lib/identity/index.js'
+import {DEFAULT_KEY_NAME} from '../../lib/identity/index.js'
 
 export default class TrustLs extends PolarCommand {
   static override summary = 'List the identities your trust record names, with their weights.'
@@ -13,14 +12,12 @@ export default class TrustLs extends PolarCommand {
 
   async run(): Promise<Array<{did: string; weight: number}>> {
     const {flags} = await this.parse(TrustLs)
-    const target = await this.target(flags)
-    const identity = new KeyStore(target.home).loadOrCreate(flags.key)
-    const {listTrust} = await import('../../lib/api/search-trust.js')
-    const entries = await listTrust(await viaOf(target, (h) => this.openStore(h)), identity.did)
+    const client = await this.client(flags)
+    const {owner, trusts} = await client.listTrust(flags.key)
     if (!this.jsonEnabled()) {
-      if (entries.length === 0) this.note(`${identity.did} trusts nobody yet; see \`polar trust add\``)
-      for (const e of entries) this.log(`${e.did}  ${e.weight}`)
+      if (trusts.length === 0) this.note(`${owner} trusts nobody yet; see \`polar trust add\``)
+      for (const e of trusts) this.log(`${e.did}  ${e.weight}`)
     }
-    return entries
+    return trusts
   }
 }

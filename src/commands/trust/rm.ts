@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {PolarCommand} from '../../lib/cli/base-command.js'
-import {viaOf} from '../../lib/cli/via.js'
-import {DEFAULT_KEY_NAME, KeyStore} from '../../lib/identity/index.js'
+import {DEFAULT_KEY_NAME} from '../../lib/identity/index.js'
 
 export default class TrustRm extends PolarCommand {
   static override summary = 'Stop trusting an identity, and publish your re-signed trust record.'
@@ -14,13 +13,12 @@ export default class TrustRm extends PolarCommand {
 
   async run(): Promise<{owner: string; trusts: Array<{did: string; weight: number}>; record: string; stored: boolean}> {
     const {args, flags} = await this.parse(TrustRm)
-    const target = await this.target(flags)
-    const identity = new KeyStore(target.home).loadOrCreate(flags.key)
-    const {changeNote, changeTrust} = await import('../../lib/api/search-trust.js')
-    const r = await changeTrust(await viaOf(target, (h) => this.openStore(h)), identity, {op: 'rm', did: args.did})
+    const client = await this.client(flags)
+    const r = await client.changeTrust(flags.key, {op: 'rm', did: args.did})
     if (!this.jsonEnabled()) {
+      const {changeNote} = await import('../../lib/client/trust.js')
       this.log(r.record)
-      this.note(changeNote(identity.did, r))
+      this.note(changeNote(r.owner, r))
     }
     return r
   }

@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {PolarCommand} from '../../lib/cli/base-command.js'
-import {viaOf} from '../../lib/cli/via.js'
-import {DEFAULT_KEY_NAME, KeyStore} from '../../lib/identity/index.js'
+import {DEFAULT_KEY_NAME} from '../../lib/identity/index.js'
 
 export default class TrustScore extends PolarCommand {
   static override summary = 'How much you trust an identity, and through which paths.'
@@ -14,10 +13,8 @@ export default class TrustScore extends PolarCommand {
 
   async run(): Promise<{did: string; score: number; paths: Array<{path: string[]; weight: number}>; pathCount: number}> {
     const {args, flags} = await this.parse(TrustScore)
-    const target = await this.target(flags)
-    const identity = new KeyStore(target.home).loadOrCreate(flags.key)
-    const {scoreTrust} = await import('../../lib/api/search-trust.js')
-    const r = await scoreTrust(await viaOf(target, (h) => this.openStore(h)), identity.did, args.did)
+    const client = await this.client(flags)
+    const r = await client.scoreTrust(flags.key, args.did)
     if (!this.jsonEnabled()) {
       this.log(String(Math.round(r.score * 1e9) / 1e9))
       this.note(`${r.pathCount} path(s)${r.paths.length ? ': ' + r.paths.slice(0, 5).map((p) => `${p.path.length - 1} hop(s) ${Math.round(p.weight * 1e6) / 1e6}`).join(', ') : ''}`)

@@ -3,13 +3,8 @@ import {EXIT, PolarError, toPolarError} from '../errors.js'
 import {resolveHome, secureHome} from '../home.js'
 import {printError} from './report.js'
 import {usageMessage} from './usage.js'
+import type {PolarClient} from '../client/index.js'
 import type {Store} from '../store/store.js'
-
-/** What a command acts on (DESIGN.md "Processes"): a local node, a remote node, or the embedded store. */
-export type Target =
-  | {kind: 'local'; home: string; client: import('../api/client.js').LocalNodeClient}
-  | {kind: 'remote'; home: string; url: string}
-  | {kind: 'embedded'; home: string}
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof PolarCommand)['baseFlags'] & T['flags']>
 
@@ -33,7 +28,7 @@ export abstract class PolarCommand extends Command {
     }),
   }
 
-  private openedStore: Store | undefined
+  private readonly clients: PolarClient[] = []
 
   /**
    * POLAR_HOME for this invocation (the --home flag wins over the environment),
@@ -56,46 +51,28 @@ export abstract class PolarCommand extends Command {
   }
 
   /**
-   * Chooses what the command acts on: --node/POLAR_NODE (a URL: remote public
-   * API; a path: that node's socket), else the node running on this home (its
-   * socket answers), else the embedded store.
+   * What the command acts on (client/index.ts, openClient): --node/POLAR_NODE
+   * (a URL: that node's public API; a path: that node's socket), else the node
+   * running on this home (its socket answers), else the embedded store. The
+   * client is closed when the command finishes.
    */
-  protected async target(flags: {home?: string; node?: string}): Promise<Target> {
+  protected async client(flags: {home?: string; node?: string}): Promise<PolarClient> {
     const home = this.resolveHome(flags)
-    if (flags.node) {
-      if (/^https?:\/\//i.test(flags.node)) {
-        const {assertUrl} = await import('../api/client.js')
-        return {kind: 'remote', home, url: assertUrl(flags.node).origin}
-      }
-      const {LocalNodeClient} = await import('../api/client.js')
-      return {kind: 'local', home, client: new LocalNodeClient(flags.node)}
-    }
-    const {liveNodeSocket} = await import('../util/socket.js')
-    const socket = await liveNodeSocket(home)
-    if (socket) {
-      const {LocalNodeClient} = await import('../api/client.js')
-      return {kind: 'local', home, client: new LocalNodeClient(socket)}
-    }
-    return {kind: 'embedded', home}
+    const {openClient} = await import('../client/index.js')
+    const client = await openClient({home, node: flags.node, warn: (m) => this.warnOnce(m)})
+    this.clients.push(client)
+    return client
   }
 
   /**
-   * The embedded store, opened once per command and closed when it finishes.
-   * An erase killed part way (its sweep or compaction) is finished first, so
-   * its bytes leave the disk at the next open (issue 20; docs/storage.md "Erase").
+   * This home's store opened in-process, whatever runs on it (`polar repair`
+   * works on the store directly), closed when the command finishes.
    */
   protected async openStore(home: string): Promise<Store> {
-    if (!this.openedStore) {
-      const [{openStore}, {finishEraseWork}] = await Promise.all([import('../store/store.js'), import('../erase/resume.js')])
-      this.openedStore = openStore(home)
-      const unknown = this.openedStore.blocks.unknownPacks()
-      if (unknown.length > 0 && this.id !== 'repair') {
-        const {formatBytes} = await import('../store/pack-files.js')
-        this.warnOnce(`${unknown.length} pack file(s) in ${home}/blocks (${formatBytes(unknown.reduce((n, p) => n + p.bytes, 0))}) are not in the index polar.db (lost or replaced?): their blocks cannot be read, and writes are refused until \`polar repair\` indexes them again`)
-      }
-      await finishEraseWork(this.openedStore)
-    }
-    return this.openedStore
+    const {EmbeddedClient} = await import('../client/embedded.js')
+    const client = new EmbeddedClient({home, warn: (m) => this.warnOnce(m), checkPacks: this.id !== 'repair'})
+    this.clients.push(client)
+    return client.store()
   }
 
   /** Human output on stderr (progress, notes); stdout carries results only. */
@@ -104,7 +81,7 @@ export abstract class PolarCommand extends Command {
   }
 
   protected override async finally(err: Error | undefined): Promise<unknown> {
-    this.openedStore?.close()
+    await Promise.allSettled(this.clients.splice(0).map((c) => c.close()))
     return super.finally(err)
   }
 

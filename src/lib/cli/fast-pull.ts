@@ -15,7 +15,7 @@ import {printError} from './report.js'
  * `--home=DIR`, no POLAR_NODE or POLAR_CONTENT_TYPE (oclif's other way to
  * ask for JSON), and a node answering on the home's socket. Anything else —
  * help, other flags, a repeated flag, no node — returns undefined and the
- * full CLI runs the command as usual. The pull itself is the command's own: LocalNodeClient.pull,
+ * full CLI runs the command as usual. The pull itself is the command's own: LocalNodeClient.pull (client/local.ts),
  * the same output and the same errors and exit codes (printError).
  *
  * Returns the exit code, or undefined when the full CLI must run the command.
@@ -57,11 +57,11 @@ export async function fastPull(argv: string[], env: NodeJS.ProcessEnv = process.
   if (cid === undefined || (json && (output === undefined || process.stdout.isTTY || env.FORCE_COLOR))) return undefined
   const socket = await liveNodeSocket(resolveHome(home, env))
   if (!socket) return undefined
-  const {LocalNodeClient} = await import('../api/client.js')
+  const {LocalNodeClient} = await import('../client/local.js')
   // As oclif does for every command: a reader that went away (`polar pull X --json -o f | head -c0`) is not an error.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') throw err })
   try {
-    const result = await new LocalNodeClient(socket).pull(cid, output)
+    const result = await new LocalNodeClient(socket).pull({cid, output})
     if (json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
     return 0
   } catch (err) {

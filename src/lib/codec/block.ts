@@ -32,36 +32,43 @@ export interface EncodedHeader {
 export function parseEncoded(encoded: Uint8Array, limit = MAX_DECODED_SIZE): EncodedHeader {
   const r = new ByteReader(encoded)
   const codec = r.byte()
-  if (!(codec in CODEC_NAMES)) throw new CodecError(`unknown block codec ${codec}`)
+  if (!(codec in CODEC_NAMES)) throw new CodecError('MALFORMED', `unknown block codec ${codec}`)
   if (codec === CODEC_RAW) {
     const body = r.rest()
-    if (body.length > limit) throw new CodecError(`raw block of ${body.length} bytes is over the ${limit}-byte limit`)
+    if (body.length > limit) throw new CodecError('TOO_LARGE', `raw block of ${body.length} bytes is over the ${limit}-byte limit`)
     return {codec, length: body.length, bases: [], body, scriptLength: 0}
   }
   const length = r.uint()
-  if (length > limit) throw new CodecError(`encoded block declares ${length} decoded bytes, over the ${limit}-byte limit`)
+  if (length > limit) throw new CodecError('TOO_LARGE', `encoded block declares ${length} decoded bytes, over the ${limit}-byte limit`)
   const bases: CID[] = []
   let scriptLength = 0
   if (isDelta(codec)) {
     const n = r.uint()
-    if (n < 1 || n > MAX_DELTA_BASES) throw new CodecError(`delta block names ${n} bases (1 to ${MAX_DELTA_BASES} allowed)`)
+    if (n < 1 || n > MAX_DELTA_BASES) throw new CodecError('MALFORMED', `delta block names ${n} bases (1 to ${MAX_DELTA_BASES} allowed)`)
     for (let i = 0; i < n; i++) {
       const bytes = r.bytes(r.uint(128))
       try {
         bases.push(CID.decode(bytes))
       } catch {
-        throw new CodecError('delta block names a base that is not a CID')
+        throw new CodecError('MALFORMED', 'delta block names a base that is not a CID')
       }
     }
     if (codec === CODEC_DELTA_GZIP) {
       scriptLength = r.uint()
       // An honest encoder only stacks a script smaller than the block it builds.
-      if (scriptLength > length + 64) throw new CodecError(`delta script of ${scriptLength} bytes for a ${length}-byte block`)
+      if (scriptLength > length + 64) throw new CodecError('BOMB', `delta script of ${scriptLength} bytes for a ${length}-byte block`)
     }
   }
   const body = r.rest()
-  if (codec === CODEC_DELTA && body.length > length + 64) throw new CodecError(`delta script of ${body.length} bytes for a ${length}-byte block`)
+  if (codec === CODEC_DELTA && body.length > length + 64) throw new CodecError('BOMB', `delta script of ${body.length} bytes for a ${length}-byte block`)
   return {codec, length, bases, body, scriptLength}
+}
+
+/** How an encoded block is stored and indexed (blocks.codec, blocks.depth, block_bases): its codec, its delta depth and the bases it needs. */
+export interface Encoding {
+  codec: number
+  depth: number
+  bases: CID[]
 }
 
 /** Resolves a base to its decoded bytes; `depthLeft` is how many more delta levels the base may use. */
@@ -79,13 +86,13 @@ export function decodeBlock(cid: CID, encoded: Uint8Array, resolve: BaseResolver
   if (h.codec === CODEC_RAW) out = h.body
   else if (h.codec === CODEC_GZIP) out = gunzipBounded(h.body, h.length, limit)
   else {
-    if (depthLeft <= 0) throw new CodecError(`delta block ${cid} sits on a chain deeper than ${MAX_DELTA_DEPTH} levels`)
-    for (const b of h.bases) if (b.equals(cid)) throw new CodecError(`delta block ${cid} names itself as its base`)
+    if (depthLeft <= 0) throw new CodecError('TOO_DEEP', `delta block ${cid} sits on a chain deeper than ${MAX_DELTA_DEPTH} levels`)
+    for (const b of h.bases) if (b.equals(cid)) throw new CodecError('SELF_BASE', `delta block ${cid} names itself as its base`)
     const script = h.codec === CODEC_DELTA_GZIP ? gunzipBounded(h.body, h.scriptLength, limit + 64) : h.body
     const bases = h.bases.map((b) => resolve(b, depthLeft - 1))
     out = applyDelta(script, bases, h.length)
   }
-  if (options.verify !== false && !blockMatches(cid, out)) throw new CodecError(`block ${cid} decodes (${CODEC_NAMES[h.codec]}) to bytes that do not hash to its CID`)
+  if (options.verify !== false && !blockMatches(cid, out)) throw new CodecError('WRONG_HASH', `block ${cid} decodes (${CODEC_NAMES[h.codec]}) to bytes that do not hash to its CID`)
   return out
 }
 

@@ -183,19 +183,20 @@ export function applyDelta(script: Uint8Array, bases: Uint8Array[], expected: nu
   while (!r.done) {
     const op = r.uint()
     const n = Math.floor(op / 2)
-    if (n > expected - got) throw new CodecError(`delta action of ${n} bytes runs past the declared ${expected} bytes`)
+    if (n > expected - got) throw new CodecError('PAST_LENGTH', `delta action of ${n} bytes runs past the declared ${expected} bytes`)
     if (op % 2 === 0) {
       out.set(r.bytes(n), got)
     } else {
-      const bi = r.uint(bases.length - 1)
+      const bi = r.uint()
+      if (bi >= bases.length) throw new CodecError('OUTSIDE_BASE', `delta copies from base ${bi}, but names ${bases.length}`)
       const off = r.uint()
       const base = bases[bi]
-      if (off + n > base.length) throw new CodecError(`delta copies bytes ${off}..${off + n} of base ${bi}, which has ${base.length}`)
+      if (off + n > base.length) throw new CodecError('OUTSIDE_BASE', `delta copies bytes ${off}..${off + n} of base ${bi}, which has ${base.length}`)
       out.set(base.subarray(off, off + n), got)
     }
     got += n
   }
-  if (got !== expected) throw new CodecError(`delta builds ${got} bytes, not the ${expected} it declares`)
+  if (got !== expected) throw new CodecError('SHORT', `delta builds ${got} bytes, not the ${expected} it declares`)
   return out
 }
 

@@ -33,16 +33,16 @@ export function looksCompressible(bytes: Uint8Array, ratio = 0.9): boolean {
  * against ~800 MiB/s.)
  */
 export function gunzipBounded(data: Uint8Array, expected: number, limit = MAX_DECODED_SIZE): Uint8Array {
-  if (!Number.isSafeInteger(expected) || expected < 0 || expected > limit) throw new CodecError(`gzip block declares ${expected} bytes, over the ${limit}-byte limit`)
-  if (data.length < 18) throw new CodecError('gzip block is shorter than a gzip header and footer')
-  if (expected > data.length * MAX_INFLATE_RATIO) throw new CodecError(`gzip block would inflate ${data.length} bytes to ${expected} (over ${MAX_INFLATE_RATIO}:1): refused as a bomb`)
+  if (!Number.isSafeInteger(expected) || expected < 0 || expected > limit) throw new CodecError('TOO_LARGE', `gzip block declares ${expected} bytes, over the ${limit}-byte limit`)
+  if (data.length < 18) throw new CodecError('MALFORMED', 'gzip block is shorter than a gzip header and footer')
+  if (expected > data.length * MAX_INFLATE_RATIO) throw new CodecError('BOMB', `gzip block would inflate ${data.length} bytes to ${expected} (over ${MAX_INFLATE_RATIO}:1): refused as a bomb`)
   let out: Buffer
   try {
     out = zlibGunzip(data, {maxOutputLength: Math.max(1, expected), chunkSize: INFLATE_CHUNK})
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new CodecError(`gzip block inflates past its declared ${expected} bytes: refused as a bomb`)
-    throw new CodecError(`gzip block does not inflate: ${(err as Error).message}`)
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new CodecError('BOMB', `gzip block inflates past its declared ${expected} bytes: refused as a bomb`)
+    throw new CodecError('MALFORMED', `gzip block does not inflate: ${(err as Error).message}`)
   }
-  if (out.length !== expected) throw new CodecError(`gzip block inflates to ${out.length} bytes, not the ${expected} it declares`)
+  if (out.length !== expected) throw new CodecError('SHORT', `gzip block inflates to ${out.length} bytes, not the ${expected} it declares`)
   return out
 }

@@ -1,5 +1,4 @@
 import type {CID} from 'multiformats/cid'
-import type {BlockStore} from '../store/block-store.js'
 import {CODEC_DELTA_GZIP, CODEC_GZIP, isDelta, CODEC_NAMES, CODEC_RAW, type CodecName} from './constants.js'
 
 /**
@@ -19,8 +18,18 @@ export interface PeerOffer {
   have: Set<string>
 }
 
+/** Where the sender reads a block, decoded and as stored (BlockStore and its codecs). */
+export interface StoredBlocks {
+  /** The decoded bytes, verified; NotFoundError / IntegrityError. */
+  get(cid: CID): Uint8Array
+  codecs: {
+    codecOf(cid: CID): number | undefined
+    stored(cid: CID): {bytes: Uint8Array; bases: CID[]}
+  }
+}
+
 /** What to send a peer for `cid`: a codec byte and the bytes after it (the raw bytes for codec 0). Throws NotFoundError/IntegrityError as BlockStore.get does. */
-export function encodeForPeer(blocks: BlockStore, cid: CID, offer: PeerOffer): {codec: number; body: Uint8Array; wire: 'stored' | 'raw'} {
+export function encodeForPeer(blocks: StoredBlocks, cid: CID, offer: PeerOffer): {codec: number; body: Uint8Array; wire: 'stored' | 'raw'} {
   // Verified first, always: a node never forwards what does not decode to its CID.
   const decoded = blocks.get(cid)
   const codec = blocks.codecs.codecOf(cid) ?? CODEC_RAW

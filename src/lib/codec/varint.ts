@@ -49,27 +49,27 @@ export class ByteReader {
   }
 
   uint(max = Number.MAX_SAFE_INTEGER): number {
-    if (this.pos >= this.buf.length) throw new CodecError('encoded block ends inside a number')
+    if (this.pos >= this.buf.length) throw new CodecError('MALFORMED', 'encoded block ends inside a number')
     let n: number
     let size: number
     try {
       ;[n, size] = varint.decode(this.buf, this.pos)
     } catch {
-      throw new CodecError('encoded block ends inside a number, or has one longer than 8 bytes')
+      throw new CodecError('MALFORMED', 'encoded block ends inside a number, or has one longer than 8 bytes')
     }
-    if (size > 8) throw new CodecError('encoded block has a number longer than 8 bytes')
+    if (size > 8) throw new CodecError('MALFORMED', 'encoded block has a number longer than 8 bytes')
     this.pos += size
-    if (n > max) throw new CodecError(`encoded block has a value ${n} over its limit ${max}`)
+    if (n > max) throw new CodecError('MALFORMED', `encoded block has a value ${n} over its limit ${max}`)
     return n
   }
 
   byte(): number {
-    if (this.pos >= this.buf.length) throw new CodecError('encoded block is empty or truncated')
+    if (this.pos >= this.buf.length) throw new CodecError('MALFORMED', 'encoded block is empty or truncated')
     return this.buf[this.pos++]
   }
 
   bytes(n: number): Uint8Array {
-    if (n > this.buf.length - this.pos) throw new CodecError(`encoded block ends ${n - (this.buf.length - this.pos)} byte(s) early`)
+    if (n > this.buf.length - this.pos) throw new CodecError('MALFORMED', `encoded block ends ${n - (this.buf.length - this.pos)} byte(s) early`)
     const out = this.buf.subarray(this.pos, this.pos + n)
     this.pos += n
     return out

@@ -1,9 +1,9 @@
 import {CID} from 'multiformats/cid'
 import {decodeFileNode} from '../content/dag-node.js'
 import {DAG_PB_CODE, MAX_DAG_DEPTH, RAW_CODE} from '../content/constants.js'
+import {walkSync} from '../content/dag-walk.js'
 import type {BlockSink} from '../content/builder.js'
-import type {PackWriter} from '../store/block-store.js'
-import type {Store} from '../store/store.js'
+import type {Encoding} from './block.js'
 import {isDelta, MAX_DELTA_DEPTH} from './constants.js'
 import {BaseIndex} from './delta.js'
 import {encodeBest, type BaseBlock} from './encoder.js'
@@ -12,6 +12,25 @@ import {encodeBest, type BaseBlock} from './encoder.js'
 export const MATCH_WINDOW = 1024 * 1024
 /** At most this many base leaves per delta block. */
 export const WINDOW_LEAVES = 4
+
+/** Where versions are read: verified block bytes by CID (BlockStore). */
+export interface VersionBlocks {
+  has(cid: CID): boolean
+  get(cid: CID): Uint8Array
+}
+
+/** What EncodingSink asks of the store it writes into (BlockStore): the blocks, and how deep a delta on these bases would sit. */
+export interface EncodingStore extends VersionBlocks {
+  codecs: {depthFor(bases: CID[]): number}
+}
+
+/** Where EncodingSink puts blocks (PackWriter): raw or encoded, each once. */
+export interface EncodedBlockSink {
+  put(cid: CID, bytes: Uint8Array): Promise<void>
+  putEncoded(cid: CID, bytes: Uint8Array, encoding: Encoding): Promise<void>
+  /** True when this sink already took `cid`. */
+  took(cid: CID): boolean
+}
 
 interface Leaf {
   cid: CID
@@ -28,30 +47,30 @@ export class BaseVersion {
   private readonly indexes = new Map<number, BaseIndex>()
   private first = 0
 
-  private constructor(readonly root: CID, private readonly store: Store, private readonly leaves: Leaf[]) {}
+  private constructor(readonly root: CID, private readonly blocks: VersionBlocks, private readonly leaves: Leaf[]) {}
 
   /** Lists the leaves of `root` in this store; undefined when the store does not hold its DAG. */
-  static open(store: Store, root: CID): BaseVersion | undefined {
+  static open(blocks: VersionBlocks, root: CID): BaseVersion | undefined {
     const leaves: Leaf[] = []
     let offset = 0
-    const walk = (cid: CID, size: number | undefined, depth: number): void => {
-      if (cid.code === RAW_CODE) {
-        leaves.push({cid, offset, size: size ?? store.blocks.get(cid).length})
-        offset += leaves[leaves.length - 1].size
-        return
-      }
-      if (cid.code !== DAG_PB_CODE || depth > MAX_DAG_DEPTH) throw new Error(`not a UnixFS file block: ${cid}`)
-      const node = decodeFileNode(cid, store.blocks.get(cid))
-      if (node.data) offset += node.data.length
-      node.links.forEach((l, i) => walk(l, node.blockSizes[i], depth + 1))
-    }
     try {
-      if (!store.blocks.has(root)) return undefined
-      walk(root, undefined, 0)
+      if (!blocks.has(root)) return undefined
+      // Only file nodes are read: a leaf's size is its parent's `blocksizes` entry (dag-walk.ts).
+      walkSync<number>({cid: root}, {maxDepth: MAX_DAG_DEPTH + 1}, ({cid, note: size, depth}) => {
+        if (cid.code === RAW_CODE) {
+          leaves.push({cid, offset, size: size ?? blocks.get(cid).length})
+          offset += leaves[leaves.length - 1].size
+          return
+        }
+        if (cid.code !== DAG_PB_CODE || depth > MAX_DAG_DEPTH) throw new Error(`not a UnixFS file block: ${cid}`)
+        const node = decodeFileNode(cid, blocks.get(cid))
+        if (node.data) offset += node.data.length
+        return node.links.map((l, i) => ({cid: l, note: node.blockSizes[i]}))
+      })
     } catch {
       return undefined
     }
-    return new BaseVersion(root, store, leaves)
+    return new BaseVersion(root, blocks, leaves)
   }
 
   get size(): number {
@@ -86,7 +105,7 @@ export class BaseVersion {
       let index = this.indexes.get(i)
       if (!index) {
         try {
-          index = new BaseIndex(this.store.blocks.get(this.leaves[i].cid))
+          index = new BaseIndex(this.blocks.get(this.leaves[i].cid))
         } catch {
           continue // a base leaf this store cannot read is simply not used
         }
@@ -127,20 +146,20 @@ export class EncodingSink implements BlockSink {
   private offset = 0
   readonly stats: EncodeStats = {delta: 0, gzip: 0, raw: 0, storedBytes: 0, rawBytes: 0, encodeMs: 0, encodeCpuMs: 0}
 
-  constructor(private readonly store: Store, private readonly writer: PackWriter, private readonly base?: BaseVersion, private readonly options: {gzip?: boolean} = {}) {}
+  constructor(private readonly store: EncodingStore, private readonly writer: EncodedBlockSink, private readonly base?: BaseVersion, private readonly options: {gzip?: boolean} = {}) {}
 
   async put(cid: CID, bytes: Uint8Array): Promise<void> {
     if (cid.code !== RAW_CODE) return this.writer.put(cid, bytes)
     const offset = this.offset
     this.offset += bytes.length
-    if (this.writer.took(cid) || this.store.blocks.has(cid)) return this.writer.put(cid, bytes)
+    if (this.writer.took(cid) || this.store.has(cid)) return this.writer.put(cid, bytes)
     const started = performance.now()
     const cpu = process.cpuUsage()
     const window = this.base ? this.base.window(offset, bytes.length) : []
     let enc = encodeBest(bytes, window, this.options)
     let depth = 0
     if (enc && isDelta(enc.codec)) {
-      depth = this.store.blocks.codecs.depthFor(enc.bases)
+      depth = this.store.codecs.depthFor(enc.bases)
       if (depth > MAX_DELTA_DEPTH) {
         enc = encodeBest(bytes, [], this.options)
         depth = 0
@@ -161,16 +180,3 @@ export class EncodingSink implements BlockSink {
     return this.writer.putEncoded(cid, enc.bytes, {codec: enc.codec, depth, bases: enc.bases})
   }
 }
-
-/** The newest object of `owner` named `name` in this store (the automatic base of a new version). */
-export function latestVersion(store: Store, owner: string, name: string): CID | undefined {
-  if (!name) return undefined
-  const row = store.db.prepare(`SELECT root FROM records WHERE kind = 'object' AND owner = ? AND name = ? ORDER BY time DESC LIMIT 1`).get(owner, name) as {root: string} | undefined
-  if (!row) return undefined
-  try {
-    return CID.parse(row.root)
-  } catch {
-    return undefined
-  }
-}
-

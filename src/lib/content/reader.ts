@@ -3,6 +3,7 @@ import {IntegrityError} from '../errors.js'
 import {assertSupportedCid, verifyBlock} from './cid.js'
 import {DAG_PB_CODE, MAX_DAG_DEPTH, RAW_CODE} from './constants.js'
 import type {FileNode} from './dag-node.js'
+import {walkAsync, type DagFrame, type Visited} from './dag-walk.js'
 
 /**
  * Where the reader gets blocks. The reader hash-checks every block itself
@@ -25,63 +26,54 @@ export interface ReadOptions {
 
 let decodeFileNode: ((cid: CID, bytes: Uint8Array) => FileNode) | undefined
 
-async function decodeNode(cid: CID, bytes: Uint8Array): Promise<FileNode> {
-  decodeFileNode ??= (await import('./dag-node.js')).decodeFileNode
-  return decodeFileNode(cid, bytes)
-}
-
 /**
- * Walks a UnixFS file DAG in order and yields its bytes. Every block is
- * hash-checked before any of its bytes are yielded, and the sizes each node
- * declares are checked against what its children really hold.
+ * Walks a UnixFS file DAG in order (dag-walk.ts) and yields its bytes. Every
+ * block is hash-checked before any of its bytes are yielded, and the sizes
+ * each node declares are checked against what its children really hold: a
+ * child's size against its parent's `blocksizes` entry, as each child is
+ * read, and a node's own size against its data and `blocksizes` before any
+ * child is read. File nodes sit at most MAX_DAG_DEPTH links below the root,
+ * so their leaves one more.
  */
 export async function * readFile(root: CID, source: BlockSource, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
   assertSupportedCid(root)
-  const prefetch = Math.max(1, options.prefetch ?? 4)
-  const fetch = async (cid: CID): Promise<Uint8Array> => {
+  const load = async (cid: CID): Promise<Uint8Array> => {
     options.signal?.throwIfAborted()
     const bytes = await source.get(cid, {signal: options.signal})
     return source.verifiesBlocks ? bytes : verifyBlock(cid, bytes)
   }
+  yield * walkAsync<number, Uint8Array>({cid: root}, {
+    load,
+    visit: (frame, bytes) => (frame.cid.code === DAG_PB_CODE && !decodeFileNode ? loadDecoder().then(() => visitBlock(root, frame, bytes)) : visitBlock(root, frame, bytes)),
+    onLinks: source.onLinks && ((links) => source.onLinks!(links)),
+    prefetch: options.prefetch ?? 4,
+    maxDepth: MAX_DAG_DEPTH + 1,
+  })
+}
 
-  async function * walk(cid: CID, bytes: Uint8Array, depth: number, expected: number | undefined): AsyncGenerator<Uint8Array, number> {
-    if (cid.code === RAW_CODE) {
-      if (expected !== undefined && bytes.length !== expected) {
-        throw new IntegrityError(`block ${cid} holds ${bytes.length} bytes but its parent declares ${expected}`)
-      }
-      if (bytes.length > 0) yield bytes
-      return bytes.length
+/** dag-pb is imported only when the reader meets a dag-pb node: raw-leaf pulls never load it. */
+async function loadDecoder(): Promise<void> {
+  decodeFileNode ??= (await import('./dag-node.js')).decodeFileNode
+}
+
+/** One block of a file: its bytes (a raw leaf) or its inline data and children (a file node), checked. */
+function visitBlock(root: CID, {cid, note: expected, depth}: DagFrame<number>, bytes: Uint8Array): Visited<number, Uint8Array> {
+  if (cid.code === RAW_CODE) {
+    if (expected !== undefined && bytes.length !== expected) {
+      throw new IntegrityError(`block ${cid} holds ${bytes.length} bytes but its parent declares ${expected}`)
     }
-    if (cid.code !== DAG_PB_CODE) throw new IntegrityError(`block ${cid} has codec 0x${cid.code.toString(16)}, not part of a UnixFS file`)
-    if (depth > MAX_DAG_DEPTH) throw new IntegrityError(`DAG under ${root} is deeper than ${MAX_DAG_DEPTH} levels`)
-    const node = await decodeNode(cid, bytes)
-    if (expected !== undefined && node.fileSize !== expected) {
-      throw new IntegrityError(`node ${cid} declares ${node.fileSize} bytes but its parent declares ${expected}`)
-    }
-    let total = 0
-    if (node.data) {
-      yield node.data
-      total += node.data.length
-    }
-    source.onLinks?.(node.links)
-    // Ordered prefetch window over the children.
-    const pending: Promise<Uint8Array>[] = []
-    let next = 0
-    const fill = () => {
-      while (next < node.links.length && pending.length < prefetch) {
-        const p = fetch(node.links[next++])
-        p.catch(() => {}) // handled when awaited in order
-        pending.push(p)
-      }
-    }
-    for (let i = 0; i < node.links.length; i++) {
-      fill()
-      const childBytes = await pending.shift()!
-      total += yield * walk(node.links[i], childBytes, depth + 1, node.blockSizes[i])
-    }
-    if (total !== node.fileSize) throw new IntegrityError(`node ${cid} declares ${node.fileSize} bytes but holds ${total}`)
-    return total
+    return {out: bytes.length > 0 ? bytes : undefined}
   }
-
-  yield * walk(root, await fetch(root), 0, undefined)
+  if (cid.code !== DAG_PB_CODE) throw new IntegrityError(`block ${cid} has codec 0x${cid.code.toString(16)}, not part of a UnixFS file`)
+  if (depth > MAX_DAG_DEPTH) throw new IntegrityError(`DAG under ${root} is deeper than ${MAX_DAG_DEPTH} levels`)
+  const node = decodeFileNode!(cid, bytes)
+  if (expected !== undefined && node.fileSize !== expected) {
+    throw new IntegrityError(`node ${cid} declares ${node.fileSize} bytes but its parent declares ${expected}`)
+  }
+  // What the node holds is its data and what its children hold, each checked against its
+  // `blocksizes` entry as it is read: so the sizes must add up to the node's own.
+  let total = node.data?.length ?? 0
+  for (const size of node.blockSizes) total += size
+  if (total !== node.fileSize) throw new IntegrityError(`node ${cid} declares ${node.fileSize} bytes but its data and children add up to ${total}`)
+  return {links: node.links.map((cid, i) => ({cid, note: node.blockSizes[i]})), out: node.data}
 }

@@ -81,7 +81,7 @@ export class Erasures {
 
   /** True when a live (not erased) object record here names `root`. */
   hasLiveRecord(root: CID | string): boolean {
-    return this.db.prepare("SELECT 1 FROM records WHERE kind = 'object' AND root = ?").get(String(root)) !== undefined
+    return this.store.records.hasRoot(String(root))
   }
 
   /**
@@ -132,11 +132,11 @@ export class Erasures {
     let applied = false
     let records = 0
     this.db.transaction(() => {
-      records = this.db.prepare('DELETE FROM records WHERE cid = ?').run(target).changes
+      records = this.store.records.delete(target)
       const ins = this.db.prepare(`INSERT OR IGNORE INTO erasures (cid, target, root, owner, time, bytes, record, received, sweep)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(v.erase.cid.toString(), target, root, v.erase.record.owner, v.erase.record.time, v.erase.bytes, v.object.bytes, now, records > 0 ? 'record' : 'cache')
       applied = ins.changes === 1
-      if (!this.hasLiveRecord(root)) this.db.prepare('DELETE FROM object_replicas WHERE root = ?').run(root)
+      if (!this.hasLiveRecord(root)) this.store.records.dropReplicaTarget(root)
     }).immediate()
     return {applied, records, ...this.settle(v.object.record.root)}
   }
@@ -243,9 +243,7 @@ export class Erasures {
     const cid = parseCid(cidText)
     const key = cid.toString()
     const byRecord = cid.code === DAG_CBOR_CODE
-    const rows = (byRecord
-      ? this.db.prepare("SELECT bytes FROM records WHERE kind = 'object' AND cid = ?").pluck().all(key)
-      : this.db.prepare("SELECT bytes FROM records WHERE kind = 'object' AND root = ? ORDER BY time").pluck().all(key)) as Buffer[]
+    const rows = byRecord ? this.store.records.objectBytes(key) : this.store.records.objectBytesByRoot(key)
     const found = new Map<string, SignedRecord<ObjectRecord>>()
     for (const bytes of rows) {
       const signed = decodeObjectRecord(bytes)

@@ -11,10 +11,22 @@ import {Erasures, signErasures} from './erasures.js'
 export {Erasures, signErasures, MAX_ERASURES_PAGE, type Applied, type Applying, type ErasureRow} from './erasures.js'
 export {eraseWorkOwed, finishEraseWork} from './resume.js'
 export {unneededBlocks} from './sweep.js'
-export type {EraseResult} from './network.js'
+
+/** What an erase did (`polar erase`, through a node or not). */
+export interface EraseResult {
+  /** The CID the caller named (root or record). */
+  cid: string
+  erased: true
+  /** Object records erased. */
+  records: string[]
+  /** Nodes (dids) that applied or already had the erase, this one first. */
+  nodes: string[]
+  /** Blocks deleted on this node. */
+  blocks: number
+}
 
 /** `polar erase` with no node running: erases in this home's store only (no peers to tell). */
-export function eraseLocal(store: Store, identity: Identity, cidText: string): {cid: string; erased: true; records: string[]; nodes: string[]; blocks: number} {
+export function eraseLocal(store: Store, identity: Identity, cidText: string): EraseResult {
   const erasures = new Erasures(store)
   const signed = signErasures(erasures.recordsFor(cidText), identity)
   let blocks = 0

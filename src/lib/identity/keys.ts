@@ -13,15 +13,31 @@ export interface Identity {
   sign(message: Uint8Array): Uint8Array
 }
 
+/**
+ * The secret behind each identity, kept off the object so that logging or
+ * serialising an Identity can never print it. Only src/lib/crypto reads it,
+ * to derive the identity's X25519 key (secretKeyOf).
+ */
+const secrets = new WeakMap<Identity, Uint8Array>()
+
 export function identityFromSecret(name: string, secretKey: Uint8Array): Identity {
   const publicKey = ed.getPublicKey(secretKey)
   const did = didFromPublicKey(publicKey)
-  return {
+  const identity: Identity = {
     name,
     did,
     publicKey,
     sign: (message) => ed.sign(message, secretKey),
   }
+  secrets.set(identity, secretKey)
+  return identity
+}
+
+/** The 32-byte ed25519 secret of an identity made by identityFromSecret (for src/lib/crypto's X25519 key). */
+export function secretKeyOf(identity: Identity): Uint8Array {
+  const secret = secrets.get(identity)
+  if (!secret) throw new TypeError(`identity "${identity.name}" was not made by identityFromSecret: it has no secret key here`)
+  return secret
 }
 
 export function generateSecretKey(): Uint8Array {

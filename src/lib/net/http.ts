@@ -4,10 +4,10 @@ import {InputError, IntegrityError, NetworkError, NotAllowedError, NotFoundError
 /** JSON control bodies are small; anything bigger is refused before it is read. */
 export const MAX_JSON_BODY = 256 * 1024
 
-/** An error that maps to an HTTP status and a stable `code` (the same codes the CLI prints). */
+/** An error that maps to an HTTP status and a stable `code` (the same codes the CLI prints), with any headers its answer needs (a 405's Allow). */
 export class HttpError extends Error {
   override name = 'HttpError'
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
     super(message)
   }
 }

@@ -81,7 +81,7 @@ export class DynamicBlockSource extends NetworkBlockSource {
     let bytes: Uint8Array
     try {
       bytes = decodeBlock(cid, wire, (b) => {
-        if (!this.store.blocks.has(b)) throw new CodecError(`block ${cid} from a peer names base ${b}, which this node does not hold`)
+        if (!this.store.blocks.has(b)) throw new CodecError('MISSING_BASE', `block ${cid} from a peer names base ${b}, which this node does not hold`)
         try {
           return this.store.blocks.get(b)
         } catch (err) {

@@ -1,13 +1,13 @@
 import {statfsSync} from 'node:fs'
-import * as dagPb from '@ipld/dag-pb'
 import {CID} from 'multiformats/cid'
 import type {BlockSource} from '../content/reader.js'
-import {DAG_PB_CODE, MAX_DAG_DEPTH, RAW_CODE} from '../content/constants.js'
+import {DAG_PB_CODE, RAW_CODE} from '../content/constants.js'
+import {walkHeld} from '../content/dag-links.js'
 import {IntegrityError} from '../errors.js'
 import {HttpError} from '../net/http.js'
 import type {PackWriter} from '../store/block-store.js'
 import type {Store} from '../store/store.js'
-import type {NodeContext} from './context.js'
+import type {NodeSettings} from './node-settings.js'
 
 /**
  * What a node agrees to hold for others (issue 20, DESIGN.md "What a hostile
@@ -22,7 +22,7 @@ import type {NodeContext} from './context.js'
  * uploaded: 413 over `maxObjectBytes`, 507 NO_SPACE over the free space of
  * the disk holding POLAR_HOME.
  */
-export function checkObjectSize(ctx: NodeContext, size: number): void {
+export function checkObjectSize(ctx: {home: string; settings: Pick<NodeSettings, 'maxObjectBytes'>}, size: number): void {
   const max = ctx.settings.maxObjectBytes
   if (size > max) throw new HttpError(413, 'TOO_LARGE', `the record declares ${size} bytes; this node takes objects of at most ${max} bytes from others (setting maxObjectBytes)`)
   let free = Infinity
@@ -68,9 +68,8 @@ export function dropUnreferenced(store: Store, appended: CID[]): {blocks: number
   for (const cid of appended) if (store.blocks.has(cid)) candidates.set(cid.toString(), cid)
   if (candidates.size === 0) return {blocks: 0, bytes: 0}
   // Mark: whatever a live record's DAG reaches stays (another object may share a block).
-  const roots = store.db.prepare("SELECT DISTINCT root FROM records WHERE kind = 'object' AND root IS NOT NULL").pluck().all() as string[]
   const seen = new Set<string>()
-  for (const text of roots) {
+  for (const text of store.records.liveRoots()) {
     if (candidates.size === 0) break
     let root: CID
     try {
@@ -78,18 +77,10 @@ export function dropUnreferenced(store: Store, appended: CID[]): {blocks: number
     } catch {
       continue
     }
-    const stack: Array<[CID, number]> = [[root, 0]]
-    while (stack.length > 0 && candidates.size > 0) {
-      const [cid, depth] = stack.pop()!
-      const key = cid.toString()
-      if (seen.has(key)) continue
-      seen.add(key)
+    walkHeld(store.blocks, root, seen, (_cid, key) => {
       candidates.delete(key)
-      if (cid.code !== DAG_PB_CODE || depth >= MAX_DAG_DEPTH || !store.blocks.has(cid)) continue
-      try {
-        for (const l of dagPb.decode(store.blocks.get(cid)).Links) stack.push([l.Hash, depth + 1])
-      } catch {}
-    }
+      return candidates.size > 0
+    })
   }
   if (candidates.size === 0) return {blocks: 0, bytes: 0}
   const r = store.blocks.deleteBlocks([...candidates.values()])

@@ -10,11 +10,14 @@ import {KeyStore, DEFAULT_KEY_NAME} from '../identity/index.js'
 import {HttpError, readJson, Router, sendJson, statusOf} from '../net/http.js'
 import {pushObject, writeChunks} from '../objects/index.js'
 import type {NodeContext} from './context.js'
+
+/** What the local API (the unix socket) uses of the node. */
+export type LocalApiComponents = Pick<NodeContext, 'client' | 'discovery' | 'home' | 'identity' | 'limits' | 'log' | 'peers' | 'reping' | 'settings' | 'sources' | 'store' | 'track' | 'url' | 'did'>
 import {locateHolders, NETWORK_PREFETCH} from './fetcher.js'
 import {placeReplicas, setReplicaTarget} from './replicator.js'
 import {localSearchTrustRoutes} from './trust-search-api.js'
 import {DynamicBlockSource} from './dynamic-source.js'
-import {assertNotErased, eraseThroughNode, notePulledCopy} from '../erase/network.js'
+import {assertNotErased, eraseThroughNode, notePulledCopy} from './erase-sync.js'
 
 export const ERROR_TRAILER = 'x-polar-error'
 
@@ -31,7 +34,7 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
  * user). CLI commands use it when a node runs; so can local services
  * (DESIGN.md "Processes", Polar draft "Local socket"). docs/protocol.md lists the routes.
  */
-export function localRouter(ctx: NodeContext, info: () => {socket: string}): Router {
+export function localRouter(ctx: LocalApiComponents, info: () => {socket: string}): Router {
   const router = new Router()
 
   router.on('GET', /^\/api\/v1\/status$/, (_req, res) => {

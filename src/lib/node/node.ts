@@ -10,7 +10,7 @@ import {OutgoingGate, outgoingCounters, PeerClient} from '../net/peer/index.js'
 import {requestUrl, sendError, sendJson, type Router} from '../net/http.js'
 import {openStore, type Store} from '../store/store.js'
 import {SOCKET_NAME, socketIsLive} from '../util/socket.js'
-import {HOLDER, holderIsDead} from '../util/process.js'
+import {lockHome, unlockHome} from '../store/node-lock.js'
 
 export {SOCKET_NAME, socketIsLive}
 import {DEFAULT_SETTINGS, type NodeContext, type NodeSettings} from './context.js'
@@ -22,13 +22,10 @@ import {PeerTable} from './peer-table.js'
 import {Discovery} from './discovery.js'
 import {publicRouter, SERVICES} from './public-api.js'
 import {repairOnce} from './replicator.js'
-import {syncTrustOnce} from '../trust/sync.js'
-import {maintainErasures, resumeErasures, syncErasures} from '../erase/network.js'
+import {syncTrustOnce} from './trust-sync.js'
+import {maintainErasures, resumeErasures, syncErasures} from './erase-sync.js'
 
 export const DEFAULT_LISTEN = '0.0.0.0:7477'
-/** Out-of-turn pings of down peers (repingDown): at most one sweep a second, each ping this short. */
-export const REPING_MIN_INTERVAL_MS = 1_000
-export const REPING_TIMEOUT_MS = 1_500
 
 export interface NodeOptions {
   home: string
@@ -122,19 +119,19 @@ export class PolarNode {
     const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
     const url = (this.options.announce ?? `http://${shownHost}:${realPort}`).replace(/\/+$/, '')
 
-    this.ctx = {
+    const parts = {
       home: this.home,
       store: this.store,
       identity: this.identity,
+      did: this.identity.did,
       peers: this.peers,
       url,
       settings: this.settings,
       guard: new ReplayGuard(),
       log: this.log,
-      client: (peer) => this.client(peer),
+      client: (peer: {url: string; address?: string | null}) => this.client(peer),
       sources: () => this.peers.live().map((p): Source => ({did: p.did, client: this.client(p)})),
-      track: (work) => this.track(work),
-      reping: (did) => this.repingDown(did),
+      track: <T>(work: Promise<T>) => this.track(work),
       limits: () => ({
         ...this.limits.settings,
         peerConnections: this.settings.peerConnections,
@@ -142,8 +139,10 @@ export class PolarNode {
         inbound: this.limits.counters(),
         outgoing: {...this.outgoing.counters(), ...outgoingCounters},
       }),
-    } as Omit<NodeContext, 'discovery'> as NodeContext
-    this.ctx.discovery = new Discovery(this.ctx, SERVICES)
+    }
+    // Discovery takes only what it uses, so the context is built whole after it (no cast round a cycle).
+    const discovery = new Discovery(parts, SERVICES)
+    this.ctx = {...parts, discovery, reping: (did) => discovery.liveness.reping(did)}
     ctxHolder.router = publicRouter(this.ctx)
 
     // Local API on the unix socket, created 0600 (umask) so no other user can connect even briefly.
@@ -164,7 +163,7 @@ export class PolarNode {
     chmodSync(this.socketPath, 0o600)
 
     // Liveness: each peer is pinged when its turn comes (PeerTable back-off), checked often.
-    this.every(Math.min(this.settings.pingIntervalMs, 1_000), () => this.ctx.discovery.pingDue())
+    this.every(Math.min(this.settings.pingIntervalMs, 1_000), () => this.ctx.discovery.liveness.pingDue())
     this.every(this.settings.gossipIntervalMs, () => this.ctx.discovery.gossipRound())
     this.every(this.settings.repairIntervalMs, async () => {
       const r = await repairOnce(this.ctx, this.settings.replicas, this.loops.signal)
@@ -256,14 +255,7 @@ export class PolarNode {
 
   /** Claims this home for this process (node_lock), or explains who holds it. */
   private lock(): void {
-    const db = this.store.db
-    db.transaction(() => {
-      const row = db.prepare('SELECT holder FROM node_lock WHERE id = 1').get() as {holder: string} | undefined
-      if (row && row.holder !== HOLDER && !holderIsDead(row.holder)) {
-        throw new PolarError(`a node (${row.holder}) is already running on ${this.home}; stop it first or use another --home`, {code: 'NODE_RUNNING'})
-      }
-      db.prepare('INSERT OR REPLACE INTO node_lock (id, holder, since) VALUES (1, ?, ?)').run(HOLDER, Date.now())
-    }).immediate()
+    lockHome(this.store.db, this.home)
   }
 
   /**
@@ -301,30 +293,6 @@ export class PolarNode {
     this.timers.push(t)
   }
 
-  /** One liveness ping; true when the peer answered as itself. */
-  private repinging?: Promise<boolean>
-  private lastReping = 0
-  /**
-   * Pings, out of turn, the peers not marked alive (or only `did`): after a
-   * partition heals or a peer restarts, a pull that finds no holder among the
-   * live peers, or a signed request from a peer we had given up on, need not
-   * wait for the dead-peer back-off of the ping loop. At most one sweep at a
-   * time and one a second; resolves true when a peer came back.
-   */
-  repingDown(did?: string): Promise<boolean> {
-    if (this.stopping) return Promise.resolve(false)
-    if (this.repinging) return this.repinging
-    if (did === undefined && Date.now() - this.lastReping < REPING_MIN_INTERVAL_MS) return Promise.resolve(false)
-    const down = this.peers.list().filter((p) => p.state !== 'alive' && (did === undefined || p.did === did))
-    if (down.length === 0) return Promise.resolve(false)
-    if (did === undefined) this.lastReping = Date.now()
-    const sweep = Promise.all(down.map((p) => this.ctx.discovery.ping(p, REPING_TIMEOUT_MS)))
-      .then((ok) => ok.some(Boolean))
-      .finally(() => { this.repinging = undefined })
-    this.repinging = sweep
-    return sweep
-  }
-
   /** Stop accepting, finish in-flight writes, close the database and the socket. */
   async stop(): Promise<void> {
     if (this.stopping) return
@@ -344,7 +312,7 @@ export class PolarNode {
       unlinkSync(this.socketPath)
     } catch {}
     try {
-      this.store?.db.prepare('DELETE FROM node_lock WHERE holder = ?').run(HOLDER)
+      if (this.store) unlockHome(this.store.db)
     } catch {}
     this.store?.close()
     this.log('node stopped')

@@ -47,6 +47,9 @@ export interface LivenessSchedule {
   deadRetryMs: number
 }
 
+/** SQL (in putRecord's upsert): the record coming in is not older than the one held. */
+const NEWER = '(record_time IS NULL OR excluded.record_time >= record_time)'
+
 /** The peers this node knows, in polar.db. Short synchronous transactions only. */
 export class PeerTable {
   constructor(private readonly db: Database, private readonly selfDid: string) {}
@@ -101,16 +104,19 @@ export class PeerTable {
 
   /**
    * Records a peer that came with a verified signed record and answered at its
-   * URL (the caller checked both). A newer record replaces an older one.
+   * URL (the caller checked both). A newer record replaces an older one; an
+   * older one (a replay, or two registrations crossing) only marks the peer
+   * alive: its URL, services, record and address stay those of the newer.
    */
   putRecord(entry: {did: string; url: string; urls: string[]; services: string; record: Uint8Array; recordTime: number; address: string | null; learnedFrom: string | null; rttMs?: number}, now = Date.now()): void {
     if (entry.did === this.selfDid) return
     const rtt = entry.rttMs === undefined ? null : Math.round(entry.rttMs)
     this.db.prepare(`INSERT INTO peers (did, url, services, first_seen, last_seen, learned_from, record, record_time, urls, address, rtt_ms, next_ping, backoff_ms)
       VALUES (@did, @url, @services, @now, @now, @learnedFrom, @record, @recordTime, @urls, @address, @rtt, @next, 0)
-      ON CONFLICT(did) DO UPDATE SET url = excluded.url, services = excluded.services, last_seen = excluded.last_seen, record = excluded.record,
-        record_time = excluded.record_time, urls = excluded.urls, address = COALESCE(excluded.address, address), rtt_ms = COALESCE(excluded.rtt_ms, rtt_ms),
-        failures = 0, state = 'alive', dead_since = NULL, next_ping = excluded.next_ping, backoff_ms = 0`)
+      ON CONFLICT(did) DO UPDATE SET last_seen = excluded.last_seen, rtt_ms = COALESCE(excluded.rtt_ms, rtt_ms),
+        failures = 0, state = 'alive', dead_since = NULL, next_ping = excluded.next_ping, backoff_ms = 0,
+        url = CASE WHEN ${NEWER} THEN excluded.url ELSE url END, services = CASE WHEN ${NEWER} THEN excluded.services ELSE services END, record = CASE WHEN ${NEWER} THEN excluded.record ELSE record END, urls = CASE WHEN ${NEWER} THEN excluded.urls ELSE urls END,
+        address = CASE WHEN ${NEWER} THEN COALESCE(excluded.address, address) ELSE address END, record_time = CASE WHEN ${NEWER} THEN excluded.record_time ELSE record_time END`)
       .run({...entry, services: serviceString(entry.services), urls: JSON.stringify(entry.urls), now, rtt, next: now + this.schedule.pingIntervalMs})
   }
 

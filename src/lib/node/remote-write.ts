@@ -6,8 +6,11 @@ import {verifyRequest} from '../net/auth.js'
 import {HttpError, readJson, sendJson, type Router} from '../net/http.js'
 import {SpentStamps, stampProblem, writeStampResource} from '../records/stamp.js'
 import {decodeObjectRecord} from '../records/object-record.js'
-import {nodeOwner, trustStore} from '../trust/sync.js'
+import {nodeOwner, trustStore} from './trust-sync.js'
 import type {NodeContext} from './context.js'
+
+/** What the remote-write routes use of the node (PUT /v1/objects): the request guard, identity, settings, store, log and tracking. */
+export type RemoteWriteComponents = Pick<NodeContext, 'guard' | 'identity' | 'log' | 'settings' | 'store' | 'track' | 'home' | 'peers' | 'client' | 'sources' | 'did' | 'url'>
 import {placeReplicas, setReplicaTarget} from './replicator.js'
 import {checkObjectSize, dropUnreferenced, trackingWriter} from './holding.js'
 
@@ -39,7 +42,7 @@ interface Upload {
  *    refuses (400 `BAD_OBJECT`) unless it gives the record's root and size,
  *    stores the record and places replicas.
  */
-export function remoteWriteRoutes(router: Router, ctx: NodeContext): void {
+export function remoteWriteRoutes(router: Router, ctx: RemoteWriteComponents): void {
   const spent = new SpentStamps()
   const uploads = new Map<string, Upload>()
 
@@ -136,7 +139,7 @@ export function remoteWriteRoutes(router: Router, ctx: NodeContext): void {
 }
 
 /** Why `signer` may write here ('owner', 'trust' or 'stamp'), or why not (what it takes). */
-function admit(ctx: NodeContext, spent: SpentStamps, signer: string, root: string, stamp: unknown): {by: string} | {refused: string} {
+function admit(ctx: RemoteWriteComponents, spent: SpentStamps, signer: string, root: string, stamp: unknown): {by: string} | {refused: string} {
   const owner = nodeOwner(ctx)
   if (owner === signer) return {by: 'owner'}
   const score = owner ? trustStore(ctx).score(owner, signer, {withPaths: false}).score : 0

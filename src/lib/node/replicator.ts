@@ -1,13 +1,38 @@
 import {setTimeout as delay} from 'node:timers/promises'
 import {CID} from 'multiformats/cid'
-import {NetworkError} from '../errors.js'
+import {IntegrityError, NetworkError} from '../errors.js'
+import {Erasures} from '../erase/index.js'
+import {HttpError} from '../net/http.js'
 import {decodeObjectRecord} from '../records/index.js'
-import type {NodeContext} from './context.js'
+import {NETWORK_WRITER} from '../store/block-store.js'
+import type {Store} from '../store/store.js'
+import type {ClientFor, Log} from './components.js'
+import {DynamicBlockSource} from './dynamic-source.js'
+import {fetchObject, locateHolders, type Source} from './fetcher.js'
+import {dropUnreferenced, SizedSource, trackingWriter} from './holding.js'
+import type {PeerTable} from './peer-table.js'
 import {rankNodes} from './placement.js'
 
+/**
+ * What replication and repair use of the node (a unit test passes fakes for
+ * the peers and their clients): the store, the peer table, a client per
+ * peer, the live peers as block sources, the log, and who this node is.
+ */
+export interface ReplicatorComponents {
+  store: Store
+  peers: Pick<PeerTable, 'live' | 'markFailure'> & ConstructorParameters<typeof DynamicBlockSource>[3]
+  client: ClientFor
+  /** Live peers as block sources. */
+  sources(): Source[]
+  log: Log
+  /** This node's did, and the URL peers pull from it at. */
+  did: string
+  url: string
+}
+
 /** Records the replica count an object was pushed with; repair keeps it there. */
-export function setReplicaTarget(ctx: NodeContext, root: CID | string, replicas: number): void {
-  ctx.store.db.prepare('INSERT OR REPLACE INTO object_replicas (root, replicas) VALUES (?, ?)').run(String(root), replicas)
+export function setReplicaTarget(ctx: Pick<ReplicatorComponents, 'store'>, root: CID | string, replicas: number): void {
+  ctx.store.records.setReplicaTarget(String(root), replicas)
 }
 
 /**
@@ -27,7 +52,7 @@ export const REPLICA_PROBE_MS = 5_000
  * error answer) ends the request at once.
  * @internal exported for tests
  */
-export async function replicateTo(ctx: NodeContext, peer: {did: string; url: string}, recordBytes: Uint8Array, k: number, signal?: AbortSignal): Promise<boolean> {
+export async function replicateTo(ctx: Pick<ReplicatorComponents, 'client' | 'url'>, peer: {did: string; url: string}, recordBytes: Uint8Array, k: number, signal?: AbortSignal): Promise<boolean> {
   const ac = new AbortController()
   const stop = () => ac.abort(signal!.reason)
   if (signal?.aborted) stop()
@@ -66,9 +91,9 @@ export interface Placement {
  * does not answer a hello within REPLICA_PROBE_MS meanwhile, is skipped for
  * the next in order. Returns how many hold it.
  */
-export async function placeReplicas(ctx: NodeContext, recordBytes: Uint8Array, k: number, signal?: AbortSignal): Promise<Placement> {
+export async function placeReplicas(ctx: ReplicatorComponents, recordBytes: Uint8Array, k: number, signal?: AbortSignal): Promise<Placement> {
   const {record} = decodeObjectRecord(recordBytes)
-  const holders = new Set<string>([ctx.identity.did])
+  const holders = new Set<string>([ctx.did])
   const ranked = rankNodes(record.root, ctx.peers.live())
   let i = 0
   while (holders.size < k && i < ranked.length) {
@@ -94,7 +119,7 @@ export async function placeReplicas(ctx: NodeContext, recordBytes: Uint8Array, k
  * objects it holds no record of.
  */
 export const REPAIR_DEFER_PASSES = 3
-const shortPasses = new WeakMap<NodeContext, Map<string, number>>()
+const shortPasses = new WeakMap<ReplicatorComponents, Map<string, number>>()
 
 /**
  * One pass of the repair loop: for every object held here, count the live
@@ -102,9 +127,8 @@ const shortPasses = new WeakMap<NodeContext, Map<string, number>>()
  * in rendezvous order acts at once, the others only if it stays short
  * (REPAIR_DEFER_PASSES), so holders do not all repair at once.
  */
-export async function repairOnce(ctx: NodeContext, k: number, signal?: AbortSignal): Promise<{checked: number; repaired: number}> {
-  const roots = ctx.store.db.prepare(`SELECT r.root, max(r.cid) AS record, o.replicas AS k FROM records r LEFT JOIN object_replicas o ON o.root = r.root
-    WHERE r.kind = 'object' GROUP BY r.root`).all() as Array<{root: string; record: string; k: number | null}>
+export async function repairOnce(ctx: ReplicatorComponents, k: number, signal?: AbortSignal): Promise<{checked: number; repaired: number}> {
+  const roots = ctx.store.records.heldObjects()
   const live = ctx.peers.live()
   if (roots.length === 0) return {checked: 0, repaired: 0}
   const cids = roots.map((r) => CID.parse(r.root))
@@ -133,10 +157,10 @@ export async function repairOnce(ctx: NodeContext, k: number, signal?: AbortSign
       waiting.delete(key)
       continue
     }
-    const order = rankNodes(root, [...holders, {did: ctx.identity.did}])
+    const order = rankNodes(root, [...holders, {did: ctx.did}])
     const passes = (waiting.get(key) ?? 0) + 1
     waiting.set(key, passes)
-    if (passes <= order.findIndex((n) => n.did === ctx.identity.did) * REPAIR_DEFER_PASSES) continue // another holder leads this repair
+    if (passes <= order.findIndex((n) => n.did === ctx.did) * REPAIR_DEFER_PASSES) continue // another holder leads this repair
     const bytes = ctx.store.records.bytesOf(roots[j].record)
     if (!bytes) continue
     const targets = rankNodes(root, reachable.filter((p) => !holdings.get(p.did)![j]))
@@ -156,4 +180,43 @@ export async function repairOnce(ctx: NodeContext, k: number, signal?: AbortSign
     }
   }
   return {checked: roots.length, repaired}
+}
+
+/**
+ * POST /v1/replicate on this side: pulls the object of a record a peer asked
+ * this node to hold, from that peer first and the live holders among the
+ * others, verifying every block and fetching no more than the record's size
+ * (holding.ts). Refuses (410) a record erased meanwhile; an object whose
+ * blocks cannot make it loses the blocks it brought (IntegrityError).
+ */
+export async function replicate(ctx: ReplicatorComponents, root: CID, recordBytes: Uint8Array, from: {did: string; url: string}): Promise<{held: boolean; blocks: number}> {
+  const {cid: recordCid, record} = decodeObjectRecord(recordBytes)
+  const {writer, appended} = trackingWriter(ctx.store.blocks.writer(NETWORK_WRITER))
+  const own = {did: from.did, client: ctx.client(from)}
+  const others = ctx.sources().filter((s) => s.did !== from.did)
+  const source = new DynamicBlockSource(ctx.store, [own, ...(await locateHolders(root, others)).holders], writer, ctx.peers, ctx.log, root)
+  source.batching = true
+  try {
+    // Up to the record's size (holding.ts): a record cannot make this node fetch more than it declares.
+    await fetchObject(root, new SizedSource(source, root, record.size))
+    await source.finish()
+  } catch (err) {
+    await writer.close().catch(() => {})
+    // Blocks that cannot make the record's object are no object's: removed. A network failure
+    // keeps every verified block, so that a retry (the pusher's, or repair) resumes.
+    if (err instanceof IntegrityError) {
+      const dropped = dropUnreferenced(ctx.store, appended)
+      if (dropped.blocks) ctx.log(`replication of ${root} refused (${err.message}): removed ${dropped.blocks} block(s) it had fetched`)
+    }
+    throw err
+  }
+  await writer.close()
+  const erasures = new Erasures(ctx.store)
+  if (erasures.isErased(recordCid)) {
+    // Erased while its blocks were on their way: give them back, refuse the record.
+    erasures.sweep(root)
+    throw new HttpError(410, 'ERASED', `${root} (record ${recordCid}) was erased by its owner while it was being replicated`)
+  }
+  ctx.store.records.putObject(recordBytes)
+  return {held: ctx.store.blocks.has(root), blocks: source.fetched}
 }

@@ -2,9 +2,12 @@ import {isDid} from '../identity/index.js'
 import {HttpError, readJson, sendJson, type Router} from '../net/http.js'
 import {parseQuery, queryFromParams, queryParams, searchCandidates, searchLocal, searchNetwork, type PeerSearcher, type SearchQuery} from '../search/index.js'
 import {decodeTrustRecord} from '../records/trust-record.js'
-import {acceptTrust, nodeOwner, trustStore} from '../trust/sync.js'
+import {acceptTrust, nodeOwner, trustStore} from './trust-sync.js'
 import {MAX_TRUST_RECORDS_FOREIGN} from '../trust/limits.js'
 import type {NodeContext} from './context.js'
+
+/** What the search and trust routes use of the node: the store, the peer table and a client per peer. */
+export type SearchTrustComponents = Pick<NodeContext, 'client' | 'peers' | 'store' | 'home' | 'track'>
 
 const DID_RE = '(did:key:[A-Za-z0-9]{1,60})'
 
@@ -14,7 +17,7 @@ function recordBody(v: any): Buffer {
 }
 
 /** A trust record that does not verify is the sender's bad input (400), never stored. */
-function accept(ctx: NodeContext, bytes: Uint8Array, from?: string) {
+function accept(ctx: SearchTrustComponents, bytes: Uint8Array, from?: string) {
   try {
     return acceptTrust(ctx, bytes, from)
   } catch (err) {
@@ -23,13 +26,13 @@ function accept(ctx: NodeContext, bytes: Uint8Array, from?: string) {
   }
 }
 
-function scoreAnswer(ctx: NodeContext, from: string, did: string) {
+function scoreAnswer(ctx: SearchTrustComponents, from: string, did: string) {
   const s = trustStore(ctx).score(from, did)
   return {did, from, score: s.score, paths: s.paths, pathCount: s.pathCount}
 }
 
 /** Peer protocol routes of issue 5: search this node's index, and trust records (docs/protocol.md). */
-export function publicSearchTrustRoutes(router: Router, ctx: NodeContext): void {
+export function publicSearchTrustRoutes(router: Router, ctx: SearchTrustComponents): void {
   // This node's own index only (no fan-out from here: a search never amplifies).
   router.on('GET', /^\/v1\/search$/, (_req, res, _p, url) => {
     const q = parseQuery(queryFromParams(url.searchParams))
@@ -91,12 +94,12 @@ export function publicSearchTrustRoutes(router: Router, ctx: NodeContext): void 
 }
 
 /** Peers of this node as search targets. */
-function peerSearchers(ctx: NodeContext, q: SearchQuery, query: string): PeerSearcher[] {
+function peerSearchers(ctx: SearchTrustComponents, q: SearchQuery, query: string): PeerSearcher[] {
   return ctx.peers.live().map((p) => ({did: p.did, search: (_q, signal) => ctx.client(p).objects.search(queryParams({...q, query}), {signal, timeoutMs: 3_000})}))
 }
 
 /** Local API routes of issue 5 (the CLI's search and trust commands through the node). */
-export function localSearchTrustRoutes(router: Router, ctx: NodeContext): void {
+export function localSearchTrustRoutes(router: Router, ctx: SearchTrustComponents): void {
   router.on('GET', /^\/api\/v1\/search$/, async (_req, res, _p, url) => {
     const input = queryFromParams(url.searchParams)
     const q = parseQuery(input)

@@ -2,7 +2,7 @@ import {createReadStream, statSync} from 'node:fs'
 import {basename} from 'node:path'
 import type {Writable} from 'node:stream'
 import {buildFile} from '../content/index.js'
-import {assertSupportedCid, parseCid} from '../content/cid.js'
+import {assertSupportedCid, CID, parseCid} from '../content/cid.js'
 import {CHUNK_SIZE} from '../content/constants.js'
 import {readFile} from '../content/reader.js'
 import {InputError, NotFoundError} from '../errors.js'
@@ -11,7 +11,7 @@ import {signObjectRecord} from '../records/index.js'
 import type {Store} from '../store/store.js'
 import {writeChunks, type PullResult} from '../util/output.js'
 import {guessMime} from './mime.js'
-import {BaseVersion, EncodingSink, latestVersion, type EncodeStats} from '../codec/versions.js'
+import {BaseVersion, EncodingSink, type EncodeStats} from '../codec/versions.js'
 
 export {guessMime}
 export {writeChunks} from '../util/output.js'
@@ -81,7 +81,7 @@ export async function pushObject(store: Store, identity: Identity, input: PushIn
   const mime = input.mime ?? guessMime(name)
   const base = chooseBase(store, identity, name, input.base)
   const writer = store.blocks.writer()
-  const sink = new EncodingSink(store, writer, base)
+  const sink = new EncodingSink(store.blocks, writer, base)
   let built
   let recordCid = ''
   let tags: string[] = []
@@ -126,12 +126,12 @@ function chooseBase(store: Store, identity: Identity, name: string, base: string
   if (base !== undefined) {
     const root = parseCid(base)
     assertSupportedCid(root)
-    const version = BaseVersion.open(store, root)
+    const version = BaseVersion.open(store.blocks, root)
     if (!version) throw new NotFoundError(`--base ${root}: that object is not (wholly) in this store; pull it first, or push without --base`)
     return version
   }
-  const latest = latestVersion(store, identity.did, name)
-  return latest ? BaseVersion.open(store, latest) : undefined
+  const latest = name ? store.records.latestRoot(identity.did, name) : undefined
+  return latest ? BaseVersion.open(store.blocks, CID.parse(latest)) : undefined
 }
 
 function sameTags(a: string[], b: string[]): boolean {

@@ -1,5 +1,8 @@
-import type {Database} from '../store/db.js'
+import type BetterSqlite3 from 'better-sqlite3'
 import {decodeObjectRecord, type ObjectRecord, type SignedRecord} from './object-record.js'
+
+/** The open polar.db (store/db.ts opens it; the records folder only needs its type). */
+type Database = BetterSqlite3.Database
 
 export interface StoredObject {
   cid: string
@@ -12,7 +15,21 @@ export interface StoredObject {
   tags: string[]
 }
 
-/** Signed records in polar.db, indexed by root, owner+name and tag. Only verified records get in. */
+/** An object held here for the repair loop: its root, one record of it, and the replica count it was pushed with. */
+export interface HeldObject {
+  root: string
+  /** The greatest record CID of the root (any one would do: repair sends it to peers). */
+  record: string
+  /** `object_replicas` for the root; null: the node's setting. */
+  k: number | null
+}
+
+/**
+ * Signed records in polar.db, indexed by root, owner+name and tag, and each
+ * object's replica target (`object_replicas`). Only verified records get in.
+ * Every statement on the `records` table is here (search's FTS5 query, which
+ * joins it, excepted: search/local.ts).
+ */
 export class RecordStore {
   constructor(private readonly db: Database) {}
 
@@ -32,6 +49,11 @@ export class RecordStore {
     return signed
   }
 
+  /** Deletes the record `cid` (an erase; runs inside the caller's transaction when there is one). Returns 1 or 0. */
+  delete(cid: string): number {
+    return this.db.prepare('DELETE FROM records WHERE cid = ?').run(cid).changes
+  }
+
   /** Object records whose root is `root`, newest first. */
   objectsByRoot(root: string): StoredObject[] {
     const rows = this.db.prepare(`SELECT cid, root, owner, name, mime, size, time FROM records
@@ -39,10 +61,51 @@ export class RecordStore {
     return rows.map((row) => ({...row, tags: this.tagsOf(row.cid)}))
   }
 
+  /** True when an object record here names `root`. */
+  hasRoot(root: string): boolean {
+    return this.db.prepare("SELECT 1 FROM records WHERE kind = 'object' AND root = ?").get(root) !== undefined
+  }
+
+  /** Every root an object record here names (the erase sweep's and repair's live roots). */
+  liveRoots(): string[] {
+    return this.db.prepare("SELECT DISTINCT root FROM records WHERE kind = 'object' AND root IS NOT NULL").pluck().all() as string[]
+  }
+
+  /** The root of the newest object of `owner` named `name` (the automatic base of a new version). */
+  latestRoot(owner: string, name: string): string | undefined {
+    return this.db.prepare(`SELECT root FROM records WHERE kind = 'object' AND owner = ? AND name = ? ORDER BY time DESC LIMIT 1`).pluck().get(owner, name) as string | undefined
+  }
+
   /** The raw signed bytes of a record, for forwarding. */
   bytesOf(cid: string): Uint8Array | undefined {
     const row = this.db.prepare('SELECT bytes FROM records WHERE cid = ?').get(cid) as {bytes: Buffer} | undefined
     return row?.bytes
+  }
+
+  /** The signed bytes of the object record `cid` ([] when there is none). */
+  objectBytes(cid: string): Uint8Array[] {
+    return this.db.prepare("SELECT bytes FROM records WHERE kind = 'object' AND cid = ?").pluck().all(cid) as Buffer[]
+  }
+
+  /** The signed bytes of every object record of `root`, oldest first. */
+  objectBytesByRoot(root: string): Uint8Array[] {
+    return this.db.prepare("SELECT bytes FROM records WHERE kind = 'object' AND root = ? ORDER BY time").pluck().all(root) as Buffer[]
+  }
+
+  /** Each root with an object record here, one record of it and its replica target (the repair loop's list). */
+  heldObjects(): HeldObject[] {
+    return this.db.prepare(`SELECT r.root, max(r.cid) AS record, o.replicas AS k FROM records r LEFT JOIN object_replicas o ON o.root = r.root
+      WHERE r.kind = 'object' GROUP BY r.root`).all() as HeldObject[]
+  }
+
+  /** Records the replica count an object was pushed with; repair keeps it there. */
+  setReplicaTarget(root: string, replicas: number): void {
+    this.db.prepare('INSERT OR REPLACE INTO object_replicas (root, replicas) VALUES (?, ?)').run(root, replicas)
+  }
+
+  /** Forgets the replica target of `root` (its last record was erased). */
+  dropReplicaTarget(root: string): void {
+    this.db.prepare('DELETE FROM object_replicas WHERE root = ?').run(root)
   }
 
   private tagsOf(cid: string): string[] {

@@ -1,14 +1,19 @@
 import {CID} from 'multiformats/cid'
 import {blockMatches, verifyBlock} from '../content/cid.js'
-import {CODEC_NAMES, CODEC_RAW, CodecError, decodeBlock, MAX_DELTA_DEPTH} from '../codec/index.js'
+import {CODEC_NAMES, CODEC_RAW, CodecError, decodeBlock, MAX_DELTA_DEPTH, type Encoding} from '../codec/index.js'
 import {IntegrityError, NotFoundError} from '../errors.js'
-import type {BlockStore} from './block-store.js'
+import type {Database} from './db.js'
 
-/** How an encoded block is indexed: its codec, its delta depth and the bases it needs. */
-export interface Encoding {
-  codec: number
-  depth: number
-  bases: CID[]
+/**
+ * What BlockCodecs needs of the BlockStore it belongs to (the store passes
+ * itself): the database, reads at an index location, and a writer for
+ * rewriting dependents. An interface, so that block-store.ts and this file do
+ * not import each other.
+ */
+export interface CodecHost {
+  readonly db: Database
+  readAt(cid: CID, loc: {pack: number; offset: number; length: number}, options?: {verify?: boolean}): Uint8Array
+  writer(): {put(cid: CID, bytes: Uint8Array, options?: {heal?: boolean}): Promise<void>; close(): Promise<void>; abort(): Promise<void>}
 }
 
 /** Decoded blocks kept for decoding others (bases of deltas, chains): about this many bytes. */
@@ -34,7 +39,7 @@ export class BlockCodecs {
   private cacheBytes = 0
   private readonly stmts
 
-  constructor(private readonly store: BlockStore) {
+  constructor(private readonly store: CodecHost) {
     const db = store.db
     this.stmts = {
       locate: db.prepare('SELECT pack, offset, length, codec, depth FROM blocks WHERE cid = ?'),
@@ -143,7 +148,7 @@ export class BlockCodecs {
         } catch (err) {
           // A block whose base is gone or damaged is itself unreadable here: an integrity
           // failure (a read through a node then fetches a good copy and replaces it).
-          if (err instanceof NotFoundError) throw new CodecError(`block ${cid} is stored as a delta of ${base}, which is missing`)
+          if (err instanceof NotFoundError) throw new CodecError('MISSING_BASE', `block ${cid} is stored as a delta of ${base}, which is missing`)
           throw err
         }
       }, depthLeft, undefined, {verify})

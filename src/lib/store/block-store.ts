@@ -8,9 +8,9 @@ import type {Database} from './db.js'
 import {BlockCodecs} from './block-codecs.js'
 import {fileSize, packFileName, unknownPacks, unknownPacksError, type UnknownPack} from './pack-files.js'
 import {PackReader, type PackLocation} from './pack-reader.js'
-import {MAX_PACK_SIZE, PackWriter, type Entry, type PinHolder, type WriterOptions} from './pack-writer.js'
+import {MAX_PACK_SIZE, PackWriter, type Entry, type LeasedPack, type PinHolder, type WriterOptions} from './pack-writer.js'
 
-export {MAX_PACK_SIZE, CHECKPOINT_BYTES, NETWORK_WRITER, PackWriter, type WriterOptions} from './pack-writer.js'
+export {MAX_PACK_SIZE, CHECKPOINT_BYTES, NETWORK_WRITER, PackWriter, type LeasedPack, type WriterOptions} from './pack-writer.js'
 
 /** Lease of a writer on another host (shared home); same-host leases are checked by pid instead. */
 export const LEASE_MS = 10 * 60 * 1000
@@ -20,14 +20,6 @@ interface PackRow {
   size: number
   holder: string | null
   lease_until: number
-}
-
-/** A pack leased to a writer: `fresh` when its row was just created (no block in it yet). */
-export interface LeasedPack {
-  id: number
-  size: number
-  holder: string
-  fresh: boolean
 }
 
 export interface GetOptions {

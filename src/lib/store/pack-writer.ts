@@ -6,8 +6,7 @@ import {fsyncDir} from '../util/fs.js'
 import {DIRECT_ALIGN, StagedWriter} from '../util/staged-writer.js'
 import {isPooled} from '../util/block-pool.js'
 import {HOLDER} from '../util/process.js'
-import type {BlockStore, LeasedPack} from './block-store.js'
-import type {Encoding} from './block-codecs.js'
+import type {Encoding} from '../codec/index.js'
 import {encodeFrame} from './pack-manifest.js'
 
 const PAGE_OF_ZEROS = new Uint8Array(DIRECT_ALIGN)
@@ -45,6 +44,30 @@ export const NETWORK_WRITER: WriterOptions = {checkpointBytes: CHECKPOINT_BYTES,
 export interface PinHolder {
   holder: string
   writer: number
+}
+
+/** A pack leased to a writer: `fresh` when its row was just created (no block in it yet). */
+export interface LeasedPack {
+  id: number
+  size: number
+  holder: string
+  fresh: boolean
+}
+
+/**
+ * What a PackWriter needs of its BlockStore (the store passes itself): leases,
+ * pins, the index commit. An interface, so that block-store.ts and this file
+ * do not import each other.
+ */
+export interface PackHost {
+  readonly dir: string
+  packPath(id: number): string
+  has(cid: CID): boolean
+  leasePack(maxBytes: number): LeasedPack
+  commit(pack: number, holder: string, fromSize: number, toSize: number, entries: Entry[], pins?: PinHolder): void
+  claim(cid: CID, pins: PinHolder): boolean
+  unpin(pins: PinHolder): void
+  release(pack: number, holder: string): void
 }
 
 let writers = 0
@@ -89,7 +112,7 @@ export class PackWriter {
   private readonly maxPackBytes: number
   private lastCheckpoint = performance.now()
 
-  constructor(private readonly store: BlockStore, options: WriterOptions = {}) {
+  constructor(private readonly store: PackHost, options: WriterOptions = {}) {
     this.checkpointBytes = options.checkpointBytes ?? CHECKPOINT_BYTES
     this.checkpointMs = options.checkpointMs ?? Infinity
     this.maxPackBytes = Math.min(options.maxPackBytes ?? MAX_PACK_SIZE, MAX_PACK_SIZE)

@@ -1,13 +1,14 @@
 import {closeSync, mkdirSync, openSync, renameSync} from 'node:fs'
 import {join} from 'node:path'
-import * as dagPb from '@ipld/dag-pb'
 import {CID} from 'multiformats/cid'
 import {CODEC_RAW, isDelta, parseEncoded} from '../codec/index.js'
 import {DAG_PB_CODE} from '../content/constants.js'
+import {dagPbLinks, holdsWholeDag} from '../content/dag-links.js'
 import {IntegrityError, PolarError} from '../errors.js'
 import {fsyncDir} from '../util/fs.js'
 import {holderIsDead} from '../util/process.js'
 import {leaseIsStale} from './block-store.js'
+import {nodeLockHolder} from './node-lock.js'
 import {fileSize, type UnknownPack} from './pack-files.js'
 import {entryCid, readFrames, type ManifestEntry} from './pack-manifest.js'
 import type {Store} from './store.js'
@@ -81,7 +82,7 @@ export function repairStore(store: Store, options: RepairOptions = {}): RepairRe
   const aside: UnknownPack[] = []
   try {
     db.transaction(() => {
-      const node = db.prepare('SELECT holder FROM node_lock WHERE id = 1').pluck().get() as string | undefined
+      const node = nodeLockHolder(db)
       if (node && !holderIsDead(node)) throw new PolarError(`a node (${node}) is running on ${store.home}; stop it first (polar repair works on the store directly)`, {code: 'NODE_RUNNING'})
       const busy = db.prepare('SELECT id, size, holder, lease_until FROM packs WHERE holder IS NOT NULL').all() as Array<{id: number; size: number; holder: string; lease_until: number}>
       const live = busy.find((row) => !leaseIsStale(row))
@@ -268,10 +269,10 @@ function drop(store: Store, cid: CID, report: RepairReport): void {
 
 /** Step 3: object records whose DAG misses a block, and top-level blocks no record names. */
 function checkObjects(store: Store, report: RepairReport): void {
-  const roots = store.db.prepare("SELECT DISTINCT root FROM records WHERE kind = 'object' AND root IS NOT NULL").pluck().all() as string[]
+  const roots = store.records.liveRoots()
   const named = new Set(roots)
   for (const text of roots) {
-    if (!complete(store, CID.parse(text))) report.incomplete.push(text)
+    if (!holdsWholeDag(store.blocks, CID.parse(text))) report.incomplete.push(text)
   }
   const linked = new Set<string>()
   const all = store.db.prepare('SELECT cid FROM blocks').pluck().all() as Uint8Array[]
@@ -279,31 +280,11 @@ function checkObjects(store: Store, report: RepairReport): void {
     const cid = CID.decode(bytes)
     if (cid.code !== DAG_PB_CODE) continue
     try {
-      for (const l of dagPb.decode(store.blocks.get(cid)).Links) linked.add(l.Hash.toString())
+      for (const l of dagPbLinks(store.blocks.get(cid))) linked.add(l.cid.toString())
     } catch {}
   }
   for (const bytes of all) {
     const key = CID.decode(bytes).toString()
     if (!linked.has(key) && !named.has(key)) report.unreferenced.push(key)
   }
-}
-
-/** True when every block of the DAG under `root` is indexed (dag-pb nodes decoded for their links). */
-function complete(store: Store, root: CID): boolean {
-  const stack = [root]
-  const seen = new Set<string>()
-  while (stack.length > 0) {
-    const cid = stack.pop()!
-    const key = cid.toString()
-    if (seen.has(key)) continue
-    seen.add(key)
-    if (!store.blocks.has(cid)) return false
-    if (cid.code !== DAG_PB_CODE) continue
-    try {
-      for (const l of dagPb.decode(store.blocks.get(cid)).Links) stack.push(l.Hash)
-    } catch {
-      return false
-    }
-  }
-  return true
 }

@@ -1,7 +1,22 @@
 import {KeyStore} from '../identity/index.js'
-import type {NodeContext} from '../node/context.js'
 import {decodeTrustRecord} from '../records/trust-record.js'
-import {TrustStore} from './store.js'
+import {TrustStore} from '../trust/store.js'
+import type {Store} from '../store/store.js'
+import type {ClientFor, Track} from './components.js'
+import type {PeerTable} from './peer-table.js'
+
+/**
+ * The node's trust loop and gossip (it was trust/sync.ts; node-loop code
+ * belongs in node/). What it uses of the node; a test passes fakes.
+ */
+export interface TrustSyncComponents {
+  /** The node's home: its owner is the user key `default` there. */
+  home: string
+  store: Pick<Store, 'db'>
+  peers: Pick<PeerTable, 'live'>
+  client: ClientFor
+  track: Track
+}
 
 /** dids asked of one peer per request. */
 export const TRUST_BATCH = 256
@@ -15,16 +30,16 @@ export const TRUST_SYNC_PEERS = 16
  * each time (a key file and one public-key derivation), so `keygen --force`
  * takes effect without a restart.
  */
-export function nodeOwner(ctx: NodeContext): string | undefined {
+export function nodeOwner(ctx: Pick<TrustSyncComponents, 'home'>): string | undefined {
   return new KeyStore(ctx.home).didOf()
 }
 
-export function trustStore(ctx: NodeContext): TrustStore {
+export function trustStore(ctx: Pick<TrustSyncComponents, 'store'>): TrustStore {
   return new TrustStore(ctx.store.db)
 }
 
 /** Stores a trust record learned from anywhere; when it is new here, passes it on to live peers (gossip stops where it is not new). */
-export function acceptTrust(ctx: NodeContext, bytes: Uint8Array, from?: string): {stored: boolean; owner: string; cid: string} {
+export function acceptTrust(ctx: TrustSyncComponents, bytes: Uint8Array, from?: string): {stored: boolean; owner: string; cid: string} {
   const {stored, signed} = trustStore(ctx).put(bytes)
   if (stored) {
     for (const p of ctx.peers.live().slice(0, TRUST_SYNC_PEERS)) {
@@ -41,7 +56,7 @@ export function acceptTrust(ctx: NodeContext, bytes: Uint8Array, from?: string):
  * keeps the newer ones that verify, and repeats while new identities come
  * into reach (at most three rounds: three hops).
  */
-export async function syncTrustOnce(ctx: NodeContext, signal?: AbortSignal): Promise<{asked: number; stored: number}> {
+export async function syncTrustOnce(ctx: TrustSyncComponents, signal?: AbortSignal): Promise<{asked: number; stored: number}> {
   const owner = nodeOwner(ctx)
   if (!owner) return {asked: 0, stored: 0}
   const store = trustStore(ctx)

@@ -3,14 +3,34 @@ import {NetworkError, NotFoundError, PolarError} from '../errors.js'
 import type {Identity} from '../identity/index.js'
 import {type ObjectRecord, type SignedRecord} from '../records/object-record.js'
 import {verifyErase, type VerifiedErase} from '../records/erase-record.js'
-import type {NodeContext} from '../node/context.js'
-import {rankNodes} from '../node/placement.js'
+import {rankNodes} from './placement.js'
 import {parseCid} from '../content/cid.js'
 import {DAG_CBOR_CODE} from '../content/constants.js'
-import {Erasures, recordsFromAnswer, signErasures, type Applied} from './erasures.js'
+import {Erasures, signErasures, type Applied, type EraseResult} from '../erase/index.js'
+import {recordsFromAnswer} from '../erase/erasures.js'
 import {compactionDue, finishCompaction} from '../store/compact.js'
+import type {Store} from '../store/store.js'
+import type {ClientFor, Log, Track} from './components.js'
+import type {PeerTable} from './peer-table.js'
 
-const compacting = new WeakMap<NodeContext, {running: boolean; again: boolean}>()
+/**
+ * The node's side of erasure (it was erase/network.ts; node-loop code belongs
+ * in node/): sending erases to peers, receiving them, anti-entropy with the
+ * peers' tombstone lists, pulled-copy decisions and background compaction.
+ * What it uses of the node (a test passes fakes for the peers and clients).
+ * Per-node state (compaction runs, open decisions) is kept per components object.
+ */
+export interface EraseSyncComponents {
+  store: Store
+  peers: Pick<PeerTable, 'list' | 'live'>
+  client: ClientFor
+  log: Log
+  track: Track
+  /** This node's did (the first of the nodes an erase reports). */
+  did: string
+}
+
+const compacting = new WeakMap<EraseSyncComponents, {running: boolean; again: boolean}>()
 
 /**
  * Runs the compaction an erase left owed (docs/storage.md "Compaction") in
@@ -18,7 +38,7 @@ const compacting = new WeakMap<NodeContext, {running: boolean; again: boolean}>(
  * meanwhile. The intent is in the database (markCompactionDue), so a node
  * killed part way finishes it when it starts again (resumeErasures).
  */
-export function scheduleCompaction(ctx: NodeContext): void {
+export function scheduleCompaction(ctx: EraseSyncComponents): void {
   let state = compacting.get(ctx)
   if (!state) compacting.set(ctx, (state = {running: false, again: false}))
   if (state.running) {
@@ -42,24 +62,13 @@ export const ERASE_SEND_TIMEOUT_MS = 10_000
 /** How long a record lookup on peers waits for each. */
 const LOOKUP_TIMEOUT_MS = 3_000
 
-export interface EraseResult {
-  /** The CID the caller named (root or record). */
-  cid: string
-  erased: true
-  /** Object records erased. */
-  records: string[]
-  /** Nodes (dids) that applied or already had the erase, this one first. */
-  nodes: string[]
-  /** Blocks deleted on this node. */
-  blocks: number
-}
 
 /**
  * Sends an erase to every peer not known dead — the object's placement and
  * replica holders among them — and returns the dids that confirmed. Peers
  * that miss it (offline) get it by anti-entropy (syncErasures) when they are back.
  */
-export async function sendErase(ctx: NodeContext, v: VerifiedErase, signal?: AbortSignal): Promise<string[]> {
+export async function sendErase(ctx: EraseSyncComponents, v: VerifiedErase, signal?: AbortSignal): Promise<string[]> {
   const peers = ctx.peers.list().filter((p) => p.state !== 'dead')
   const confirmed: string[] = []
   await Promise.all(peers.map(async (peer) => {
@@ -89,7 +98,7 @@ export interface Lookup {
  * that root and are not erased here. A peer can make up a record of its own
  * for any root; that only ever keeps bytes, never removes or hides them.
  */
-export async function lookupRecords(ctx: NodeContext, root: CID, signal?: AbortSignal): Promise<Lookup> {
+export async function lookupRecords(ctx: EraseSyncComponents, root: CID, signal?: AbortSignal): Promise<Lookup> {
   const erasures = new Erasures(ctx.store)
   const peers = rankNodes(root, ctx.peers.live()).slice(0, LOOKUP_PEERS)
   const live = new Map<string, SignedRecord<ObjectRecord>>()
@@ -112,7 +121,7 @@ export async function lookupRecords(ctx: NodeContext, root: CID, signal?: AbortS
  * so does a pulled copy kept because such a record was known (keptCopy).
  * Throws NotFoundError ERASED, or NetworkError when no peer could be asked.
  */
-export async function assertNotErased(ctx: NodeContext, root: CID, signal?: AbortSignal): Promise<void> {
+export async function assertNotErased(ctx: EraseSyncComponents, root: CID, signal?: AbortSignal): Promise<void> {
   const erasures = new Erasures(ctx.store)
   if (!erasures.rootIsErased(root) || erasures.keptCopy(root)) return
   const found = await lookupRecords(ctx, root, signal)
@@ -124,11 +133,11 @@ export async function assertNotErased(ctx: NodeContext, root: CID, signal?: Abor
 }
 
 /** Notes a pull through the node that fetches `root` with no record here (Erasures.notePulled). */
-export function notePulledCopy(ctx: NodeContext, root: CID): void {
+export function notePulledCopy(ctx: EraseSyncComponents, root: CID): void {
   new Erasures(ctx.store).notePulled(root)
 }
 
-const deciding = new WeakMap<NodeContext, Map<string, Promise<number>>>()
+const deciding = new WeakMap<EraseSyncComponents, Map<string, Promise<number>>>()
 
 /**
  * The open decision about the pulled copy of `root` (Erasures.apply,
@@ -138,7 +147,7 @@ const deciding = new WeakMap<NodeContext, Map<string, Promise<number>>>()
  * partition alone never empties a cache. One lookup per root at a time; an
  * erase of the same root meanwhile joins it. Returns blocks deleted.
  */
-export function settleCache(ctx: NodeContext, root: CID, signal?: AbortSignal): Promise<number> {
+export function settleCache(ctx: EraseSyncComponents, root: CID, signal?: AbortSignal): Promise<number> {
   let inFlight = deciding.get(ctx)
   if (!inFlight) deciding.set(ctx, (inFlight = new Map()))
   const key = root.toString()
@@ -166,7 +175,7 @@ export function settleCache(ctx: NodeContext, root: CID, signal?: AbortSignal): 
 }
 
 /** Applies a verified erase on this node: Erasures.apply, then the pulled-copy decision if one is open, then compaction. */
-export async function applyErase(ctx: NodeContext, v: VerifiedErase, signal?: AbortSignal): Promise<Applied> {
+export async function applyErase(ctx: EraseSyncComponents, v: VerifiedErase, signal?: AbortSignal): Promise<Applied> {
   const {cacheUndecided, ...r} = new Erasures(ctx.store).apply(v)
   if (cacheUndecided) r.blocks += await settleCache(ctx, v.object.record.root, signal)
   if (r.blocks > 0) scheduleCompaction(ctx)
@@ -180,7 +189,7 @@ export async function applyErase(ctx: NodeContext, v: VerifiedErase, signal?: Ab
  * (gossip: a node forwards an erase once, so the flood ends). Whoever sends
  * it, it removes exactly the record it names (applyErase).
  */
-export async function receiveErase(ctx: NodeContext, eraseBytes: Uint8Array, recordBytes: Uint8Array): Promise<Applied> {
+export async function receiveErase(ctx: EraseSyncComponents, eraseBytes: Uint8Array, recordBytes: Uint8Array): Promise<Applied> {
   const v = verifyErase(eraseBytes, recordBytes)
   const applied = await applyErase(ctx, v)
   if (applied.applied) {
@@ -195,7 +204,7 @@ export async function receiveErase(ctx: NodeContext, eraseBytes: Uint8Array, rec
  * applies the ones that verify, so a node that was offline during an erase
  * applies it when it is back. Bad entries are skipped (and logged), never fatal.
  */
-export async function syncErasures(ctx: NodeContext, signal?: AbortSignal): Promise<number> {
+export async function syncErasures(ctx: EraseSyncComponents, signal?: AbortSignal): Promise<number> {
   const erasures = new Erasures(ctx.store)
   let total = 0
   await Promise.all(ctx.peers.list().map(async (peer) => {
@@ -232,19 +241,19 @@ export async function syncErasures(ctx: NodeContext, signal?: AbortSignal): Prom
  * network, at once; open cache decisions and owed compaction in the
  * background). Returns the blocks deleted at once.
  */
-export function resumeErasures(ctx: NodeContext, signal?: AbortSignal): number {
+export function resumeErasures(ctx: EraseSyncComponents, signal?: AbortSignal): number {
   const swept = new Erasures(ctx.store).finishPending()
   ctx.track(finishOpenWork(ctx, signal)).catch((err) => { if (!signal?.aborted) ctx.log(`erase: ${(err as Error).message}`) })
   return swept
 }
 
 /** The erase loop (every eraseSyncIntervalMs): anti-entropy, then open cache decisions and owed compaction. */
-export async function maintainErasures(ctx: NodeContext, signal?: AbortSignal): Promise<void> {
+export async function maintainErasures(ctx: EraseSyncComponents, signal?: AbortSignal): Promise<void> {
   await syncErasures(ctx, signal)
   await finishOpenWork(ctx, signal)
 }
 
-async function finishOpenWork(ctx: NodeContext, signal?: AbortSignal): Promise<void> {
+async function finishOpenWork(ctx: EraseSyncComponents, signal?: AbortSignal): Promise<void> {
   for (const root of new Erasures(ctx.store).undecidedCaches()) {
     signal?.throwIfAborted()
     await settleCache(ctx, root, signal)
@@ -259,7 +268,7 @@ async function finishOpenWork(ctx: NodeContext, signal?: AbortSignal): Promise<v
  * erase for each one `identity` owns (none: exit 6, nothing sent), applies
  * it here and sends it to the peers.
  */
-export async function eraseThroughNode(ctx: NodeContext, cidText: string, identity: Identity): Promise<EraseResult> {
+export async function eraseThroughNode(ctx: EraseSyncComponents, cidText: string, identity: Identity): Promise<EraseResult> {
   const erasures = new Erasures(ctx.store)
   let records: Array<SignedRecord<ObjectRecord>>
   try {
@@ -271,7 +280,7 @@ export async function eraseThroughNode(ctx: NodeContext, cidText: string, identi
     records = erasures.recordsFor(cidText, (await lookupRecords(ctx, cid)).live)
   }
   const signed = signErasures(records, identity)
-  const nodes = new Set<string>([ctx.identity.did])
+  const nodes = new Set<string>([ctx.did])
   let blocks = 0
   for (const v of signed) {
     blocks += (await applyErase(ctx, v)).blocks
