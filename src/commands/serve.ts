@@ -63,7 +63,7 @@ Discovery: with --seed URL (repeatable) or "seeds" in settings.json the node ask
     const {handleGateway} = await import('../lib/gateway/index.js')
     const node = new PolarNode({
       home, listen: flags.listen, announce: flags.announce, settings,
-      gateway: (req, res, url, {store, heal}) => handleGateway(req, res, url, {blocks: store.blocks, onCorruptBlock: heal}),
+      gateway: (req, res, url, {store, heal}) => handleGateway(req, res, url, {blocks: {has: (c) => store.blocks.has(c), get: (c) => store.blocks.getAsync(c)}, onCorruptBlock: heal}),
     })
     const ready = await node.start()
     if (this.jsonEnabled()) process.stdout.write(JSON.stringify({event: 'ready', ...ready}) + '\n')

@@ -80,69 +80,97 @@ export function planBlockBatch(blocks: BlockStore, cids: CID[], onDamaged: (cid:
 }
 
 /**
+ * Raw blocks an answer reads ahead of the one it sends: the reads go through
+ * the thread pool (store/pack-reader.ts), so the disk sees a few at once and
+ * the event loop none (issue 15 point 1). Each holds one frame buffer, so an
+ * answer holds at most ANSWER_QUEUE_BYTES plus this many frames.
+ */
+export const READ_AHEAD = 4
+
+/**
  * Writes the answer to `POST /v1/blocks/get` (docs/protocol.md "Block
  * batches"): the planned frames, streamed one block at a time with
- * back-pressure, so that an answer holds at most ANSWER_QUEUE_BYTES plus one
- * frame in memory however slowly it is read (issue 20 point 8: built whole,
- * answers nobody read grew the node by gigabytes). It always carries a
- * Content-Length (src/lib/net/peer/bulk.ts reads nothing else).
+ * back-pressure, so that an answer holds at most ANSWER_QUEUE_BYTES plus
+ * READ_AHEAD frames in memory however slowly it is read (issue 20 point 8:
+ * built whole, answers nobody read grew the node by gigabytes). It always
+ * carries a Content-Length (src/lib/net/peer/bulk.ts reads nothing else).
  *
- * Each raw block is read from its pack into its frame and hash-checked right
- * before it is sent, on this thread: its bytes are then still in the CPU
- * cache. Measured on the 2-core bench machine (docs/benchmarks.md), sha-256
- * runs at 1.9 GB/s over bytes in the cache and at 1.1 GB/s over bytes that are
- * not, and handing the batch to the hash workers made a 256 MiB pull over
- * loopback about 10 % slower than hashing here. A block that fails the check
- * before anything was sent is left out (the header goes with the first good
- * block); one that fails once the answer has started (its length is already
- * declared) cuts the answer off: the connection is closed, and the asker takes
- * those blocks singly. Either way, no damaged byte is sent. A block is
- * located again when its turn comes: it may have moved or gone (compaction,
- * erase) while earlier frames waited on the client.
+ * Raw blocks are read from their packs through the thread pool, READ_AHEAD
+ * frames ahead and in order (issue 15: a readSync per block held the event
+ * loop for the whole disk read, and packs written with O_DIRECT are not in
+ * the page cache). Each is hash-checked on this thread right before it is
+ * sent. A block that fails the check before anything was sent is left out
+ * (the header goes with the first good block); one that fails once the
+ * answer has started (its length is already declared) cuts the answer off:
+ * the connection is closed, and the asker takes those blocks singly. Either
+ * way, no damaged byte is sent. A block is located again when its read
+ * starts: it may have moved or gone (compaction, erase) since it was planned.
  */
 export async function sendBlockBatch(res: ServerResponse, blocks: BlockStore, cids: CID[], onDamaged: (cid: CID) => void): Promise<void> {
   const plan = planBlockBatch(blocks, cids, onDamaged)
   let size = plan.size
   let started = false
-  for (const f of plan.frames) {
+  const reads: Array<Promise<FrameRead>> = []
+  let next = 0
+  const topUp = () => {
+    while (next < plan.frames.length && reads.length < READ_AHEAD) reads.push(readFrame(blocks, plan.frames[next++]))
+  }
+  topUp()
+  while (reads.length > 0) {
     if (started && res.writableLength >= ANSWER_QUEUE_BYTES && !(await drained(res))) return
     if (res.destroyed) return
-    const head = 2 + f.cid.bytes.length + 4
-    const n = head + f.length
-    const buf = frameBuffers.take(n)
-    buf.writeUInt16BE(f.cid.bytes.length, 0)
-    buf.set(f.cid.bytes, 2)
-    buf.writeUInt32BE(f.length, head - 4)
-    let ok = true
-    if (f.decoded) buf.set(f.decoded, head)
-    else {
-      const loc = blocks.locate(f.cid)
-      ok = false
-      if (loc && loc.codec === 0 && loc.length === f.length) {
-        try {
-          blocks.readInto(loc, buf, head)
-          ok = blockMatches(f.cid, buf.subarray(head, n))
-        } catch {}
-        if (!ok) onDamaged(f.cid)
-      } // else gone or stored otherwise since it was planned: not damage, just not sent
-    }
+    const r = await reads.shift()!
+    topUp()
+    const ok = r.state === 'decoded' || (r.state === 'read' && blockMatches(r.frame.cid, r.buf.subarray(r.head, r.n)))
+    if (!ok && r.state !== 'gone') onDamaged(r.frame.cid) // gone or stored otherwise since it was planned: not damage, just not sent
     if (!ok) {
-      frameBuffers.give(buf)
+      frameBuffers.give(r.buf)
       if (started) {
         res.destroy() // its length was promised: cut off rather than send a damaged byte
         return
       }
-      size -= n
+      size -= r.n
       continue
     }
+    if (res.destroyed) return
     if (!started) {
       res.writeHead(200, {'content-type': 'application/vnd.polar.blocks', 'content-length': size})
       started = true
     }
-    writeInPieces(res, buf.subarray(0, n), () => frameBuffers.give(buf))
+    writeInPieces(res, r.buf.subarray(0, r.n), () => frameBuffers.give(r.buf))
   }
   if (!started) res.writeHead(200, {'content-type': 'application/vnd.polar.blocks', 'content-length': 0})
   res.end()
+}
+
+/** A frame with its block read into it (or why not): `read` still needs its hash check; decoded blocks were verified when planned. */
+interface FrameRead {
+  frame: PlannedFrame
+  buf: Buffer
+  head: number
+  n: number
+  state: 'read' | 'decoded' | 'gone' | 'failed'
+}
+
+async function readFrame(blocks: BlockStore, f: PlannedFrame): Promise<FrameRead> {
+  const head = 2 + f.cid.bytes.length + 4
+  const n = head + f.length
+  const buf = frameBuffers.take(n)
+  buf.writeUInt16BE(f.cid.bytes.length, 0)
+  buf.set(f.cid.bytes, 2)
+  buf.writeUInt32BE(f.length, head - 4)
+  if (f.decoded) {
+    buf.set(f.decoded, head)
+    return {frame: f, buf, head, n, state: 'decoded'}
+  }
+  const loc = blocks.locate(f.cid)
+  if (!loc || loc.codec !== 0 || loc.length !== f.length) return {frame: f, buf, head, n, state: 'gone'}
+  try {
+    await blocks.readIntoAsync(loc, buf, head)
+    return {frame: f, buf, head, n, state: 'read'}
+  } catch {
+    return {frame: f, buf, head, n, state: 'failed'}
+  }
 }
 
 /**

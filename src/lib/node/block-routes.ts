@@ -28,11 +28,11 @@ export function blockRoutes(router: Router, ctx: BlockRouteComponents): void {
     sendJson(res, 200, {have})
   })
 
-  router.on('GET', new RegExp(`^/v1/blocks/${CID_RE}$`), (req, res, [text]) => {
+  router.on('GET', new RegExp(`^/v1/blocks/${CID_RE}$`), async (req, res, [text]) => {
     const cid = parseCid(text)
     let bytes: Uint8Array
     try {
-      bytes = ctx.store.blocks.get(cid)
+      bytes = await ctx.store.blocks.getAsync(cid) // through the thread pool: the event loop is not held by the disk (issue 15)
     } catch (err) {
       if (err instanceof IntegrityError) {
         ctx.log(`block ${cid} failed verification when a peer asked for it; not served`)

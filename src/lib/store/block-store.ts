@@ -1,4 +1,4 @@
-import {closeSync, mkdirSync, openSync, readSync} from 'node:fs'
+import {mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {CID} from 'multiformats/cid'
 import {verifyBlock} from '../content/cid.js'
@@ -7,6 +7,7 @@ import {HOST, pidAlive} from '../util/process.js'
 import type {Database} from './db.js'
 import {BlockCodecs} from './block-codecs.js'
 import {fileSize, packFileName, unknownPacks, unknownPacksError, type UnknownPack} from './pack-files.js'
+import {PackReader, type PackLocation} from './pack-reader.js'
 import {MAX_PACK_SIZE, PackWriter, type Entry, type LeasedPack, type PinHolder, type WriterOptions} from './pack-writer.js'
 
 export {MAX_PACK_SIZE, CHECKPOINT_BYTES, NETWORK_WRITER, PackWriter, type LeasedPack, type WriterOptions} from './pack-writer.js'
@@ -37,7 +38,8 @@ export interface GetOptions {
  */
 export class BlockStore {
   readonly dir: string
-  private readonly fds = new Map<number, number>()
+  /** Read descriptors of the packs, for synchronous and thread-pool reads (pack-reader.ts). */
+  readonly packs: PackReader
   private readonly stmts
   /** Encoded blocks (gzip, delta): decoding, base cache, dependents (block-codecs.ts). */
   readonly codecs: BlockCodecs
@@ -56,6 +58,7 @@ export class BlockStore {
       locate: db.prepare('SELECT pack, offset, length, codec FROM blocks WHERE cid = ?'),
     }
     this.codecs = new BlockCodecs(this)
+    this.packs = new PackReader((id) => this.packPath(id))
   }
 
   packPath(id: number): string {
@@ -99,25 +102,27 @@ export class BlockStore {
    * Reads a located raw block's bytes into `target` at `at`, unverified: the
    * caller hash-checks them (blockMatches) before trusting or sending them.
    */
-  readInto(loc: {pack: number; offset: number; length: number}, target: Uint8Array, at: number, what = ''): void {
-    let fd = this.fds.get(loc.pack)
-    if (fd === undefined) {
-      try {
-        fd = openSync(this.packPath(loc.pack), 'r')
-      } catch (err) {
-        // A pack the index points into is gone: that is lost data (exit 4), not a usage error (issue 20, point 10).
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-        throw new IntegrityError(`${what}pack file ${this.packPath(loc.pack)} is missing, with every block indexed in it; ` +
-          'run `polar repair` to drop them from the index (a node then fetches them again from its peers)', {code: 'PACK_MISSING', cause: err})
-      }
-      this.fds.set(loc.pack, fd)
-    }
-    let got = 0
-    while (got < loc.length) {
-      const n = readSync(fd, target, at + got, loc.length - got, loc.offset + got)
-      if (n === 0) throw new IntegrityError(`${what}pack file ${this.packPath(loc.pack)} is shorter than its index says (truncated?); run \`polar repair\``)
-      got += n
-    }
+  readInto(loc: PackLocation, target: Uint8Array, at: number, what = ''): void {
+    this.packs.readSync(loc, target, at, what)
+  }
+
+  /** readInto through the thread pool: the serving node's event loop stays free during the disk read (pack-reader.ts). */
+  readIntoAsync(loc: PackLocation, target: Uint8Array, at: number, what = ''): Promise<void> {
+    return this.packs.read(loc, target, at, what)
+  }
+
+  /**
+   * get() for the serving node: a raw block is read through the thread pool;
+   * an encoded one is decoded as get() does (on this thread: decoding needs
+   * its bases and is CPU work anyway).
+   */
+  async getAsync(cid: CID): Promise<Uint8Array> {
+    const loc = this.locate(cid)
+    if (!loc) throw new NotFoundError(`block ${cid} is not in this store`)
+    if (loc.codec !== 0) return this.codecs.decode(cid)
+    const buf = Buffer.allocUnsafe(loc.length)
+    await this.packs.read(loc, buf, 0, `block ${cid}: `)
+    return verifyBlock(cid, buf, 'stored block')
   }
 
   /** A writer that appends blocks; `close()` makes them durable and visible. */
@@ -282,11 +287,7 @@ export class BlockStore {
 
   /** Closes the cached read descriptor of a pack that compaction removed. */
   forgetPack(id: number): void {
-    const fd = this.fds.get(id)
-    if (fd !== undefined) {
-      this.fds.delete(id)
-      closeSync(fd)
-    }
+    this.packs.forget(id)
   }
 
   /** Counts and bytes, for status output and tests. */
@@ -297,8 +298,7 @@ export class BlockStore {
   }
 
   close(): void {
-    for (const fd of this.fds.values()) closeSync(fd)
-    this.fds.clear()
+    this.packs.close()
   }
 }
 
