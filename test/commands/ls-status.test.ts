@@ -70,5 +70,12 @@ describe('ls and status on the embedded store', () => {
     assert.ok(s.bytes >= 1234)
     const ls = json(await runPolar(['ls', '--json'], {home}))
     assert.deepEqual(ls.map((o: any) => [o.cid, o.size, o.name]), [[pushed.cid, 1234, 'a.bin']])
+    // Nothing unneeded after a whole push; the client defaults `polar config` set are shown.
+    assert.deepEqual(s.unreferenced, {blocks: 0, bytes: 0})
+    assert.deepEqual(s.config, {})
+    assert.equal((await runPolar(['config', 'set', 'replicas', '2'], {home})).code, 0)
+    const again = json(await runPolar(['status', '--json'], {home}))
+    assert.deepEqual(again.config, {replicas: 2})
+    assert.match((await runPolar(['status'], {home})).stdout.toString(), /^config: +replicas=2$/m)
   })
 })

@@ -85,6 +85,13 @@ describe('polar gc', {timeout: 600_000}, () => {
     assert.ok(garbageBlocks >= 32, `${garbageBlocks} block(s) of the killed push indexed`)
     const before = packBytes(home)
 
+    // status counts the same unneeded blocks (gc's mark, rolled back) and changes nothing.
+    const status = json(await runPolar(['status', '--json'], {home}))
+    assert.equal(status.unreferenced.blocks, garbageBlocks)
+    assert.ok(status.unreferenced.bytes >= 32 * MiB, `${status.unreferenced.bytes} unneeded bytes reported`)
+    assert.equal(indexedBlocks(home), kept.blocks + garbageBlocks)
+    assert.equal(packBytes(home), before)
+
     const dry = await runPolar(['gc', '--dry-run', '--json'], {home})
     assert.equal(dry.code, 0, dry.stderr)
     const d = json(dry)
