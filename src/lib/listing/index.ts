@@ -3,26 +3,15 @@
  * owner) and `polar status` (counts of the store). The queries live in RecordStore and BlockStore; these shapes are shared by the embedded client and the node's local API
  * (node/listing-api.ts), so both answer alike.
  */
+import type {OwnedObjectRow} from '../records/record-store.js'
 import type {Store} from '../store/store.js'
 
-export interface ListedObject {
-  /** Root CID of the object. */
-  cid: string
-  name: string
-  size: number
-  mime: string
-  /** ms since the epoch, from the signed record. */
-  time: number
-  owner: string
-  /** CID of the signed record. */
-  record: string
-  /** Nodes the object is meant to live on (push --replicas), null when the node's setting applies. */
-  replicas: number | null
-}
+/** One row of `polar ls`: the record's fields and the replica target (RecordStore.listByOwner). */
+export type ListedObject = OwnedObjectRow
 
 /** The object records of `owner` held here, newest first (one row per record: two versions are two rows). */
 export function listObjects(store: Store, owner: string, limit = 1000): ListedObject[] {
-  return store.records.listByOwner(owner, limit).map((r) => ({...r, replicas: r.replicas ?? null}))
+  return store.records.listByOwner(owner, limit)
 }
 
 export interface StoreCounts {

@@ -32,13 +32,18 @@ export interface HeldObject {
  */
 /** One row of `listByOwner`: the record's fields, and the replica target (null: the node's setting). */
 export interface OwnedObjectRow {
+  /** Root CID of the object. */
   cid: string
   name: string
+  /** Bytes of the file. */
   size: number
   mime: string
+  /** ms since the epoch, from the signed record. */
   time: number
   owner: string
+  /** CID of the signed record. */
   record: string
+  /** Nodes the object is meant to live on (push --replicas), null when the node's setting applies. */
   replicas: number | null
 }
 
@@ -112,11 +117,12 @@ export class RecordStore {
 
   /** `polar ls`: the object records of `owner`, newest first (two versions are two rows), with their replica target. */
   listByOwner(owner: string, limit: number): OwnedObjectRow[] {
-    return this.db
+    const rows = this.db
       .prepare(`SELECT r.root AS cid, coalesce(r.name, '') AS name, coalesce(r.size, 0) AS size, coalesce(r.mime, '') AS mime, r.time, r.owner, r.cid AS record, o.replicas
         FROM records r LEFT JOIN object_replicas o ON o.root = r.root
         WHERE r.kind = 'object' AND r.owner = ? ORDER BY r.time DESC, r.cid LIMIT ?`)
       .all(owner, limit) as OwnedObjectRow[]
+    return rows.map((r) => ({...r, replicas: r.replicas ?? null}))
   }
 
   /** `polar status`: distinct object roots and object records held. */
